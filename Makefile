@@ -1,0 +1,19 @@
+# `make test` and `make twin` set up ./venv themselves (the same virtualenv `pulumi up` uses).
+VENV ?= venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: test twin
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PYTHON) -m pytest
+
+twin: $(VENV)/.installed
+	$(PYTHON) -m twin

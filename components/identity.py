@@ -1,0 +1,130 @@
+"""FederatedIdentity: a managed identity that trusts exactly one cluster's service accounts, and its roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import managedidentity
+
+from components import facts
+from components.roles import assign_role
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """A built-in role for the identity on one ARM scope (a vault, or one secret for shared secrets)."""
+
+    scope: pulumi.Input[str]
+    #: Role GUID; the default is read-only secrets access (facts: Key Vault).
+    role: str = facts.KEY_VAULT_SECRETS_USER
+
+
+@dataclass(frozen=True)
+class FederatedIdentityArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    #: The cluster's OIDC issuer URL, exactly as the cluster reports it.
+    issuer_url: pulumi.Input[str]
+    #: Namespace of the service accounts (it must exist; pass the Namespace's output to order them).
+    namespace: pulumi.Input[str]
+    #: Service accounts to create and federate, one credential each; the first is the primary one.
+    service_account_names: Sequence[str] = ("wi-demo-sa",)
+    role_grants: Sequence[RoleGrant] = field(default_factory=tuple)
+
+
+class FederatedIdentity(pulumi.ComponentResource):
+    """A user-assigned identity, the service accounts that name it, and one federated credential per account.
+
+    Each credential's subject is built from its ServiceAccount's own namespace and name, and its issuer is the
+    cluster's output unchanged, so neither can drift from what the pod presents. Kubernetes objects use the
+    `kubernetes` provider passed in `opts.providers`.
+    """
+
+    client_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    tenant_id: pulumi.Output[str]
+    identity_id: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    #: The primary service account's name.
+    service_account_name: pulumi.Output[str]
+    #: The federated credentials and role assignments: the workload must wait for them.
+    trust: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: FederatedIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wi:index:FederatedIdentity", name, None, opts)
+        count = len(args.service_account_names)
+        if not 1 <= count <= facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY:
+            raise ValueError(
+                f"service_account_names has {count} names: an identity takes 1 to "
+                f"{facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY} federated credentials"
+            )
+        child = pulumi.ResourceOptions(parent=self)
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            opts=child,
+        )
+
+        accounts: list[k8s.core.v1.ServiceAccount] = []
+        credentials: list[managedidentity.FederatedIdentityCredential] = []
+        for account_name in args.service_account_names:
+            account = k8s.core.v1.ServiceAccount(
+                f"{name}-{account_name}",
+                metadata={
+                    "name": account_name,
+                    "namespace": args.namespace,
+                    "annotations": {
+                        facts.CLIENT_ID_ANNOTATION: identity.client_id,
+                        facts.TENANT_ID_ANNOTATION: identity.tenant_id,
+                    },
+                },
+                automount_service_account_token=False,
+                opts=child,
+            )
+            subject = pulumi.Output.all(account.metadata.namespace, account.metadata.name).apply(
+                lambda ns_and_name: facts.service_account_subject(*ns_and_name)
+            )
+            # Concurrent writes of credentials on one identity fail with HTTP 409 (facts: Workload identity):
+            # each waits for the one before.
+            credentials.append(
+                managedidentity.FederatedIdentityCredential(
+                    f"{name}-{account_name}-federation",
+                    resource_group_name=args.resource_group_name,
+                    resource_name_=identity.name,
+                    issuer=args.issuer_url,
+                    subject=subject,
+                    audiences=[facts.TOKEN_AUDIENCE],
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=credentials[-1:]),
+                )
+            )
+            accounts.append(account)
+
+        assignments = [
+            assign_role(
+                f"{name}-role-{i}", role=grant.role, principal_id=identity.principal_id, scope=grant.scope, parent=self
+            )
+            for i, grant in enumerate(args.role_grants)
+        ]
+
+        self.client_id = identity.client_id
+        self.principal_id = identity.principal_id
+        self.tenant_id = identity.tenant_id
+        self.identity_id = identity.id
+        self.namespace = accounts[0].metadata.namespace
+        self.service_account_name = accounts[0].metadata.name
+        self.trust = [*credentials, *assignments]
+        self.register_outputs(
+            {
+                "client_id": self.client_id,
+                "principal_id": self.principal_id,
+                "tenant_id": self.tenant_id,
+                "identity_id": self.identity_id,
+                "namespace": self.namespace,
+                "service_account_name": self.service_account_name,
+            }
+        )

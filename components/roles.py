@@ -1,0 +1,34 @@
+"""Azure role assignments, declared one way everywhere in the project."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from components import facts
+
+
+def assign_role(
+    name: str,
+    *,
+    role: str,
+    principal_id: pulumi.Input[str],
+    scope: pulumi.Input[str],
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> authorization.RoleAssignment:
+    """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).
+
+    The role definition id is built in the scope's own subscription (the second segment of every ARM id), so no
+    invoke is needed. `principalType` is set because the principal is usually a just-created identity (facts:
+    Role assignments for a just-created identity). The assignment's GUID name comes from auto-naming.
+    """
+    subscription_id = pulumi.Output.from_input(scope).apply(lambda s: s.split("/")[2])
+    return authorization.RoleAssignment(
+        name,
+        principal_id=principal_id,
+        principal_type=facts.SERVICE_PRINCIPAL,
+        role_definition_id=subscription_id.apply(lambda sub: facts.role_definition_id(sub, role)),
+        scope=scope,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )

@@ -1,0 +1,361 @@
+"""A recording Pulumi mock engine: runs the program offline and keeps everything it declares.
+
+It answers like Azure would: ARM ids in the right shape, GUID client, principal and object ids, an OIDC issuer
+URL with its trailing slash, a kubelet identity, a `vaultUri`, a registry login server, and every invoke the
+program makes. Values are derived from the resource's name, so every run declares the same thing. Unit tests
+assert on what it records; the twin is configured from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import runpy
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["name"]
+
+SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+DEPLOYER_OBJECT_ID = "9a1b2c3d-0000-4000-8000-00000000d3e1"
+
+
+def guid(*parts: str) -> str:
+    """A stable GUID for a resource attribute, distinct per resource."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
+def _suffix(name: str, length: int = 8, alphabet: str = string.ascii_lowercase + string.digits) -> str:
+    digest = hashlib.sha256(name.encode()).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+
+
+@dataclass
+class Registration:
+    """One resource as the program registered it, and what the mock answered."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    id: str
+    #: camelCase inputs with Outputs resolved and secrets unwrapped.
+    inputs: dict[str, Any]
+    #: The mock's answer: the inputs plus what Azure or Kubernetes would compute.
+    outputs: dict[str, Any]
+    #: Dotted paths of inputs that were registered as secret (e.g. "properties.value").
+    secret_inputs: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    provider: str = ""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Invocation:
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Program:
+    """Everything one run of the program declared."""
+
+    resources: list[Registration]
+    invokes: list[Invocation]
+    #: Stack outputs, secrets unwrapped; `secret_exports` names those registered as secret.
+    exports: dict[str, Any]
+    secret_exports: list[str]
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Registration:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def _unwrap(value: Any, path: str, secrets: list[str]) -> Any:
+    """Removes Pulumi's secret wrappers, noting where they were."""
+    if rpc.is_rpc_secret(value):
+        secrets.append(path)
+        return _unwrap(rpc.unwrap_rpc_secret(value), path, secrets)
+    if isinstance(value, dict):
+        return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def _arm_group(inputs: dict[str, Any]) -> str:
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
+
+
+class AzureMocks(pulumi.runtime.Mocks):
+    """Answers resources and invokes the way Azure and Kubernetes would."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        answer = _ANSWERS.get(args.typ)
+        inputs = _unwrap(dict(args.inputs), "", [])
+        if answer is None:
+            return f"{args.name}-id", inputs
+        return answer(args.name, inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "clientId": guid("deployer", "client"),
+                "objectId": DEPLOYER_OBJECT_ID,
+                "subscriptionId": SUBSCRIPTION_ID,
+                "tenantId": TENANT_ID,
+            }, []
+        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            kubeconfig = _kubeconfig(args.args["resourceName"])
+            return {
+                "kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]
+            }, []
+        raise NotImplementedError(f"the mock engine does not answer the invoke {args.token}")
+
+
+def _resource_group(name: str, inputs: dict) -> tuple[str, dict]:
+    group = inputs.get("resourceGroupName") or f"{name}{_suffix(name)}"
+    resource_id = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{group}"
+    return resource_id, {**inputs, "name": group, "id": resource_id}
+
+
+def _managed_cluster(name: str, inputs: dict) -> tuple[str, dict]:
+    cluster = inputs.get("resourceName") or f"{name}{_suffix(name)}"
+    resource_id = f"{_arm_group(inputs)}/providers/Microsoft.ContainerService/managedClusters/{cluster}"
+    location = inputs.get("location", "eastus")
+    return resource_id, {
+        **inputs,
+        "id": resource_id,
+        "name": cluster,
+        "fqdn": f"{inputs.get('dnsPrefix', cluster)}-{_suffix(name)}.hcp.{location}.azmk8s.io",
+        "identity": {"type": "SystemAssigned", "principalId": guid(name, "control-plane"), "tenantId": TENANT_ID},
+        "identityProfile": {
+            "kubeletidentity": {
+                "clientId": guid(name, "kubelet", "client"),
+                "objectId": guid(name, "kubelet", "object"),
+                "resourceId": f"{_arm_group(inputs)}/providers/Microsoft.ManagedIdentity/"
+                f"userAssignedIdentities/{cluster}-agentpool",
+            }
+        },
+        "oidcIssuerProfile": {
+            "enabled": True,
+            "issuerUrl": f"https://{location}.oic.prod-aks.azure.com/{TENANT_ID}/{guid(name, 'issuer')}/",
+        },
+    }
+
+
+def _identity(name: str, inputs: dict) -> tuple[str, dict]:
+    identity = inputs.get("resourceName") or f"{name}{_suffix(name)}"
+    resource_id = f"{_arm_group(inputs)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+    return resource_id, {
+        **inputs,
+        "id": resource_id,
+        "name": identity,
+        "clientId": guid(name, "client"),
+        "principalId": guid(name, "principal"),
+        "tenantId": TENANT_ID,
+    }
+
+
+def _federated_credential(name: str, inputs: dict) -> tuple[str, dict]:
+    credential = inputs.get("federatedIdentityCredentialResourceName") or f"{name}{_suffix(name)}"
+    resource_id = (
+        f"{_arm_group(inputs)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+        f"{inputs['resourceName']}/federatedIdentityCredentials/{credential}"
+    )
+    return resource_id, {**inputs, "id": resource_id, "name": credential}
+
+
+def _registry(name: str, inputs: dict) -> tuple[str, dict]:
+    registry = inputs.get("registryName") or f"{name}{_suffix(name)}"
+    resource_id = f"{_arm_group(inputs)}/providers/Microsoft.ContainerRegistry/registries/{registry}"
+    return resource_id, {**inputs, "id": resource_id, "name": registry, "loginServer": f"{registry.lower()}.azurecr.io"}
+
+
+def _vault(name: str, inputs: dict) -> tuple[str, dict]:
+    vault = inputs.get("vaultName") or f"{name}{_suffix(name)}"
+    resource_id = f"{_arm_group(inputs)}/providers/Microsoft.KeyVault/vaults/{vault}"
+    properties = {**inputs.get("properties", {}), "vaultUri": f"https://{vault}.vault.azure.net/"}
+    return resource_id, {**inputs, "id": resource_id, "name": vault, "properties": properties}
+
+
+def _secret(name: str, inputs: dict) -> tuple[str, dict]:
+    secret = inputs.get("secretName") or name
+    vault = inputs["vaultName"]
+    resource_id = f"{_arm_group(inputs)}/providers/Microsoft.KeyVault/vaults/{vault}/secrets/{secret}"
+    version = uuid.UUID(guid(name, "version")).hex
+    uri = f"https://{vault}.vault.azure.net/secrets/{secret}"
+    # ARM never returns a secret's value (facts: Key Vault).
+    properties = {k: v for k, v in inputs.get("properties", {}).items() if k != "value"}
+    properties.update(secretUri=uri, secretUriWithVersion=f"{uri}/{version}")
+    return resource_id, {**inputs, "id": resource_id, "name": secret, "properties": properties}
+
+
+def _role_assignment(name: str, inputs: dict) -> tuple[str, dict]:
+    assignment = inputs.get("roleAssignmentName") or guid(name, "assignment")
+    resource_id = f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{assignment}"
+    return resource_id, {**inputs, "id": resource_id, "name": assignment}
+
+
+def _random_string(name: str, inputs: dict) -> tuple[str, dict]:
+    alphabet = string.ascii_lowercase + string.digits
+    if inputs.get("upper", True):
+        alphabet += string.ascii_uppercase
+    result = _suffix(name, int(inputs.get("length", 8)), alphabet)
+    return result, {**inputs, "result": result}
+
+
+def _random_password(name: str, inputs: dict) -> tuple[str, dict]:
+    result = _suffix(name, int(inputs.get("length", 16)), string.ascii_letters + string.digits + "!#%&*")
+    return "none", {**inputs, "result": result}
+
+
+def _command(name: str, inputs: dict) -> tuple[str, dict]:
+    return f"{name}-{_suffix(name)}", {**inputs, "stdout": "", "stderr": ""}
+
+
+def _kubernetes_object(name: str, inputs: dict) -> tuple[str, dict]:
+    metadata = {"name": f"{name}-{_suffix(name)}", **inputs.get("metadata", {})}
+    object_id = f"{metadata['namespace']}/{metadata['name']}" if "namespace" in metadata else metadata["name"]
+    return object_id, {**inputs, "metadata": metadata}
+
+
+_ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
+    "azure-native:resources:ResourceGroup": _resource_group,
+    "azure-native:containerservice:ManagedCluster": _managed_cluster,
+    "azure-native:managedidentity:UserAssignedIdentity": _identity,
+    "azure-native:managedidentity:FederatedIdentityCredential": _federated_credential,
+    "azure-native:containerregistry:Registry": _registry,
+    "azure-native:keyvault:Vault": _vault,
+    "azure-native:keyvault:Secret": _secret,
+    "azure-native:authorization:RoleAssignment": _role_assignment,
+    "random:index/randomString:RandomString": _random_string,
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "command:local:Command": _command,
+    "kubernetes:core/v1:Namespace": _kubernetes_object,
+    "kubernetes:core/v1:ServiceAccount": _kubernetes_object,
+    "kubernetes:apps/v1:Deployment": _kubernetes_object,
+}
+
+
+def _kubeconfig(cluster: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}.hcp.eastus.azmk8s.io:443"}}],
+            "users": [{"name": f"clusterUser_{cluster}", "user": {"token": "mock-user-token"}}],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": f"clusterUser_{cluster}"}}],
+            "current-context": cluster,
+        }
+    )
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """Keeps each registration request: parent, secretness, dependencies and timeouts are only seen there."""
+
+    def __init__(self, engine: AzureMocks) -> None:
+        super().__init__(engine)
+        self.registrations: list[Registration] = []
+        self.invocations: list[Invocation] = []
+        self.exports: dict[str, Any] = {}
+        self.secret_exports: list[str] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        secrets: list[str] = []
+        inputs = _unwrap(rpc.deserialize_properties(request.object), "", secrets)
+        outputs = _unwrap(rpc.deserialize_properties(response.object), "", []) if request.custom else {}
+        self.registrations.append(
+            Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                id=response.id,
+                inputs=inputs,
+                outputs=outputs,
+                secret_inputs=secrets,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                dependencies=list(request.dependencies),
+                provider=request.provider,
+                custom_timeouts={
+                    "create": request.customTimeouts.create,
+                    "update": request.customTimeouts.update,
+                    "delete": request.customTimeouts.delete,
+                },
+            )
+        )
+        return response
+
+    def Invoke(self, request):  # noqa: N802 (gRPC method name)
+        self.invocations.append(Invocation(request.tok, dict(rpc.deserialize_properties(request.args))))
+        return super().Invoke(request)
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
+        if request.urn.endswith("::pulumi:pulumi:Stack::" + request.urn.split("::")[-1]):
+            secrets: list[str] = []
+            self.exports = _unwrap(rpc.deserialize_properties(request.outputs), "", secrets)
+            self.secret_exports = sorted({path.split(".")[0].split("[")[0] for path in secrets})
+        return super().RegisterResourceOutputs(request)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings)."""
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    values = yaml.safe_load(stack_file.read_text()).get("config", {}) if stack_file.exists() else {}
+    return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in values.items()}
+
+
+def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: str = "dev") -> Program:
+    """Runs `build` (a program or a component's construction) under the mocks, in a fresh event loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(AzureMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    settings = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
+    secret_keys = [k for k in settings if k.endswith(":secretValue")]
+    pulumi.runtime.set_all_config(settings, secret_keys)
+    # set_mocks made and closed a root stack of its own; run the program in a new one, as `pulumi up` does.
+    pulumi.runtime.settings.set_root_resource(None)
+    try:
+        _sync_await(pulumi.runtime.stack.run_in_stack(build))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Program(monitor.registrations, monitor.invocations, monitor.exports, monitor.secret_exports)
+
+
+def run_program(config: dict[str, str] | None = None, stack: str = "dev") -> Program:
+    """Runs __main__.py with the stack's config file overlaid by `config` (keys with or without the project)."""
+    overlay = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
+    # `pulumi up` runs the program from the project directory; relative paths (the build context) rely on it.
+    previous = Path.cwd()
+    os.chdir(PROJECT_DIR)
+    try:
+        return run(lambda: runpy.run_path("__main__.py"), {**stack_config(stack), **overlay}, stack)
+    finally:
+        os.chdir(previous)
