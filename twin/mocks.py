@@ -160,7 +160,7 @@ def _managed_cluster(name: str, inputs: dict) -> tuple[str, dict]:
         },
         "oidcIssuerProfile": {
             "enabled": True,
-            "issuerUrl": f"https://{location}.oic.prod-aks.azure.com/{TENANT_ID}/{guid(name, 'issuer')}/",
+            "issuerURL": f"https://{location}.oic.prod-aks.azure.com/{TENANT_ID}/{guid(name, 'issuer')}/",
         },
     }
 

@@ -1,0 +1,69 @@
+"""FederatedIdentity, built alone."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CREDENTIAL, IDENTITY, ROLE_ASSIGNMENT, SERVICE_ACCOUNT
+
+from components import FederatedIdentity, FederatedIdentityArgs, RoleGrant, facts
+from twin.mocks import run
+
+ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"
+VAULT_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+
+
+def build(**overrides):
+    args = {
+        "resource_group_name": "rg",
+        "location": "westeurope",
+        "issuer_url": ISSUER,
+        "namespace": "apps",
+        "role_grants": [RoleGrant(scope=VAULT_ID)],
+        **overrides,
+    }
+    return run(lambda: FederatedIdentity("id", FederatedIdentityArgs(**args)))
+
+
+def test_credential_trusts_exactly_the_issuer_and_the_service_account():
+    program = build(service_account_names=["reader"])
+    credential = program.one(CREDENTIAL).inputs
+    assert credential["issuer"] == ISSUER
+    assert credential["subject"] == "system:serviceaccount:apps:reader"
+    assert credential["audiences"] == ["api://AzureADTokenExchange"]
+    assert credential["resourceName"] == program.one(IDENTITY).outputs["name"]
+
+
+def test_service_account_is_annotated_with_the_identity():
+    program = build()
+    identity = program.one(IDENTITY).outputs
+    account = program.one(SERVICE_ACCOUNT).inputs
+    assert account["metadata"]["annotations"] == {
+        facts.CLIENT_ID_ANNOTATION: identity["clientId"],
+        facts.TENANT_ID_ANNOTATION: identity["tenantId"],
+    }
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_default_grant_is_secrets_user_for_the_identity():
+    program = build()
+    (grant,) = [r.inputs for r in program.of_type(ROLE_ASSIGNMENT)]
+    assert grant == {
+        "principalId": program.one(IDENTITY).outputs["principalId"],
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": facts.role_definition_id("s1", facts.KEY_VAULT_SECRETS_USER),
+        "scope": VAULT_ID,
+    }
+
+
+def test_several_credentials_on_one_identity_are_written_one_after_another():
+    program = build(service_account_names=["a", "b", "c"])
+    credentials = program.of_type(CREDENTIAL)
+    assert [c.inputs["subject"].rsplit(":", 1)[1] for c in credentials] == ["a", "b", "c"]
+    for previous, current in zip(credentials, credentials[1:], strict=False):
+        assert previous.urn in current.dependencies
+    assert credentials[1].urn not in credentials[0].dependencies
+
+
+def test_identity_refuses_more_credentials_than_azure_allows():
+    with pytest.raises(ValueError, match="1 to 20 federated credentials"):
+        build(service_account_names=[f"sa{i}" for i in range(21)])
