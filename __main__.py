@@ -1,4 +1,8 @@
-"""The stack, in the walkthrough's order: cluster -> image -> vault -> identity -> workload."""
+"""The stack: image -> cluster -> vault -> identity -> workload.
+
+The walkthrough's order, except that the image (with its registry) comes first: the cluster grants its kubelet
+AcrPull on that registry.
+"""
 
 import pulumi
 import pulumi_kubernetes as k8s

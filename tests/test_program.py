@@ -287,3 +287,16 @@ def test_pinned_images_by_tag_or_digest_are_accepted():
     digest = "contoso.azurecr.io/team/app@sha256:" + "a" * 64
     for image in ("contoso.azurecr.io/app:1.0", "localhost:5000/app:v2", digest):
         assert pod_template(run_program({"prebuiltImage": image}))["spec"]["containers"][0]["image"] == image
+
+
+def test_readme_documents_every_setting_and_the_test_command_ci_runs():
+    from pathlib import Path
+
+    import settings
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    for key in [*settings.project_config_schema(), "secretValue", "azure-native:location"]:
+        assert f"| `{key}` |" in readme, key
+    assert "```bash\nmake test\n```" in readme
+    assert "make test" in (root / ".ci" / "run").read_text()
