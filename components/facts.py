@@ -25,6 +25,8 @@ INJECTED_TOKEN_FILE = "/var/run/secrets/azure/tokens/azure-identity-token"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 #: The environment variables the webhook injects into each container.
 INJECTED_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST")
+#: Where an unlabelled pod's DefaultAzureCredential falls back to (the node's instance metadata service).
+IMDS_ADDRESS = "169.254.169.254"
 #: At most this many federated credentials per user-assigned identity.
 MAX_FEDERATED_CREDENTIALS_PER_IDENTITY = 20
 
@@ -33,6 +35,11 @@ def service_account_subject(namespace: str, name: str) -> str:
     """The subject of a projected service-account token, which a federated credential must match exactly."""
     return f"system:serviceaccount:{namespace}:{name}"
 
+
+# --- Entra ID token exchange (what azure-identity does inside the pod) -------------------------------------
+
+#: The client_assertion_type of a federated token request.
+JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # --- Key Vault ---------------------------------------------------------------------------------------------
 
@@ -44,6 +51,10 @@ KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KEY_VAULT_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 #: Management-plane read only: it grants no secret reads.
 KEY_VAULT_READER = "21090545-7ca7-4776-b22c-e363652d74d2"
+#: Roles that can read secret values on the data plane.
+SECRET_READER_ROLES = frozenset({KEY_VAULT_SECRETS_USER, KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_ADMINISTRATOR})
+#: The resource named in Key Vault's 401 bearer challenge, and the audience of its access tokens.
+KEY_VAULT_RESOURCE = "https://vault.azure.net"
 #: Data-plane RBAC can take this long to apply; requests meanwhile get 403.
 RBAC_PROPAGATION_SECONDS = 600
 #: Vault names: 3-24 letters, digits and hyphens, starting with a letter.

@@ -1,0 +1,406 @@
+"""The end-to-end twin: the program's own declarations, a local cloud side, and the real app between them.
+
+One twin serves the whole session and is reconfigured per test from the declarations the Pulumi program
+produced (mutated where a test breaks a link). Every app run is the unmodified `python -m secret_reader`,
+reaching the twin only through its proxy on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import jwt
+import pytest
+from secret_reader.config import load_settings
+
+from components import facts
+from twin.chain import first_broken, trust_chain
+from twin.declared import from_program
+from twin.entra import HOST as ENTRA_HOST
+from twin.faults import Faults
+from twin.issuer import Issuer, new_signing_key
+from twin.keyvault import Counts
+from twin.mocks import run_program
+from twin.model import Declarations
+from twin.run import GUARD_DIR, GUARD_MARK, App, Twin
+from twin.webhook import PodRejected
+
+POLL = 0.05
+READ = r"^Your secret is "
+RETRY = re.compile(r"Retrying in ([0-9.]+) s")
+
+
+@pytest.fixture(scope="session")
+def declared() -> Declarations:
+    return from_program(run_program())
+
+
+@pytest.fixture(scope="session")
+def twin() -> Iterator[Twin]:
+    with Twin() as twin:
+        yield twin
+
+
+def run(twin: Twin, declarations: Declarations, faults: Faults | None = None, poll: float = POLL) -> App:
+    twin.configure(declarations, faults)
+    return twin.launch(poll)
+
+
+def assert_stayed_on_loopback(twin: Twin, app: App) -> None:
+    assert GUARD_MARK not in app.log, app.log
+    assert not twin.proxy.refused, twin.proxy.refused
+
+
+def assert_clean_exit(app: App) -> None:
+    assert app.process.poll() is None, f"the app died:\n{app.log}"
+    assert app.stop() == 0, app.log
+    assert "Traceback" not in app.log, app.log
+
+
+# --- the whole chain --------------------------------------------------------------------------------------------
+
+
+def test_app_reads_the_secret_through_the_whole_chain_and_masks_it(twin: Twin, declared: Declarations) -> None:
+    with run(twin, declared) as app:
+        assert app.wait_for(READ, 3), app.log
+        port = app.env["HEALTH_PORT"]
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        assert no_proxy.open(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200
+        assert_clean_exit(app)
+
+    secret = declared.secrets[0]
+    assert app.count(rf"^Retrieving your secret from {declared.vaults[0].name}\.$") >= 3
+    assert secret.value not in app.log
+    assert app.count(r"^Your secret is '<hidden: ") >= 3
+    assert twin.entra.grants[0].credential == declared.federated_credentials[0]
+    assert {read.secret for read in twin.keyvault.reads} == {secret}
+    assert twin.proxy.imds_requests == 0
+    assert_stayed_on_loopback(twin, app)
+    links = trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads)
+    assert [link.status for link in links] == ["held"] * len(links)
+
+
+# --- one mutation per link --------------------------------------------------------------------------------------
+
+
+def _fic(**changes: object) -> Callable[[Declarations], Declarations]:
+    return lambda d: replace(d, federated_credentials=tuple(replace(c, **changes) for c in d.federated_credentials))
+
+
+def _subject(namespace: str | None = None, name: str | None = None) -> Callable[[Declarations], Declarations]:
+    def mutate(d: Declarations) -> Declarations:
+        pod = d.workload
+        subject = facts.service_account_subject(namespace or pod.namespace, name or pod.service_account_name)
+        return _fic(subject=subject)(d)
+
+    return mutate
+
+
+def _pod(**changes: object) -> Callable[[Declarations], Declarations]:
+    return lambda d: replace(d, workload=replace(d.workload, **changes))
+
+
+def _pod_env(**env: str) -> Callable[[Declarations], Declarations]:
+    return lambda d: _pod(env={**d.workload.env, **env})(d)
+
+
+def _without_label(d: Declarations) -> Declarations:
+    labels = {k: v for k, v in d.workload.labels.items() if k != facts.WORKLOAD_IDENTITY_USE_LABEL}
+    return _pod(labels=labels)(d)
+
+
+def _annotation(key: str, value: Callable[[Declarations], str]) -> Callable[[Declarations], Declarations]:
+    def mutate(d: Declarations) -> Declarations:
+        accounts = tuple(replace(a, annotations={**a.annotations, key: value(d)}) for a in d.service_accounts)
+        return replace(d, service_accounts=accounts)
+
+    return mutate
+
+
+def _other_client_id(d: Declarations) -> str:
+    """Another identity the stack really has (the cluster's kubelet identity): it has no federated credential."""
+    return next(i.client_id for i in d.identities if i.client_id != _workload_client_id(d))
+
+
+def _workload_principal(d: Declarations) -> str:
+    return next(i.principal_id for i in d.identities if i.client_id == _workload_client_id(d))
+
+
+def _assignments(change: Callable[[Declarations, object], object | None]) -> Callable[[Declarations], Declarations]:
+    """Applies `change` to the workload identity's assignments (None drops one); others are kept."""
+
+    def mutate(d: Declarations) -> Declarations:
+        principal = _workload_principal(d)
+        kept = [change(d, a) if a.principal_id == principal else a for a in d.role_assignments]
+        return replace(d, role_assignments=tuple(a for a in kept if a is not None))
+
+    return mutate
+
+
+def _role(guid: str) -> Callable[[Declarations], Declarations]:
+    return _assignments(lambda d, a: replace(a, role_definition_id=a.role_definition_id.rsplit("/", 1)[0] + "/" + guid))
+
+
+_OTHER_VAULT = _assignments(lambda d, a: replace(a, scope=d.vaults[0].id + "-other"))
+
+MUTATIONS = {
+    "issuer without its trailing slash": (
+        lambda d: _fic(issuer=d.cluster.issuer_url.rstrip("/"))(d),
+        r"AADSTS700211\b",
+        "issuer",
+    ),
+    "subject in another namespace": (_subject(namespace="default"), r"AADSTS70021\b", "subject"),
+    "subject of another service account": (_subject(name="other-sa"), r"AADSTS70021\b", "subject"),
+    "audience of another cloud": (_fic(audiences=("api://AzureADTokenExchangeChina",)), r"AADSTS70021\b", "audience"),
+    "client-id annotation of another identity": (
+        _annotation(facts.CLIENT_ID_ANNOTATION, _other_client_id),
+        r"AADSTS700211\b",
+        "service account -> identity",
+    ),
+    "client-id annotation of no identity": (
+        _annotation(facts.CLIENT_ID_ANNOTATION, lambda d: "00000000-0000-0000-0000-000000000000"),
+        r"AADSTS700016\b",
+        "service account -> identity",
+    ),
+    "tenant-id annotation of another tenant": (
+        _annotation(facts.TENANT_ID_ANNOTATION, lambda d: "11111111-1111-1111-1111-111111111111"),
+        r"not configured to acquire tokens for tenant",
+        "tenant",
+    ),
+    "pod template without the use label": (
+        _without_label,
+        r"CredentialUnavailable.*ManagedIdentityCredential",
+        "pod label -> webhook",
+    ),
+    "pod running as another service account": (
+        _pod(service_account_name="default"),
+        r"no client ID was provided",
+        "service account -> identity",
+    ),
+    "role assignment missing": (_assignments(lambda d, a: None), r"ForbiddenByRbac", "role assignment"),
+    "role assignment on another vault": (_OTHER_VAULT, r"ForbiddenByRbac", "role assignment"),
+    "role without read rights (Key Vault Reader)": (
+        _role(facts.KEY_VAULT_READER),
+        r"ForbiddenByRbac",
+        "role assignment",
+    ),
+    # The dev stack grants the role on the vault (roleScope=vault), so a missing secret is a 404, not a 403.
+    "secret name not in the vault": (_pod_env(SECRET_NAME="Secret-typo"), r"SecretNotFound", "secret"),
+}
+
+
+@pytest.mark.parametrize(("mutate", "error", "link"), MUTATIONS.values(), ids=MUTATIONS.keys())
+def test_each_broken_link_stops_the_read_with_its_error(
+    twin: Twin, declared: Declarations, mutate: Callable[[Declarations], Declarations], error: str, link: str
+) -> None:
+    mutated = mutate(declared)
+    with run(twin, mutated) as app:
+        found = app.wait_for(error, timeout=10)
+    assert found, f"expected /{error}/ in the app's log:\n{app.log}"
+    assert app.count(READ) == 0
+    assert not twin.keyvault.reads
+    assert_stayed_on_loopback(twin, app)
+    broken = first_broken(trust_chain(mutated, app.admission, twin.entra.grants, twin.keyvault.reads))
+    assert broken is not None and broken.name == link
+
+
+def test_unlabelled_pod_reaches_only_the_twins_imds(twin: Twin, declared: Declarations) -> None:
+    with run(twin, _without_label(declared)) as app:
+        assert app.wait_for(r"Identity not found", timeout=10), app.log
+    assert twin.proxy.imds_requests >= 1
+    assert twin.entra.token_requests == 0
+    assert_stayed_on_loopback(twin, app)
+
+
+def test_wrong_vault_uri_reaches_no_vault(twin: Twin, declared: Declarations) -> None:
+    """A vault URI nobody declared resolves nowhere: the proxy refuses it as DNS would.
+
+    The app's own error line comes only after azure-core's connection retries (0+4+8+16+16 s with the app's
+    policy), so this test checks the app's attempt and the twin's refusal rather than waiting for it.
+    """
+    host = "secrets-typo.vault.azure.net"
+    mutated = _pod_env(KEY_VAULT_URL=f"https://{host}/")(declared)
+    with run(twin, mutated) as app:
+        assert app.wait_for(r"^Retrieving your secret from secrets-typo\.$", timeout=10), app.log
+        assert _wait(lambda: f"{host}:443" in twin.proxy.refused, 10), twin.proxy.refused
+    assert app.count(READ) == 0
+    assert GUARD_MARK not in app.log
+    assert set(twin.proxy.refused) == {f"{host}:443"}
+    broken = first_broken(trust_chain(mutated, app.admission, [], []))
+    assert broken is not None and broken.name == "vault"
+
+
+def test_guard_refuses_any_connection_that_is_not_loopback() -> None:
+    """The app's interpreter carries the twin's guard, the safety net behind the proxy settings.
+
+    The connect is attempted only once the guard is seen in place, so a broken guard cannot send anything.
+    """
+    probe = (
+        "import socket, sitecustomize\n"
+        "assert socket.socket.connect is sitecustomize.connect\n"
+        "try:\n"
+        "    socket.socket().connect(('192.0.2.1', 443))\n"
+        "except ConnectionRefusedError:\n"
+        "    print('refused')\n"
+    )
+    env = {"PYTHONPATH": str(GUARD_DIR), "PATH": os.path.dirname(sys.executable)}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=10)
+    assert result.stdout.strip() == "refused", result.stderr
+    assert GUARD_MARK in result.stderr
+
+
+def test_pod_naming_an_undeclared_service_account_is_rejected(twin: Twin, declared: Declarations) -> None:
+    twin.configure(_pod(service_account_name="nobody")(declared))
+    with pytest.raises(PodRejected, match='serviceaccount "nobody" not found'):
+        twin.launch(POLL)
+
+
+def test_unreachable_issuer_is_aadsts90061(twin: Twin, declared: Declarations) -> None:
+    """Entra ID fetches the issuer's discovery document itself; if the issuer does not answer, 90061."""
+    with run(twin, declared, Faults(issuer_unreachable=True)) as app:
+        assert app.wait_for(r"AADSTS90061\b", timeout=10), app.log
+    assert 90061 in twin.entra.errors
+    assert twin.proxy.refused == [f"{twin.issuer.host}:443"]
+    assert app.count(READ) == 0
+
+
+def test_entra_checks_the_assertion_signature_against_the_issuers_jwks(twin: Twin, declared: Declarations) -> None:
+    twin.configure(declared)
+    impostor = Issuer(declared.cluster.issuer_url, new_signing_key())
+    subject = declared.federated_credentials[0].subject
+    env = {"AZURE_TENANT_ID": declared.cluster.tenant_id, "AZURE_CLIENT_ID": _workload_client_id(declared)}
+    assert _exchange(twin, env, impostor.mint(subject))["error_codes"] == [700027]
+    assert "access_token" in _exchange(twin, env, twin.issuer.mint(subject))
+
+
+def test_key_vault_challenges_a_request_without_a_token(twin: Twin, declared: Declarations) -> None:
+    twin.configure(declared)
+    vault = declared.vaults[0]
+    response = twin.client.get(f"{vault.uri}secrets/{declared.secrets[0].name}?api-version=7.6", timeout=5)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer authorization="https://{ENTRA_HOST}/{vault.tenant_id}", resource="{facts.KEY_VAULT_RESOURCE}"'
+    )
+    assert twin.keyvault.challenges == 1 and twin.keyvault.gets == 0
+
+
+# --- faults -----------------------------------------------------------------------------------------------------
+
+FAULTS = {
+    "federated credential not propagated (3 requests)": (
+        Faults(federation_unpropagated_requests=3),
+        "federation_unpropagated_requests",
+        r"AADSTS70021\b",
+    ),
+    "federated credential not propagated (1 s)": (Faults(federation_unpropagated_seconds=1.0), None, r"AADSTS70021\b"),
+    "role assignment not propagated (3 GETs)": (
+        Faults(rbac_unpropagated_gets=3),
+        "rbac_unpropagated_gets",
+        r"ForbiddenByRbac",
+    ),
+    "throttled (2 x 429, Retry-After 1 s)": (Faults(throttled_gets=2), "throttled_gets", None),
+    "unavailable (2 x 503)": (Faults(unavailable_gets=2), "unavailable_gets", None),
+    "connection resets (2)": (Faults(reset_gets=2), "reset_gets", None),
+}
+
+
+@pytest.mark.parametrize(("faults", "counter", "error"), FAULTS.values(), ids=FAULTS.keys())
+def test_app_survives_the_fault_and_reads_after_it(
+    twin: Twin, declared: Declarations, faults: Faults, counter: str | None, error: str | None
+) -> None:
+    with run(twin, declared, faults) as app:
+        assert app.wait_for(READ, 3, timeout=20), app.log
+        assert_clean_exit(app)
+    if counter:
+        assert twin.faults.used(counter) == getattr(faults, counter)
+    if error:
+        assert app.count(error) >= 1, app.log
+    first_read = next(at for at, line in app.lines if re.search(READ, line))
+    assert all(at < first_read for at, line in app.lines if line.count(" ERROR ")), "an error after reading"
+    assert_backoff_within_cap(app)
+    assert_stayed_on_loopback(twin, app)
+
+
+def assert_backoff_within_cap(app: App) -> None:
+    """Every announced wait, and every observed gap from an error to the next attempt, stays under the cap."""
+    cap = load_settings(app.env).backoff_cap
+    announced = [float(m.group(1)) for _, line in app.lines if (m := RETRY.search(line))]
+    assert all(wait <= cap for wait in announced), (announced, cap)
+    for (at, line), (next_at, next_line) in zip(app.lines, app.lines[1:], strict=False):
+        if " ERROR " in line and next_line.startswith("Retrieving"):
+            assert next_at - at <= cap + 0.5, (line, next_at - at, cap)
+
+
+def test_app_survives_token_rotation_while_its_old_token_expires(twin: Twin, declared: Declarations) -> None:
+    """The kubelet rewrites the token at 80 % of its life; the one the app exchanged expires meanwhile.
+
+    The app needs the service-account token only to get an access token, so it keeps reading. (azure-identity
+    re-reads the file at most every 600 s; in a cluster a token keeps >= 720 s of validity after rotation, which
+    the twin cannot compress, so the app is not made to exchange the expired one.)
+    """
+    with run(twin, declared, Faults(token_lifetime_seconds=2.0)) as app:
+        assert app.wait_for(READ, 1, timeout=10), app.log
+        token = app.token
+        assert token is not None
+        first = token.tokens[0]
+        expired_at = jwt.decode(first, options={"verify_signature": False})["exp"]
+        assert _wait(lambda: len(token.tokens) >= 3 and time.time() > expired_at + 0.2, 10)
+        reads = app.count(READ)
+        assert app.wait_for(READ, reads + 3, timeout=10), app.log
+        assert_clean_exit(app)
+    assert twin.entra.token_requests == 1
+    assert _exchange(twin, app.env, first)["error_codes"] == [700024]
+    assert "access_token" in _exchange(twin, app.env, token.tokens[-1])
+    assert_stayed_on_loopback(twin, app)
+
+
+# --- steady state -----------------------------------------------------------------------------------------------
+
+
+def test_steady_state_is_one_token_one_challenge_and_one_get_per_poll(twin: Twin, declared: Declarations) -> None:
+    with run(twin, declared, poll=0.01) as app:
+        counts = twin.keyvault.wait_for_reads(100, timeout=30)
+        tokens = twin.entra.token_requests
+        assert_clean_exit(app)
+    assert counts == Counts(challenges=1, gets=100, reads=100), app.log
+    assert tokens == 1
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _workload_client_id(d: Declarations) -> str:
+    return next(i.client_id for i in d.identities if i.name == d.federated_credentials[0].identity_name)
+
+
+def _exchange(twin: Twin, env: dict[str, str], assertion: str) -> dict:
+    """A token request as azure-identity makes it, sent through the twin's proxy like the app's."""
+    tenant = env["AZURE_TENANT_ID"]
+    response = twin.client.post(
+        f"https://{ENTRA_HOST}/{tenant}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": env["AZURE_CLIENT_ID"],
+            "scope": f"{facts.KEY_VAULT_RESOURCE}/.default",
+            "client_assertion_type": facts.JWT_BEARER_ASSERTION,
+            "client_assertion": assertion,
+        },
+        timeout=5,
+    )
+    return response.json()

@@ -1,0 +1,144 @@
+"""The trust chain, link by link: what the program declared on each side, and whether it held.
+
+A link is `held` only when the twin saw it in use: the webhook mutated the pod, Entra ID matched a federated
+credential for the token the pod presented (`Entra.grants`), Key Vault served the secret under a declared role
+assignment (`KeyVault.reads`). Otherwise the declared values are compared as the services would compare them,
+to show which link is `broken` (both sides are printed) and which were simply not reached (`unverified`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components import facts
+from twin.entra import Grant
+from twin.keyvault import Read, authorizing_assignment
+from twin.model import Declarations
+from twin.webhook import Admission
+
+HELD, BROKEN, UNVERIFIED = "held", "broken", "unverified"
+_MARKS = {HELD: "ok", BROKEN: "XX", UNVERIFIED: ".."}
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    #: "<what>: <value>" for each side of the link.
+    left: str
+    right: str
+    status: str
+
+
+def trust_chain(declarations: Declarations, admission: Admission, grants: list[Grant], reads: list[Read]) -> list[Link]:
+    pod = declarations.workload
+    account = admission.service_account
+    client_id = account.annotations.get(facts.CLIENT_ID_ANNOTATION, "") if account else ""
+    identity = next((i for i in declarations.identities if i.client_id == client_id), None)
+    credentials = [c for c in declarations.federated_credentials if identity and c.identity_name == identity.name]
+    credential = grants[0].credential if grants else next(iter(credentials), None)
+    tenant = admission.env.get("AZURE_TENANT_ID", "")
+    vault_url = pod.env.get("KEY_VAULT_URL", "")
+    vault = next((v for v in declarations.vaults if v.uri.rstrip("/") == vault_url.rstrip("/")), None)
+    secret_name = pod.env.get("SECRET_NAME", "")
+    secret = next(
+        (
+            s
+            for s in declarations.secrets
+            if vault and s.vault_name == vault.name and s.name.lower() == secret_name.lower()
+        ),
+        None,
+    )
+    resource_id = f"{vault.id}/secrets/{secret_name}" if vault else ""
+    assignment = authorizing_assignment(declarations, identity.principal_id, resource_id) if identity else None
+    others = [a for a in declarations.role_assignments if identity and a.principal_id == identity.principal_id]
+    shown_assignment = assignment or next(iter(others), None)
+
+    def status(observed: bool, declared_match: bool) -> str:
+        return HELD if observed else (UNVERIFIED if declared_match else BROKEN)
+
+    entra_ok, vault_ok = bool(grants), bool(reads)
+    return [
+        Link(
+            "pod label -> webhook",
+            f"Deployment {pod.name} pod template: {facts.WORKLOAD_IDENTITY_USE_LABEL}="
+            f"{pod.labels.get(facts.WORKLOAD_IDENTITY_USE_LABEL)!r}",
+            f"webhook: {admission.reason}",
+            HELD if admission.mutated else BROKEN,
+        ),
+        Link(
+            "service account -> identity",
+            f"ServiceAccount {pod.namespace}/{pod.service_account_name or 'default'}: "
+            f"{facts.CLIENT_ID_ANNOTATION}={client_id or '(none)'}",
+            f"identity {identity.name}: clientId={identity.client_id}, {len(credentials)} federated credential(s)"
+            if identity
+            else "no declared identity has that client id",
+            status(entra_ok, bool(credentials)),
+        ),
+        Link(
+            "issuer",
+            f"cluster {declarations.cluster.name}: issuerURL={declarations.cluster.issuer_url}",
+            f"federated credential {credential.name}: issuer={credential.issuer}" if credential else "no credential",
+            status(entra_ok, bool(credential) and credential.issuer == declarations.cluster.issuer_url),
+        ),
+        Link(
+            "subject",
+            f"pod's service account: token sub={admission.token_subject or '(no token)'}",
+            f"federated credential: subject={credential.subject}" if credential else "no credential",
+            status(entra_ok, bool(credential) and credential.subject == admission.token_subject),
+        ),
+        Link(
+            "audience",
+            f"projected token: aud={admission.token_audience or '(no token)'}",
+            f"federated credential: audiences={list(credential.audiences)}" if credential else "no credential",
+            status(entra_ok, bool(credential) and admission.token_audience in credential.audiences),
+        ),
+        Link(
+            "tenant",
+            f"injected AZURE_TENANT_ID={tenant or '(none)'}",
+            f"identity tenantId={identity.tenant_id if identity else '?'}, "
+            f"vault tenantId={vault.tenant_id if vault else '?'}",
+            status(
+                vault_ok,
+                bool(identity) and tenant == identity.tenant_id and (vault is None or vault.tenant_id == tenant),
+            ),
+        ),
+        Link(
+            "role assignment",
+            f"identity principalId={identity.principal_id if identity else '?'}",
+            f"role {shown_assignment.role} "
+            f"({'reads' if shown_assignment.role in facts.SECRET_READER_ROLES else 'cannot read'} "
+            f"secrets) on {shown_assignment.scope.split('/providers/', 1)[-1]}"
+            if shown_assignment
+            else "no role assignment for it",
+            status(vault_ok, assignment is not None or not vault),
+        ),
+        Link(
+            "vault",
+            f"Deployment env KEY_VAULT_URL={vault_url or '(none)'}",
+            f"vault {vault.name}: vaultUri={vault.uri}" if vault else "no declared vault has that URI",
+            status(vault_ok, vault is not None),
+        ),
+        Link(
+            "secret",
+            f"Deployment env SECRET_NAME={secret_name or '(none)'}",
+            f"secret {secret.name} in vault {secret.vault_name}"
+            if secret
+            else "declared: " + ", ".join(f"{s.vault_name}/{s.name}" for s in declarations.secrets),
+            status(vault_ok, secret is not None or not vault),
+        ),
+    ]
+
+
+def render(links: list[Link]) -> str:
+    lines = ["Trust chain (ok = the twin saw it hold, XX = broken, .. = not reached):"]
+    for number, link in enumerate(links, 1):
+        lines.append(f"  [{_MARKS[link.status]}] {number}. {link.name}")
+        lines.append(f"         {link.left}")
+        lines.append(f"      {'==' if link.status == HELD else '<>' if link.status == BROKEN else '..'} {link.right}")
+    held = sum(link.status == HELD for link in links)
+    lines.append(f"{held} of {len(links)} links held.")
+    return "\n".join(lines)
+
+
+def first_broken(links: list[Link]) -> Link | None:
+    return next((link for link in links if link.status == BROKEN), None)

@@ -1,0 +1,176 @@
+"""Reads the twin's `Declarations` out of what the Pulumi program registered under the recording mocks.
+
+Every value comes from a resource's inputs (what the program asked for) or, for what Azure computes (ids,
+client and principal ids, the issuer URL, the vault URI), from the mock's outputs. Exactly one cluster and one
+Deployment are expected; identities, credentials, accounts, assignments, vaults and secrets may be several.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from twin.mocks import Program, Registration
+from twin.model import (
+    Cluster,
+    Declarations,
+    FederatedCredential,
+    Identity,
+    RoleAssignment,
+    Secret,
+    ServiceAccount,
+    Vault,
+    Workload,
+)
+
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+VAULT = "azure-native:keyvault:Vault"
+SECRET = "azure-native:keyvault:Secret"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def from_program(program: Program) -> Declarations:
+    return Declarations(
+        cluster=_cluster(_one(program, CLUSTER)),
+        identities=(
+            *(_identity(r) for r in program.of_type(IDENTITY)),
+            *_kubelet_identity(_one(program, CLUSTER)),
+        ),
+        federated_credentials=tuple(_federated_credential(r) for r in program.of_type(FEDERATED_CREDENTIAL)),
+        service_accounts=tuple(_service_account(r) for r in program.of_type(SERVICE_ACCOUNT)),
+        role_assignments=tuple(_role_assignment(r) for r in program.of_type(ROLE_ASSIGNMENT)),
+        vaults=tuple(_vault(r) for r in program.of_type(VAULT)),
+        secrets=tuple(_secret(r) for r in program.of_type(SECRET)),
+        workload=_workload(_one(program, DEPLOYMENT)),
+    )
+
+
+def _one(program: Program, type_: str) -> Registration:
+    found = program.of_type(type_)
+    if len(found) != 1:
+        raise ValueError(f"the twin expects exactly one {type_}; the program declares {len(found)}")
+    return found[0]
+
+
+def _get(data: dict[str, Any], path: str, default: Any = None) -> Any:
+    """A dotted path into nested dicts, e.g. "spec.template.metadata.labels"."""
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def _cluster(r: Registration) -> Cluster:
+    profile = r.outputs.get("oidcIssuerProfile", {})
+    # Azure's wire name is `issuerURL` (the SDK's `issuer_url`).
+    issuer_url = profile.get("issuerURL")
+    if not issuer_url:
+        raise ValueError(f"cluster {r.name} reports no oidcIssuerProfile.issuerURL: is the OIDC issuer enabled?")
+    return Cluster(
+        name=r.outputs.get("name", r.name), issuer_url=issuer_url, tenant_id=r.outputs["identity"]["tenantId"]
+    )
+
+
+def _identity(r: Registration) -> Identity:
+    o = r.outputs
+    return Identity(
+        name=o["name"],
+        resource_group=r.inputs["resourceGroupName"],
+        client_id=o["clientId"],
+        principal_id=o["principalId"],
+        tenant_id=o["tenantId"],
+        id=o["id"],
+    )
+
+
+def _kubelet_identity(r: Registration) -> tuple[Identity, ...]:
+    """The cluster's kubelet identity: AKS creates it, so it exists in Entra ID like any declared identity."""
+    kubelet = _get(r.outputs, "identityProfile.kubeletidentity")
+    if not kubelet:
+        return ()
+    resource_id = kubelet["resourceId"]
+    return (
+        Identity(
+            name=resource_id.rsplit("/", 1)[-1],
+            resource_group=resource_id.split("/")[4],
+            client_id=kubelet["clientId"],
+            principal_id=kubelet["objectId"],
+            tenant_id=r.outputs["identity"]["tenantId"],
+            id=resource_id,
+        ),
+    )
+
+
+def _federated_credential(r: Registration) -> FederatedCredential:
+    i = r.inputs
+    return FederatedCredential(
+        name=r.outputs.get("name", r.name),
+        identity_name=i["resourceName"],
+        resource_group=i["resourceGroupName"],
+        issuer=i["issuer"],
+        subject=i["subject"],
+        audiences=tuple(i.get("audiences", ())),
+    )
+
+
+def _service_account(r: Registration) -> ServiceAccount:
+    metadata = r.inputs["metadata"]
+    return ServiceAccount(
+        namespace=metadata.get("namespace", "default"),
+        name=metadata.get("name") or r.outputs["metadata"]["name"],
+        annotations=dict(metadata.get("annotations") or {}),
+    )
+
+
+def _role_assignment(r: Registration) -> RoleAssignment:
+    i = r.inputs
+    return RoleAssignment(
+        name=r.outputs.get("name", r.name),
+        principal_id=i["principalId"],
+        role_definition_id=i["roleDefinitionId"],
+        scope=i["scope"],
+    )
+
+
+def _vault(r: Registration) -> Vault:
+    return Vault(
+        name=r.outputs["name"],
+        id=r.outputs["id"],
+        uri=r.outputs["properties"]["vaultUri"],
+        tenant_id=r.inputs["properties"]["tenantId"],
+        rbac=bool(r.inputs["properties"].get("enableRbacAuthorization", False)),
+    )
+
+
+def _secret(r: Registration) -> Secret:
+    uri_with_version = _get(r.outputs, "properties.secretUriWithVersion", "")
+    # ARM reports the version it created; without one, any stable 32-hex id will do.
+    version = uri_with_version.rsplit("/", 1)[-1] if uri_with_version else hashlib.md5(r.urn.encode()).hexdigest()
+    return Secret(
+        vault_name=r.inputs["vaultName"],
+        name=r.inputs["secretName"],
+        value=r.inputs["properties"]["value"],
+        id=r.outputs["id"],
+        version=version,
+    )
+
+
+def _workload(r: Registration) -> Workload:
+    template = _get(r.inputs, "spec.template", {})
+    container = template["spec"]["containers"][0]
+    # Only literal values: the program declares no `valueFrom` for this app.
+    env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "valueFrom" not in e}
+    return Workload(
+        name=r.outputs.get("metadata", {}).get("name", r.name),
+        namespace=_get(r.inputs, "metadata.namespace", "default"),
+        labels=dict(_get(template, "metadata.labels", {}) or {}),
+        annotations=dict(_get(template, "metadata.annotations", {}) or {}),
+        service_account_name=_get(template, "spec.serviceAccountName", "") or "",
+        container_name=container.get("name", ""),
+        env=env,
+    )

@@ -1,0 +1,61 @@
+"""Faults the twin can inject, switchable per run, and the counters that decide when each one ends.
+
+Each fault is one the real services show (facts: Workload identity, Key Vault): a federated credential or a role
+assignment that has not propagated yet, throttling, brief unavailability, dropped connections, and a projected
+token that rotates and expires. They are sized by counts (or seconds) so a test stays short.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Faults:
+    #: The first N token requests fail with AADSTS70021, as while a new federated credential propagates.
+    federation_unpropagated_requests: int = 0
+    #: ... or every token request in the first T seconds after `Twin.configure` does.
+    federation_unpropagated_seconds: float = 0.0
+    #: The first N authorized secret GETs get 403 ForbiddenByRbac, as while a role assignment propagates.
+    rbac_unpropagated_gets: int = 0
+    #: The first N secret GETs get 429 with `Retry-After: retry_after_seconds`.
+    throttled_gets: int = 0
+    retry_after_seconds: int = 1
+    #: The first N secret GETs get 503 (a burst of unavailability).
+    unavailable_gets: int = 0
+    #: The first N secret GETs have their connection reset instead of an answer.
+    reset_gets: int = 0
+    #: The cluster's issuer does not answer (OIDC issuer disabled or unreachable): Entra ID says AADSTS90061.
+    issuer_unreachable: bool = False
+    #: Lifetime of each projected service-account token; the kubelet rotates it at 80 % of that and the old one
+    #: expires. Real tokens live 3600-86400 s.
+    token_lifetime_seconds: float = 3600.0
+
+
+class FaultState:
+    """The running counters for one twin run; thread-safe, since the proxy serves requests on threads."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.options = faults
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._used: dict[str, int] = {}
+
+    def take(self, name: str) -> bool:
+        """True while the fault `name` (a count field of `Faults`) still has uses left, consuming one."""
+        with self._lock:
+            used = self._used.get(name, 0)
+            if used >= getattr(self.options, name):
+                return False
+            self._used[name] = used + 1
+            return True
+
+    def used(self, name: str) -> int:
+        with self._lock:
+            return self._used.get(name, 0)
+
+    def federation_unpropagated(self) -> bool:
+        in_window = time.monotonic() - self.started < self.options.federation_unpropagated_seconds
+        return self.take("federation_unpropagated_requests") or in_window

@@ -1,0 +1,130 @@
+"""The cluster's OIDC issuer and the kubelet's projected service-account token.
+
+AKS publishes, at the issuer URL the cluster reports (a URL with a path, ending in "/"), an OpenID discovery
+document and the JWKS of the key that signs service-account tokens. Entra ID fetches both to check the
+assertion a pod presents. The kubelet writes that token into the pod's projected volume and rewrites it when
+80 % of its lifetime has passed (facts: Workload identity).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from components import facts
+from twin.messages import Request, Response, json_response
+
+DISCOVERY_PATH = ".well-known/openid-configuration"
+JWKS_PATH = "openid/v1/jwks"
+#: The kubelet refreshes a projected token once this share of its lifetime has passed.
+ROTATE_AT = 0.8
+
+
+def new_signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def key_id(key: rsa.RSAPrivateKey) -> str:
+    """Kubernetes' kid: the base64url SHA-256 of the public key's DER encoding."""
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+
+
+class Issuer:
+    """Serves discovery and JWKS under the issuer URL, and mints tokens whose `iss` is that URL."""
+
+    def __init__(self, issuer_url: str, key: rsa.RSAPrivateKey) -> None:
+        self.url = issuer_url
+        self.host = urlsplit(issuer_url).hostname or ""
+        self._base_path = urlsplit(issuer_url).path
+        self._key = key
+        self.kid = key_id(key)
+        self.discovery_requests = 0
+        self.jwks_requests = 0
+
+    def discovery(self) -> dict:
+        return {
+            "issuer": self.url,
+            "jwks_uri": self.url + JWKS_PATH,
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+
+    def jwks(self) -> dict:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        return {"keys": [{**jwk, "use": "sig", "alg": "RS256", "kid": self.kid}]}
+
+    def mint(self, subject: str, audience: str = facts.TOKEN_AUDIENCE, lifetime: float = 3600) -> str:
+        """A projected service-account token, as the kube-apiserver signs it for the kubelet."""
+        now = time.time()
+        claims = {
+            "iss": self.url,
+            "sub": subject,
+            "aud": [audience],
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": int(now + lifetime),
+            "kubernetes.io": {"namespace": subject.split(":")[2], "serviceaccount": {"name": subject.split(":")[3]}},
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def handle(self, request: Request) -> Response:
+        if request.method != "GET":
+            return Response(405)
+        if request.path == self._base_path + DISCOVERY_PATH:
+            self.discovery_requests += 1
+            return json_response(200, self.discovery())
+        if request.path == self._base_path + JWKS_PATH:
+            self.jwks_requests += 1
+            return json_response(200, self.jwks())
+        return Response(404, b"404 page not found\n", {"Content-Type": "text/plain"})
+
+
+class ProjectedToken:
+    """The kubelet's side: keeps a fresh token for one service account in the pod's token file."""
+
+    def __init__(self, issuer: Issuer, path: Path, subject: str, audience: str, lifetime: float) -> None:
+        self.issuer = issuer
+        self.path = path
+        self.subject = subject
+        self.audience = audience
+        self.lifetime = lifetime
+        #: Every token written, oldest first.
+        self.tokens: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def write(self) -> str:
+        """Mints a token and replaces the file atomically, as the kubelet's atomic writer does."""
+        token = self.issuer.mint(self.subject, self.audience, self.lifetime)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(token, encoding="utf-8")
+        os.replace(tmp, self.path)
+        self.tokens.append(token)
+        return token
+
+    def start(self) -> None:
+        self.write()
+        self._thread = threading.Thread(target=self._rotate, name="kubelet-token", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _rotate(self) -> None:
+        while not self._stop.wait(self.lifetime * ROTATE_AT):
+            self.write()

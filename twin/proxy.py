@@ -1,0 +1,206 @@
+"""The only way the app reaches the twin: a loopback HTTPS proxy that terminates TLS for the real hostnames.
+
+The app runs with its production URLs and `HTTPS_PROXY`/`HTTP_PROXY` pointing here and `REQUESTS_CA_BUNDLE`
+naming the twin's test CA (azure-core's requests transport honours both). For `CONNECT host:443` to a host the
+twin serves, the proxy answers 200, completes a TLS handshake with a certificate for that host signed by the
+test CA, and hands each HTTP request inside the tunnel to that host's handler. So the SDK's own rules (https-only
+authority, the Key Vault challenge's domain check, certificate verification) hold as in production.
+
+Plain-HTTP requests (absolute URIs) are answered only for the node's IMDS address, as IMDS answers a pod that
+has no identity assigned; nothing ever leaves the machine. Any other host gets 502.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trustme
+
+from components import facts
+from twin.messages import RESET, Request, Response, json_response
+
+#: Seconds an idle connection is kept before the proxy closes it.
+IDLE_TIMEOUT = 15
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request the proxy saw, for counting and for timing the app's retries."""
+
+    at: float
+    host: str
+    method: str
+    path: str
+    status: int
+
+
+class Proxy:
+    """Routes by host; `routes` may be replaced between runs (the servers are rebuilt, the proxy stays)."""
+
+    def __init__(self, ca: trustme.CA, workdir: Path) -> None:
+        self.ca = ca
+        self.ca_bundle = workdir / "twin-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_bundle))
+        self.routes: dict[str, Handler] = {}
+        self.hits: list[Hit] = []
+        self.refused: list[str] = []
+        self.imds_requests = 0
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _ProxyHandler)
+        self._server.proxy = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="twin-proxy", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.hits.clear()
+            self.refused.clear()
+            self.imds_requests = 0
+
+    def tls_context(self, host: str) -> ssl.SSLContext:
+        with self._lock:
+            if host not in self._contexts:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                self.ca.issue_cert(host).configure_cert(context)
+                self._contexts[host] = context
+            return self._contexts[host]
+
+    def dispatch(self, request: Request) -> Response:
+        handler = self.routes.get(request.host.lower())
+        if handler is None:  # the host went away while a tunnel to it was open
+            self.refuse(f"{request.host}:443")
+            return RESET
+        response = handler(request)
+        with self._lock:
+            self.hits.append(Hit(time.monotonic(), request.host, request.method, request.path, response.status))
+        return response
+
+    def refuse(self, target: str) -> None:
+        with self._lock:
+            self.refused.append(target)
+
+    def imds(self, request: Request) -> Response:
+        with self._lock:
+            self.imds_requests += 1
+            self.hits.append(Hit(time.monotonic(), request.host, request.method, request.path, 400))
+        return json_response(400, {"error": "invalid_request", "error_description": "Identity not found"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    proxy: Proxy
+
+
+class _ExchangeMixin(BaseHTTPRequestHandler):
+    """Reads one request, asks the proxy for the answer, writes it (or resets the connection)."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle and delayed ACKs add ~40 ms to each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _read_request(self, host: str, path: str) -> Request:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(path)
+        return Request(self.command, host, parts.path, parts.query, dict(self.headers.items()), body)
+
+    def _write(self, response: Response) -> None:
+        if response.reset:
+            # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+
+class _TunnelHandler(_ExchangeMixin):
+    """Serves the decrypted requests inside one CONNECT tunnel, for the tunnel's host."""
+
+    def __init__(self, request: ssl.SSLSocket, client_address: tuple, server: _Server, host: str) -> None:
+        self.host = host
+        super().__init__(request, client_address, server)
+
+    def _serve(self) -> None:
+        host_header = (self.headers.get("Host") or "").split(":")[0].lower()
+        if host_header != self.host:
+            self._write(Response(400, f"twin: Host {host_header!r} in a tunnel to {self.host!r}\n".encode()))
+            return
+        self._write(self.server.proxy.dispatch(self._read_request(self.host, self.path)))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class _ProxyHandler(_ExchangeMixin):
+    def do_CONNECT(self) -> None:
+        proxy = self.server.proxy
+        host, _, port = self.path.rpartition(":")
+        host = host.lower()
+        self.close_connection = True
+        if port != "443" or host not in proxy.routes:
+            proxy.refuse(self.path)
+            self.send_error(502, f"twin: {self.path} is not a host the twin serves")
+            return
+        self.send_response(200, "Connection Established")
+        self.end_headers()
+        try:
+            tls = proxy.tls_context(host).wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            _TunnelHandler(tls, self.client_address, self.server, host)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            tls.close()
+
+    def _plain(self) -> None:
+        proxy = self.server.proxy
+        parts = urlsplit(self.path)
+        request = self._read_request(parts.hostname or "", self.path)
+        if parts.scheme == "http" and parts.hostname == facts.IMDS_ADDRESS:
+            self._write(proxy.imds(request))
+            return
+        proxy.refuse(self.path)
+        self.close_connection = True
+        self._write(Response(502, f"twin: {parts.hostname} is not a host the twin serves\n".encode()))
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _plain
