@@ -13,7 +13,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PYTHON) -m pytest
+	$(VENV)/bin/hadolint app/Dockerfile
+	$(PYTHON) -m pytest -q
 
 twin: $(VENV)/.installed
 	$(PYTHON) -m twin

@@ -1,0 +1,108 @@
+"""`python -m secret_reader`: check the environment, start the health server and poll loop; stop on signal.
+
+Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable).
+The process installs its own SIGTERM/SIGINT handlers, so it stops promptly as PID 1 in a container, where
+signals without a handler are ignored (Pod security: Kubernetes sends SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from types import FrameType
+
+from azure.identity import DefaultAzureCredential
+
+from secret_reader.config import ConfigError, Settings, load_settings
+from secret_reader.console import Console
+from secret_reader.diagnose import Context, workload_identity_injected
+from secret_reader.facts import WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
+from secret_reader.health import Health, serve
+from secret_reader.reader import Poller, secret_client
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    """Run until SIGTERM/SIGINT; return the exit code."""
+    try:
+        settings = load_settings(environ)
+    except ConfigError as exc:
+        return _refuse(str(exc))
+    stop, received = _stop_on_signals()
+    # The SDK's own warnings repeat, over many lines, what our one-line diagnosis says.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
+
+    console = Console(sys.stdout)
+    injected = workload_identity_injected(environ)
+    context = Context(settings.vault_name, settings.secret_name, settings.version, injected)
+    health = Health(settings.ready_window)
+    client = secret_client(settings, DefaultAzureCredential())
+    poller = Poller(settings, client, context, console, health, stop)
+    thread = threading.Thread(target=poller.run, name="poller", daemon=True)
+    health.watch(thread)
+    # Every other thread inherits a mask that blocks the stop signals, so the kernel delivers them to the main
+    # thread: only there can the handler run, and a signal taken by another thread would leave the main thread
+    # asleep in stop.wait().
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        server = serve(settings.health_port, health)
+    except OSError as exc:
+        return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
+    _announce(console, settings, server.server_address[1], environ)
+    thread.start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+    stop.wait()
+    console.log("INFO", f"Received {signal.Signals(received[0]).name}; exiting.")
+    server.shutdown()
+    console.close()
+    return 0
+
+
+def _refuse(problem: str) -> int:
+    print(f"secret_reader: configuration error: {problem}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """An event set by SIGTERM/SIGINT, and the signals received."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Event.set takes a lock the main thread may hold inside stop.wait(); setting it from a fresh thread
+        # cannot deadlock the handler.
+        received.append(signum)
+        threading.Thread(target=stop.set, name="stop").start()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+    return stop, received
+
+
+def _announce(console: Console, settings: Settings, port: int, environ: Mapping[str, str]) -> None:
+    console.log(
+        "INFO",
+        f"Starting: vault {settings.vault_url} secret {settings.secret_name} "
+        f"version {settings.version or 'latest'}, every {settings.poll_interval:g} s, "
+        f"value {'revealed' if settings.reveal else 'masked'}; "
+        f"health endpoints /readyz /livez on port {port}.",
+    )
+    if workload_identity_injected(environ):
+        identity = f"client {environ['AZURE_CLIENT_ID']}, tenant {environ['AZURE_TENANT_ID']}"
+        console.log("INFO", f"Workload identity: {identity}.")
+    else:
+        console.log(
+            "WARNING",
+            f"No workload identity injected ({', '.join(WORKLOAD_IDENTITY_ENV)} unset): is the pod labelled "
+            f"{WORKLOAD_IDENTITY_USE_LABEL}? DefaultAzureCredential will try other credentials.",
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""Turns a failed read into one line: what failed, the service's own error code, and what to check.
+
+The codes stay greppable (`AADSTS700211`, `Forbidden/ForbiddenByRbac`, `SecretNotFound`, `HTTP 429`,
+`CredentialUnavailable`), and the line never carries a token or a secret value: it is built from status codes,
+error codes and the services' error messages only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.identity import CredentialUnavailableError
+
+from secret_reader.console import one_line
+from secret_reader.facts import (
+    AADSTS_ASSERTION_EXPIRED,
+    AADSTS_ISSUER_UNREACHABLE,
+    AADSTS_NO_FEDERATED_MATCH,
+    AADSTS_UNKNOWN_CLIENT,
+    AADSTS_UNKNOWN_TENANT,
+    CLIENT_ID_ANNOTATION,
+    RBAC_PROPAGATION_MINUTES,
+    SECRETS_USER_ROLE,
+    TOKEN_AUDIENCE,
+    WORKLOAD_IDENTITY_ENV,
+    WORKLOAD_IDENTITY_USE_LABEL,
+)
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+#: azure-identity's "Microsoft Entra ID error '(<error>) <description>'", then maybe " Content: <body>".
+_ENTRA_ERROR = re.compile(
+    r"Microsoft Entra ID error '\((?P<error>[^)]*)\) (?P<description>.*?)'(?=\s+Content:|\s*$)", re.M
+)
+#: One attempt in DefaultAzureCredential's message: "\tWorkloadIdentityCredential: <why>".
+_ATTEMPT = re.compile(r"^\s*(?P<credential>\w+Credential): (?P<why>.*)$", re.MULTILINE)
+_DETAIL_LIMIT = 300
+
+_LABEL_HINT = (
+    f"add the label {WORKLOAD_IDENTITY_USE_LABEL} to the pod template (not only the service account) and the "
+    f"annotation {CLIENT_ID_ANNOTATION} to the service account; pods in kube-system are never mutated"
+)
+_ROLE_HINT = (
+    f"a new role assignment may still be propagating (up to {RBAC_PROPAGATION_MINUTES} minutes); "
+    f"check the identity has {SECRETS_USER_ROLE} on the vault"
+)
+_ENTRA_HINTS = {
+    **dict.fromkeys(
+        AADSTS_NO_FEDERATED_MATCH,
+        "no federated credential matches this pod's token; a new one can take a few minutes to propagate, "
+        "otherwise check its issuer equals the cluster's OIDC issuer URL byte for byte (trailing slash "
+        "included), its subject is system:serviceaccount:<namespace>:<service account> and its audience "
+        f"{TOKEN_AUDIENCE}",
+    ),
+    AADSTS_UNKNOWN_CLIENT: (
+        "the client id is unknown in this tenant; check AZURE_CLIENT_ID (the service account annotation "
+        f"{CLIENT_ID_ANNOTATION}) is the identity's client id, not its principal id, and AZURE_TENANT_ID "
+        "is its tenant"
+    ),
+    AADSTS_ISSUER_UNREACHABLE: (
+        "Entra ID could not reach the cluster's OIDC issuer; check the cluster has the OIDC issuer enabled "
+        "and the federated credential's issuer is that exact URL"
+    ),
+    AADSTS_UNKNOWN_TENANT: "the tenant is unknown; check AZURE_TENANT_ID (the service account's tenant-id)",
+    AADSTS_ASSERTION_EXPIRED: (
+        "the projected service-account token has expired; check the token volume is refreshed (kubelet) "
+        "and the node's clock"
+    ),
+}
+_KEY_VAULT_HINTS = {
+    "ForbiddenByRbac": _ROLE_HINT,
+    "ForbiddenByPolicy": "the vault uses access policies; switch it to Azure RBAC (enableRbacAuthorization)",
+    "ForbiddenByFirewall": "the vault's network rules reject this cluster's egress address",
+    "ForbiddenByConnection": "the vault's network rules reject this connection (private endpoint, firewall)",
+    "SecretDisabled": "the secret (version) is disabled; enable it or choose another VERSION_ID",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the hints need to know about the deployment."""
+
+    vault_name: str
+    secret_name: str
+    version: str | None
+    #: Whether the webhook injected the workload-identity variables (see `workload_identity_injected`).
+    injected: bool
+
+
+def workload_identity_injected(environ: Mapping[str, str]) -> bool:
+    """True when the webhook injected the workload-identity variables into this container."""
+    return all(environ.get(name) for name in WORKLOAD_IDENTITY_ENV)
+
+
+def describe(exc: BaseException, context: Context) -> str:
+    """One line explaining `exc`, for an operator who sees nothing but the pod's log."""
+    message = str(getattr(exc, "message", None) or exc)
+    code = _AADSTS.search(message)
+    if isinstance(exc, ClientAuthenticationError) and code:
+        return _entra(code.group(1), message)
+    if isinstance(exc, CredentialUnavailableError) or (
+        isinstance(exc, ClientAuthenticationError) and exc.response is None
+    ):
+        return _credential(message, injected=context.injected)
+    if isinstance(exc, HttpResponseError) and exc.response is not None and exc.status_code:
+        return _key_vault(exc, context)
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return (
+            f"Network error talking to Key Vault ({type(exc).__name__}) after the SDK's retries: "
+            f"{_detail(message)}. Check DNS and egress from the pod to {context.vault_name}'s host and to "
+            "login.microsoftonline.com (network policies, firewall, proxy)."
+        )
+    kind = "Azure SDK error" if isinstance(exc, AzureError) else "Unexpected error"
+    return f"{kind} ({type(exc).__name__}) reading the secret: {_detail(message)}."
+
+
+def _entra(code: str, message: str) -> str:
+    entra = _ENTRA_ERROR.search(message)
+    error = f" ({entra['error']})" if entra else ""
+    said = _detail(entra["description"] if entra else message)
+    hint = _ENTRA_HINTS.get(code, "check the identity's client id, tenant and federated credential")
+    return f"Token request to Microsoft Entra ID failed: AADSTS{code}{error}: {hint}. Entra ID said: {said}"
+
+
+def _credential(message: str, *, injected: bool) -> str:
+    if injected:
+        attempts = {m["credential"]: m["why"] for m in _ATTEMPT.finditer(message)}
+        why = attempts.get("WorkloadIdentityCredential", message)
+        return (
+            "Token request failed (WorkloadIdentityCredential): "
+            f"{_detail(why)}. Check AZURE_FEDERATED_TOKEN_FILE is readable and login.microsoftonline.com "
+            "is reachable from the pod."
+        )
+    attempts = {m["credential"]: m["why"] for m in _ATTEMPT.finditer(message)}
+    why = attempts.get("ManagedIdentityCredential", message)
+    missing = ", ".join(WORKLOAD_IDENTITY_ENV)
+    return (
+        f"No credential available (CredentialUnavailable): {missing} are not set, so no workload identity "
+        f"was injected and DefaultAzureCredential fell back to ManagedIdentityCredential: {_detail(why)}. "
+        f"Check: {_LABEL_HINT}."
+    )
+
+
+def _key_vault(exc: HttpResponseError, context: Context) -> str:
+    status = exc.status_code
+    code, inner, said = _key_vault_error(exc)
+    codes = "/".join(c for c in (code, inner) if c)
+    label = f"HTTP {status} {codes}".rstrip()
+    secret = context.secret_name + (f" version {context.version}" if context.version else "")
+    if status == 401:
+        hint = "Key Vault rejected the token; check the vault is in the identity's tenant (AZURE_TENANT_ID)"
+    elif status == 403:
+        hint = _KEY_VAULT_HINTS.get(inner or "", _KEY_VAULT_HINTS.get(code or "", _ROLE_HINT))
+    elif status == 404:
+        hint = f"check SECRET_NAME ({secret}) exists in vault {context.vault_name}"
+    elif status == 429:
+        hint = "Key Vault throttled this client even after the SDK's retries; raise POLL_INTERVAL_SECONDS"
+    elif status >= 500:
+        hint = "Key Vault kept failing through the SDK's retries; this is usually transient"
+    else:
+        hint = "unexpected answer from Key Vault"
+    if status in (401, 403) and not context.injected:
+        hint += f"; this pod has no workload identity, so the token was not the workload's: {_LABEL_HINT}"
+    detail = f" Key Vault said: {_detail(said)}" if said else ""
+    return f"Key Vault GET secret {secret} failed: {label}: {hint}.{detail}"
+
+
+def _key_vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str | None]:
+    """Key Vault's `{"error": {"code", "message", "innererror": {"code"}}}`, parsed leniently."""
+    try:
+        error = json.loads(exc.response.text())["error"]  # type: ignore[union-attr]
+        inner = error.get("innererror") or {}
+        return error.get("code"), inner.get("code"), error.get("message")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, None, None
+
+
+def _detail(text: str) -> str:
+    return one_line(text, _DETAIL_LIMIT)

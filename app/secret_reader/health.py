@@ -1,0 +1,90 @@
+"""Health endpoints, so Kubernetes (and `pulumi up`, through the readiness probe) knows the chain works.
+
+`/readyz` is 200 only while the last successful read is recent: at most `Settings.ready_window`, that is
+max(3 x POLL_INTERVAL_SECONDS, 1 s), old. `/livez` is 200 while the poll thread is alive and keeps the
+deadline it announced before each step (a request: `REQUEST_STALL_SECONDS`; a wait: its length), plus a grace.
+Anything else is 404. Probes are not logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+#: Slack on top of each announced deadline before /livez calls the loop stalled.
+LIVENESS_GRACE_SECONDS = 5.0
+
+
+class Health:
+    """What the poll loop reports and the probes read; thread-safe through atomic attribute updates."""
+
+    def __init__(self, ready_window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ready_window = ready_window
+        self._clock = clock
+        self._last_success: float | None = None
+        self._deadline = clock() + LIVENESS_GRACE_SECONDS
+        self._thread: threading.Thread | None = None
+
+    def watch(self, thread: threading.Thread) -> None:
+        """The thread whose death makes /livez fail."""
+        self._thread = thread
+
+    def beat(self, seconds: float) -> None:
+        """The loop promises to beat again within `seconds` (plus the grace)."""
+        self._deadline = self._clock() + seconds + LIVENESS_GRACE_SECONDS
+
+    def succeeded(self) -> None:
+        """A secret was read just now."""
+        self._last_success = self._clock()
+
+    def ready(self) -> tuple[bool, str]:
+        """(200?, reason) for /readyz."""
+        if self._last_success is None:
+            return False, "not ready: no successful read yet"
+        age = self._clock() - self._last_success
+        if age > self._ready_window:
+            return False, f"not ready: last successful read {age:.1f} s ago (limit {self._ready_window:g} s)"
+        return True, f"ready: last successful read {age:.1f} s ago"
+
+    def alive(self) -> tuple[bool, str]:
+        """(200?, reason) for /livez."""
+        if self._thread is None or not self._thread.is_alive():
+            return False, "not alive: the poll loop is not running"
+        late = self._clock() - self._deadline
+        if late > 0:
+            return False, f"not alive: the poll loop is {late:.1f} s past its heartbeat deadline"
+        return True, "alive"
+
+
+def serve(port: int, health: Health) -> ThreadingHTTPServer:
+    """Listen on all interfaces (the kubelet probes the pod IP) from a daemon thread; 0 picks a free port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        timeout = 5
+        server_version = "secret-reader"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            checks = {"/readyz": health.ready, "/livez": health.alive}
+            check = checks.get(urlsplit(self.path).path)
+            ok, reason = check() if check else (False, "not found: try /readyz or /livez")
+            status = 200 if ok else 503 if check else 404
+            body = (reason + "\n").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (signature from http.server)
+            """Probes every few seconds would drown the lines the operator came for."""
+
+    server = ThreadingHTTPServer(("", port), Handler)
+    server.daemon_threads = True
+    serve_forever = functools.partial(server.serve_forever, poll_interval=0.1)
+    threading.Thread(target=serve_forever, name="health", daemon=True).start()
+    return server
