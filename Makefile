@@ -2,7 +2,7 @@
 VENV ?= venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: test twin
+.PHONY: test twin bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
 	python3 -m venv $(VENV)
@@ -18,3 +18,7 @@ test: $(VENV)/.installed
 
 twin: $(VENV)/.installed
 	$(PYTHON) -m twin
+
+bench: $(VENV)/.installed
+	$(PYTHON) -m twin.bench
+	$(PYTHON) tests/app_bench.py
