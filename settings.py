@@ -28,8 +28,11 @@ _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-
 _KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(?:\.\d+)?$")
 
 
-class SettingsError(ValueError):
-    """One or more stack settings break their rules; nothing has been declared."""
+class SettingsError(pulumi.RunError):
+    """One or more stack settings break their rules; nothing has been declared.
+
+    A RunError, so `pulumi up` prints just the message, without a stack trace.
+    """
 
 
 @dataclass(frozen=True)
