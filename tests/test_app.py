@@ -160,6 +160,16 @@ def test_fractional_interval_port_zero_and_a_version_are_accepted_and_empty_mean
         ({"KEY_VAULT_NAME": VAULT_NAME}, "SECRET_NAME"),
         (MINIMAL | {"POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
         ({"KEY_VAULT_URL": "http://kv1.vault.azure.net/", "SECRET_NAME": "s"}, "KEY_VAULT_URL"),
+        # What the webhook injects for a service account without the client-id annotation.
+        (
+            MINIMAL
+            | {
+                "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
+                "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            },
+            "AZURE_CLIENT_ID",
+        ),
     ],
 )
 def test_bad_environment_exits_2_at_once_with_one_stderr_line_and_no_traceback(

@@ -181,7 +181,7 @@ MUTATIONS = {
     ),
     "pod running as another service account": (
         _pod(service_account_name="default"),
-        r"no client ID was provided",
+        r"configuration error: AZURE_CLIENT_ID: .*no client ID was provided",
         "service account -> identity",
     ),
     "role assignment missing": (_assignments(lambda d, a: None), r"ForbiddenByRbac", "role assignment"),

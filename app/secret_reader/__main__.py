@@ -20,7 +20,7 @@ from azure.identity import DefaultAzureCredential
 from secret_reader.config import ConfigError, Settings, load_settings
 from secret_reader.console import Console
 from secret_reader.diagnose import Context, workload_identity_injected
-from secret_reader.facts import WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
+from secret_reader.facts import CLIENT_ID_ANNOTATION, WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
 from secret_reader.health import Health, serve
 from secret_reader.reader import Poller, secret_client
 
@@ -41,7 +41,12 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     injected = workload_identity_injected(environ)
     context = Context(settings.vault_name, settings.secret_name, settings.version, injected)
     health = Health(settings.ready_window)
-    client = secret_client(settings, DefaultAzureCredential())
+    try:
+        credential = DefaultAzureCredential()
+    except ValueError as exc:
+        # The webhook injected a token file but no client id: the pod's service account lacks the annotation.
+        return _refuse(f"AZURE_CLIENT_ID: {exc} Check the service account's {CLIENT_ID_ANNOTATION} annotation.")
+    client = secret_client(settings, credential)
     poller = Poller(settings, client, context, console, health, stop)
     thread = threading.Thread(target=poller.run, name="poller", daemon=True)
     health.watch(thread)
