@@ -35,6 +35,8 @@ TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT_ID = "5b1f3a2c-8d4e-4f6a-9b7c-1e2d3f4a5b6c"
 VAULT_NAME = "wi-demo-kv"
 SECRET_NAME = "Secret"
+#: The version every fake secret GET answers with.
+SECRET_VERSION = "0123456789abcdef0123456789abcdef"
 ACCESS_TOKEN = "fake-access-token-Zm9vYmFy"
 SERVICE_ACCOUNT_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDp3aSJ9.c2ln"
 CHALLENGE = f'Bearer authorization="https://{LOGIN_HOST}/{TENANT_ID}", resource="https://vault.azure.net"'
@@ -194,7 +196,7 @@ class FakeAzure:
         self._bump("get")
         if match is None or match["name"] != SECRET_NAME:
             return key_vault_error(404, "SecretNotFound")
-        version = match["version"] or "0123456789abcdef0123456789abcdef"
+        version = match["version"] or SECRET_VERSION
         vault = host.split(".")[0]
         ok = Reply(
             200,

@@ -7,7 +7,6 @@ loopback proxies, with the real hostnames and the real azure-identity / azure-ke
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -20,6 +19,7 @@ import time
 from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
@@ -36,6 +36,7 @@ from tests.app_fakes import (
     CLIENT_ID,
     RESET,
     SECRET_NAME,
+    SECRET_VERSION,
     SERVICE_ACCOUNT_TOKEN,
     VAULT_NAME,
     App,
@@ -202,12 +203,12 @@ def test_name_rules_agree_with_the_projects_facts_module() -> None:
 # --- masking, backoff, health, diagnosis (in process) -------------------------------------------------------
 
 
-def test_mask_shows_length_and_a_short_hash_prefix_but_never_the_value() -> None:
+def test_mask_shows_length_and_version_but_nothing_derived_from_the_value() -> None:
     value = "Hello-s3cr3t"
-    shown = mask(value)
-    assert shown == f"<hidden: 12 characters, sha256 {hashlib.sha256(value.encode()).hexdigest()[:6]}>"
-    assert value not in shown
-    assert mask("x").startswith("<hidden: 1 character, ")
+    shown = mask(value, "ded8e5e3b3e040e9bfa5c47d0e28848a")
+    assert shown == "<hidden: 12 characters, version ded8e5e3>"
+    assert mask(value + "!", "ded8e5e3b3e040e9bfa5c47d0e28848a") == "<hidden: 13 characters, version ded8e5e3>"
+    assert mask("x", None) == "<hidden: 1 character>"
 
 
 def test_backoff_starts_at_the_interval_doubles_and_stops_at_the_cap_with_50_to_100_percent_jitter() -> None:
@@ -334,7 +335,7 @@ class ScriptedSource:
             self.stop.set()
         if isinstance(outcome, Exception):
             raise outcome
-        return type("Secret", (), {"value": outcome})()
+        return SimpleNamespace(value=outcome, properties=SimpleNamespace(version=SECRET_VERSION))
 
 
 def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_value() -> None:
@@ -352,7 +353,7 @@ def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_val
     errors = lines_matching(lines, ERROR_LINE)
     counters = [re.search(r"consecutive failure (\d+)", line)[1] for line in errors]
     assert counters == ["1", "2", "1"]
-    assert lines.count(f"Your secret is '{mask('Hello')}'.") == 2
+    assert lines.count(f"Your secret is '{mask('Hello', SECRET_VERSION)}'.") == 2
     assert lines.count(f"Retrieving your secret from {VAULT_NAME}.") == 5
     assert "Hello'" not in out.getvalue()
     assert health.ready()[0] is True
@@ -389,10 +390,10 @@ def test_steady_state_prints_the_walkthrough_lines_with_one_token_request_and_on
 def test_by_default_the_value_is_masked_and_never_reaches_the_log(fake: FakeAzure, tmp_path: Path) -> None:
     fake.secret_value = "Hello-s3cr3t-v4lue"
     with App(app_env(fake), tmp_path) as app:
-        app.wait_for(r"^Your secret is '<hidden: 18 characters, sha256 [0-9a-f]{6}>'\.$", count=3)
+        app.wait_for(r"^Your secret is '<hidden: 18 characters, version 01234567>'\.$", count=3)
         assert app.stop()[0] == 0
     assert "s3cr3t" not in app.output
-    assert f"Your secret is '{mask(fake.secret_value)}'." in app.lines
+    assert f"Your secret is '{mask(fake.secret_value, SECRET_VERSION)}'." in app.lines
 
 
 def test_each_failure_the_sdk_does_not_absorb_is_one_greppable_line_and_the_loop_then_reads(

@@ -181,7 +181,7 @@ MUTATIONS = {
     ),
     "pod running as another service account": (
         _pod(service_account_name="default"),
-        r"configuration error: AZURE_CLIENT_ID: .*no client ID was provided",
+        r"configuration error: AZURE_CLIENT_ID: is not set.*lacks the azure.workload.identity/client-id",
         "service account -> identity",
     ),
     "role assignment missing": (_assignments(lambda d, a: None), r"ForbiddenByRbac", "role assignment"),

@@ -13,14 +13,13 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from types import FrameType
 
 from azure.identity import DefaultAzureCredential
 
 from secret_reader.config import ConfigError, Settings, load_settings
 from secret_reader.console import Console
 from secret_reader.diagnose import Context, workload_identity_injected
-from secret_reader.facts import CLIENT_ID_ANNOTATION, WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
+from secret_reader.facts import SDK_TIMEOUTS, WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
 from secret_reader.health import Health, serve
 from secret_reader.reader import Poller, secret_client
 
@@ -29,11 +28,15 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
     """Run until SIGTERM/SIGINT; return the exit code."""
+    # Block the stop signals first: every thread started later inherits the mask, and the main thread takes
+    # them with sigwait() below. No handler runs, so none can land on the wrong thread, and a signal that
+    # arrives while starting waits for sigwait() (facts: Pod security).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         settings = load_settings(environ)
     except ConfigError as exc:
         return _refuse(str(exc))
-    stop, received = _stop_on_signals()
+    stop = threading.Event()
     # The SDK's own warnings repeat, over many lines, what our one-line diagnosis says.
     logging.getLogger("azure").addHandler(logging.NullHandler())
 
@@ -42,28 +45,23 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     context = Context(settings.vault_name, settings.secret_name, settings.version, injected)
     health = Health(settings.ready_window)
     try:
-        credential = DefaultAzureCredential()
-    except ValueError as exc:
-        # The webhook injected a token file but no client id: the pod's service account lacks the annotation.
-        return _refuse(f"AZURE_CLIENT_ID: {exc} Check the service account's {CLIENT_ID_ANNOTATION} annotation.")
+        credential = DefaultAzureCredential(**SDK_TIMEOUTS)
+    except ValueError as exc:  # azure-identity's own checks of the AZURE_* variables, e.g. an http authority
+        return _refuse(f"Azure credential environment: {exc}")
     client = secret_client(settings, credential)
     poller = Poller(settings, client, context, console, health, stop)
     thread = threading.Thread(target=poller.run, name="poller", daemon=True)
     health.watch(thread)
-    # Every other thread inherits a mask that blocks the stop signals, so the kernel delivers them to the main
-    # thread: only there can the handler run, and a signal taken by another thread would leave the main thread
-    # asleep in stop.wait().
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         server = serve(settings.health_port, health)
     except OSError as exc:
         return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
     _announce(console, settings, server.server_address[1], environ)
     thread.start()
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
-    stop.wait()
-    console.log("INFO", f"Received {signal.Signals(received[0]).name}; exiting.")
+    received = signal.sigwait(STOP_SIGNALS)
+    stop.set()
+    console.log("INFO", f"Received {signal.Signals(received).name}; exiting.")
     server.shutdown()
     console.close()
     return 0
@@ -72,22 +70,6 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
 def _refuse(problem: str) -> int:
     print(f"secret_reader: configuration error: {problem}", file=sys.stderr, flush=True)
     return 2
-
-
-def _stop_on_signals() -> tuple[threading.Event, list[int]]:
-    """An event set by SIGTERM/SIGINT, and the signals received."""
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Event.set takes a lock the main thread may hold inside stop.wait(); setting it from a fresh thread
-        # cannot deadlock the handler.
-        received.append(signum)
-        threading.Thread(target=stop.set, name="stop").start()
-
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, on_signal)
-    return stop, received
 
 
 def _announce(console: Console, settings: Settings, port: int, environ: Mapping[str, str]) -> None:

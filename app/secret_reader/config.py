@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from secret_reader.facts import (
+    CLIENT_ID_ANNOTATION,
     KNOWN_VAULT_SUFFIXES,
     PUBLIC_VAULT_SUFFIX,
     SECRET_NAME_RULE,
@@ -74,6 +75,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         return environ.get(name) or None
 
     vault_url, vault_name = _vault(get("KEY_VAULT_URL"), get("KEY_VAULT_NAME"))
+    _injected_identity(get("AZURE_FEDERATED_TOKEN_FILE"), get("AZURE_CLIENT_ID"))
     return Settings(
         vault_url=vault_url,
         vault_name=vault_name,
@@ -140,6 +142,16 @@ def _vault_url_name(url: str) -> str:
             "starting with a letter",
         )
     return host["name"]
+
+
+def _injected_identity(token_file: str | None, client_id: str | None) -> None:
+    """The webhook injects a token file for any labelled pod, but a client id only from the annotation."""
+    if token_file is not None and client_id is None:
+        raise ConfigError(
+            "AZURE_CLIENT_ID",
+            f"is not set, though AZURE_FEDERATED_TOKEN_FILE is: the pod's service account lacks the "
+            f"{CLIENT_ID_ANNOTATION} annotation",
+        )
 
 
 def _secret_name(value: str | None) -> str:

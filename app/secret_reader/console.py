@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from datetime import UTC, datetime
@@ -41,8 +40,10 @@ def one_line(text: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def mask(value: str) -> str:
-    """Stand-in for a secret: its length and a 6-hex-digit sha256 prefix, to see it change, not read it."""
-    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:6]
+def mask(value: str, version: str | None) -> str:
+    """Stand-in for a secret: its length and version, to see it change without learning it.
+
+    No digest of the value: a short password's hash in a log can be reversed by trying every candidate.
+    """
     unit = "character" if len(value) == 1 else "characters"
-    return f"<hidden: {len(value)} {unit}, sha256 {digest}>"
+    return f"<hidden: {len(value)} {unit}, version {version[:8]}>" if version else f"<hidden: {len(value)} {unit}>"

@@ -9,6 +9,7 @@ Anything else is 404. Probes are not logged.
 from __future__ import annotations
 
 import functools
+import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,15 @@ class Health:
         return True, "alive"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        """Bind without http.server's reverse DNS lookup of the host name, which nothing here uses."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "secret-reader", self.server_address[1]
+
+
 def serve(port: int, health: Health) -> ThreadingHTTPServer:
     """Listen on all interfaces (the kubelet probes the pod IP) from a daemon thread; 0 picks a free port."""
 
@@ -83,8 +93,7 @@ def serve(port: int, health: Health) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (signature from http.server)
             """Probes every few seconds would drown the lines the operator came for."""
 
-    server = ThreadingHTTPServer(("", port), Handler)
-    server.daemon_threads = True
+    server = _Server(("", port), Handler)
     serve_forever = functools.partial(server.serve_forever, poll_interval=0.1)
     threading.Thread(target=serve_forever, name="health", daemon=True).start()
     return server

@@ -24,8 +24,13 @@ from secret_reader.facts import REQUEST_STALL_SECONDS, SDK_RETRY_POLICY, SDK_TIM
 from secret_reader.health import Health
 
 
+class SecretProperties(Protocol):
+    version: str | None
+
+
 class Secret(Protocol):
     value: str | None
+    properties: SecretProperties
 
 
 class SecretSource(Protocol):
@@ -82,7 +87,7 @@ class Poller:
                 delay = self._settings.poll_interval
                 self._health.succeeded()
                 value = secret.value or ""
-                shown = value if self._settings.reveal else mask(value)
+                shown = value if self._settings.reveal else mask(value, secret.properties.version)
                 self._console.say(f"Your secret is '{shown}'.")
             delay = min(delay, threading.TIMEOUT_MAX)
             self._health.beat(delay)
