@@ -16,7 +16,7 @@ from dataclasses import dataclass
 class Faults:
     #: The first N token requests fail with AADSTS70021, as while a new federated credential propagates.
     federation_unpropagated_requests: int = 0
-    #: ... or every token request in the first T seconds after `Twin.configure` does.
+    #: ... or every token request in the first T seconds from the first one does.
     federation_unpropagated_seconds: float = 0.0
     #: The first N authorized secret GETs get 403 ForbiddenByRbac, as while a role assignment propagates.
     rbac_unpropagated_gets: int = 0
@@ -39,7 +39,7 @@ class FaultState:
 
     def __init__(self, faults: Faults) -> None:
         self.options = faults
-        self.started = time.monotonic()
+        self._first_token_request: float | None = None
         self._lock = threading.Lock()
         self._used: dict[str, int] = {}
 
@@ -57,5 +57,10 @@ class FaultState:
             return self._used.get(name, 0)
 
     def federation_unpropagated(self) -> bool:
-        in_window = time.monotonic() - self.started < self.options.federation_unpropagated_seconds
+        """Called once per token request: whether this one fails as if the credential had not propagated."""
+        now = time.monotonic()
+        with self._lock:
+            if self._first_token_request is None:
+                self._first_token_request = now
+            in_window = now - self._first_token_request < self.options.federation_unpropagated_seconds
         return self.take("federation_unpropagated_requests") or in_window

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -140,7 +139,8 @@ class Twin:
             "HTTP_PROXY": self.proxy.url,
             "NO_PROXY": "",
             "REQUESTS_CA_BUNDLE": str(self.proxy.ca_bundle),
-            "HEALTH_PORT": str(free_port()),
+            # 0: the app picks a free port and announces it (see `App.health_port`), so nothing can take it first.
+            "HEALTH_PORT": "0",
         }
 
 
@@ -198,6 +198,14 @@ class App:
     def log(self) -> str:
         return "\n".join(line for _, line in self.lines)
 
+    @property
+    def health_port(self) -> int | None:
+        """The port the app announced for its health endpoints, once it has started."""
+        for _, line in self.lines:
+            if found := re.search(r"on port (\d+)\.$", line):
+                return int(found[1])
+        return None
+
     def count(self, pattern: str) -> int:
         regex = re.compile(pattern)
         return sum(1 for _, line in self.lines if regex.search(line))
@@ -226,9 +234,3 @@ class App:
         if self.token:
             self.token.stop()
         return self.process.returncode
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

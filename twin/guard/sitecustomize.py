@@ -13,6 +13,7 @@ import sys
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
 _getaddrinfo = socket.getaddrinfo
+_lookups = {name: getattr(socket, name) for name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr")}
 
 
 def _is_loopback(host: object) -> bool:
@@ -48,6 +49,17 @@ def getaddrinfo(host, *args, **kwargs):  # same signature as socket.getaddrinfo
     return _getaddrinfo(host, *args, **kwargs)
 
 
+def _guarded_lookup(name: str):
+    def lookup(host, *args, **kwargs):
+        if not _is_loopback(host):
+            raise _refuse(host)
+        return _lookups[name](host, *args, **kwargs)
+
+    return lookup
+
+
+for _name in _lookups:
+    setattr(socket, _name, _guarded_lookup(_name))
 socket.socket.connect = connect
 socket.socket.connect_ex = connect_ex
 socket.getaddrinfo = getaddrinfo
