@@ -23,6 +23,9 @@ from conftest import (
 from components import facts
 from twin.mocks import SUBSCRIPTION_ID, run_program
 
+#: The Kubernetes version whose API schema the declared objects are checked against.
+KUBERNETES_SCHEMA_VERSION = "1.33"
+
 DEV_STACK_TYPES = {
     "azure-native:resources:ResourceGroup": 1,
     "wi:index:AppImage": 1,
@@ -205,6 +208,13 @@ def test_every_child_has_its_component_as_parent(program):
         if resource.parent in components:
             component = components[resource.parent]
             assert resource.name.startswith(component.name + "-"), (resource.name, component.name)
+
+
+@pytest.mark.parametrize("type_", [NAMESPACE, SERVICE_ACCOUNT, DEPLOYMENT])
+def test_kubernetes_objects_are_valid_manifests_for_the_api_server(program, type_):
+    import kubernetes_validate
+
+    kubernetes_validate.validate(program.one(type_).outputs, KUBERNETES_SCHEMA_VERSION, strict=True)
 
 
 def test_kubernetes_objects_use_the_cluster_provider(program):
