@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from twin.declared import (  # noqa: F401 (re-exported to the test modules)
+    CLUSTER,
+    DEPLOYMENT,
+    FEDERATED_CREDENTIAL,
+    IDENTITY,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    SERVICE_ACCOUNT,
+    VAULT,
+)
 from twin.mocks import Program, Registration, run_program
 
-CLUSTER = "azure-native:containerservice:ManagedCluster"
-IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
-CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-VAULT = "azure-native:keyvault:Vault"
-SECRET = "azure-native:keyvault:Secret"
+CREDENTIAL = FEDERATED_CREDENTIAL
 REGISTRY = "azure-native:containerregistry:Registry"
 BUILD = "command:local:Command"
-SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 NAMESPACE = "kubernetes:core/v1:Namespace"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
