@@ -1,8 +1,9 @@
 """`python -m secret_reader`: check the environment, start the health server and poll loop; stop on signal.
 
 Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable).
-The process installs its own SIGTERM/SIGINT handlers, so it stops promptly as PID 1 in a container, where
-signals without a handler are ignored (Pod security: Kubernetes sends SIGTERM, then SIGKILL).
+The process takes SIGTERM/SIGINT itself, so it stops promptly as PID 1 in a container, where signals without a
+handler are ignored (Pod security: Kubernetes sends SIGTERM, then SIGKILL). It waits briefly for the poll loop
+to return, so the log shows the loop stopped, not only the process.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from azure.identity import DefaultAzureCredential
 from secret_reader.config import ConfigError, Settings, load_settings
 from secret_reader.console import Console
 from secret_reader.diagnose import Context, workload_identity_injected
-from secret_reader.facts import SDK_TIMEOUTS, WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
+from secret_reader.facts import WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
 from secret_reader.health import Health, serve
-from secret_reader.reader import Poller, secret_client
+from secret_reader.reader import SDK_TIMEOUTS, Poller, secret_client
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+#: After a stop signal, how long a request in flight may take to finish so the loop ends cleanly; then the
+#: process exits anyway (its thread is a daemon), so every exit takes under 1 s (facts: Pod security).
+STOP_JOIN_SECONDS = 0.5
 
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
@@ -60,8 +64,12 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     thread.start()
 
     received = signal.sigwait(STOP_SIGNALS)
+    console.log("INFO", f"Received {signal.Signals(received).name}; stopping.")
     stop.set()
-    console.log("INFO", f"Received {signal.Signals(received).name}; exiting.")
+    thread.join(STOP_JOIN_SECONDS)
+    if thread.is_alive():
+        console.log("WARNING", f"The poll loop did not stop within {STOP_JOIN_SECONDS:g} s; exiting without it.")
+    console.log("INFO", "Exiting.")
     server.shutdown()
     console.close()
     return 0
@@ -87,7 +95,7 @@ def _announce(console: Console, settings: Settings, port: int, environ: Mapping[
         console.log(
             "WARNING",
             f"No workload identity injected ({', '.join(WORKLOAD_IDENTITY_ENV)} unset): is the pod labelled "
-            f"{WORKLOAD_IDENTITY_USE_LABEL}? DefaultAzureCredential will try other credentials.",
+            f'{WORKLOAD_IDENTITY_USE_LABEL}: "true"? DefaultAzureCredential will try other credentials.',
         )
 
 

@@ -29,9 +29,12 @@ from secret_reader.facts import (
     AADSTS_UNKNOWN_CLIENT,
     AADSTS_UNKNOWN_TENANT,
     CLIENT_ID_ANNOTATION,
-    RBAC_PROPAGATION_MINUTES,
+    RBAC_PROPAGATION_SECONDS,
     SECRETS_USER_ROLE,
+    TENANT_ID_ANNOTATION,
+    TENANT_REFUSAL,
     TOKEN_AUDIENCE,
+    UNMUTATED_NAMESPACE,
     WORKLOAD_IDENTITY_ENV,
     WORKLOAD_IDENTITY_USE_LABEL,
 )
@@ -43,15 +46,23 @@ _ENTRA_ERROR = re.compile(
 )
 #: One attempt in DefaultAzureCredential's message: "\tWorkloadIdentityCredential: <why>".
 _ATTEMPT = re.compile(r"^\s*(?P<credential>\w+Credential): (?P<why>.*)$", re.MULTILINE)
+#: azure-identity's tenant refusal, without the advice about additionally_allowed_tenants that follows it.
+_TENANT_SAID = re.compile(r"The current credential is " + re.escape(TENANT_REFUSAL) + r" \S+?\.(?=\s|$)")
 _DETAIL_LIMIT = 300
 
 _LABEL_HINT = (
-    f"add the label {WORKLOAD_IDENTITY_USE_LABEL} to the pod template (not only the service account) and the "
-    f"annotation {CLIENT_ID_ANNOTATION} to the service account; pods in kube-system are never mutated"
+    f'add the label {WORKLOAD_IDENTITY_USE_LABEL}: "true" to the pod template (not only the service account) '
+    f"and the annotation {CLIENT_ID_ANNOTATION} to the service account; pods in {UNMUTATED_NAMESPACE} are never "
+    "mutated"
 )
 _ROLE_HINT = (
-    f"a new role assignment may still be propagating (up to {RBAC_PROPAGATION_MINUTES} minutes); "
+    f"a new role assignment may still be propagating (up to {RBAC_PROPAGATION_SECONDS // 60} minutes); "
     f"check the identity has {SECRETS_USER_ROLE} on the vault"
+)
+_TENANT_HINT = (
+    "the vault is in another tenant than the identity: AZURE_TENANT_ID comes from the service account's "
+    f"{TENANT_ID_ANNOTATION} annotation (or the cluster's tenant when it is absent); it must be the vault's "
+    "tenant, the one its Key Vault challenge names"
 )
 _ENTRA_HINTS = {
     **dict.fromkeys(
@@ -132,6 +143,10 @@ def _entra(code: str, message: str) -> str:
 
 
 def _credential(message: str, *, injected: bool) -> str:
+    if TENANT_REFUSAL in message:
+        said = _TENANT_SAID.search(message)
+        why = _detail(said.group(0) if said else message)
+        return f"Token request refused by azure-identity (tenant mismatch): {_TENANT_HINT}. It said: {why}"
     if injected:
         attempts = {m["credential"]: m["why"] for m in _ATTEMPT.finditer(message)}
         why = attempts.get("WorkloadIdentityCredential", message)

@@ -1,14 +1,13 @@
-"""Azure facts the app depends on, each typed once, under the heading of the facts sheet it comes from.
+"""Azure and Kubernetes facts the app depends on, each typed once, under the heading of the facts sheet.
 
-The image ships without the Pulumi project, so it cannot import `components/facts.py`; tests check that the
-rules both modules share still agree.
+The image ships without the Pulumi project, so it cannot import `components/facts.py`. A fact both modules hold
+has the same name and value in each, and a test checks every such name. The app's own tuning (retries, timeouts,
+backoff) lives in the module that uses it, not here.
 """
 
 from __future__ import annotations
 
 import re
-
-from azure.core.pipeline.policies import RetryMode
 
 # --- Key Vault ----------------------------------------------------------------------------------------------
 
@@ -20,45 +19,34 @@ SECRET_NAME_RULE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
 SECRET_VERSION_RULE = re.compile(r"^[0-9A-Fa-f]{32}$")
 #: Public-cloud data-plane suffix; sovereign clouds use others ("use the vault's vaultUri output").
 PUBLIC_VAULT_SUFFIX = "vault.azure.net"
-#: Suffixes of the clouds we know; any other `vault.<domain>` is accepted as a plausible new cloud.
-KNOWN_VAULT_SUFFIXES = (
-    PUBLIC_VAULT_SUFFIX,
-    "vault.azure.cn",
-    "vault.usgovcloudapi.net",
-    "vault.microsoftazure.de",
-)
+#: Suffixes of the clouds that exist; any other `vault.<domain>` is accepted as a plausible new cloud.
+KNOWN_VAULT_SUFFIXES = (PUBLIC_VAULT_SUFFIX, "vault.azure.cn", "vault.usgovcloudapi.net")
 #: Read-only data-plane role the workload needs.
 SECRETS_USER_ROLE = "Key Vault Secrets User"
 #: Data-plane RBAC can take this long to apply; requests meanwhile get 403.
-RBAC_PROPAGATION_MINUTES = 10
-#: The walkthrough's SecretClient retry policy (exponential, 2 s factor, 16 s cap, 5 retries), in azure-core's
-#: RetryPolicy keywords. azure-core retries 408, 429 and 5xx only, never 401/403, so the app's loop must
-#: survive those itself. azure-core retries the first failure at once, then waits 4, 8, 16, 16 s.
-SDK_RETRY_POLICY: dict[str, object] = {
-    "retry_mode": RetryMode.Exponential,
-    "retry_backoff_factor": 2,
-    "retry_backoff_max": 16,
-    "retry_total": 5,
-    "retry_connect": 5,
-    "retry_read": 5,
-    "retry_status": 5,
-}
-#: Transport timeouts (seconds) so a silent network cannot hang a poll: 6 attempts x (10 + 30) s plus the
-#: backoffs above stay under REQUEST_STALL_SECONDS.
-SDK_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 30}
-#: A single poll (token, challenge, GET, SDK retries) that takes longer than this counts as stalled.
-REQUEST_STALL_SECONDS = 300.0
+RBAC_PROPAGATION_SECONDS = 600
 
 # --- Workload identity (AKS add-on, mutating webhook) -------------------------------------------------------
 
-#: What the webhook injects; without them DefaultAzureCredential falls back to IMDS.
+#: The variables WorkloadIdentityCredential needs (the webhook injects them, with AZURE_AUTHORITY_HOST);
+#: without them DefaultAzureCredential falls back to IMDS (Entra ID token exchange).
 WORKLOAD_IDENTITY_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
-#: The webhook mutates only pods carrying this label on the pod (template) itself.
-WORKLOAD_IDENTITY_USE_LABEL = 'azure.workload.identity/use: "true"'
+#: The webhook mutates only pods that carry this label with value "true" on the pod (template) itself.
+WORKLOAD_IDENTITY_USE_LABEL = "azure.workload.identity/use"
 #: Service-account annotation naming the identity's client id.
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+#: Service-account annotation naming the identity's tenant (optional; defaults to the cluster's tenant).
+TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 #: Audience of the projected token and of every federated credential.
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+#: Pods in this namespace are never mutated by the webhook.
+UNMUTATED_NAMESPACE = "kube-system"
+
+# --- Entra ID token exchange (what azure-identity does inside the pod) -------------------------------------
+
+#: azure-identity refuses, without asking Entra ID, a token for a tenant other than AZURE_TENANT_ID (here: the
+#: tenant named in Key Vault's 401 challenge, that is the vault's tenant); its message contains this.
+TENANT_REFUSAL = "not configured to acquire tokens for tenant"
 
 # --- Entra ID error codes (Workload identity; Entra ID token exchange) ---------------------------------
 

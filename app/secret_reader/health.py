@@ -2,7 +2,7 @@
 
 `/readyz` is 200 only while the last successful read is recent: at most `Settings.ready_window`, that is
 max(3 x POLL_INTERVAL_SECONDS, 1 s), old. `/livez` is 200 while the poll thread is alive and keeps the
-deadline it announced before each step (a request: `REQUEST_STALL_SECONDS`; a wait: its length), plus a grace.
+deadline it announced before each step (a request: `reader.REQUEST_STALL_SECONDS`; a wait: its length), plus a grace.
 Anything else is 404. Probes are not logged.
 """
 

@@ -15,13 +15,33 @@ from collections.abc import Callable
 from typing import Protocol
 
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.policies import RetryMode
 from azure.keyvault.secrets import SecretClient
 
 from secret_reader.config import Settings
 from secret_reader.console import Console, mask
 from secret_reader.diagnose import Context, describe
-from secret_reader.facts import REQUEST_STALL_SECONDS, SDK_RETRY_POLICY, SDK_TIMEOUTS
 from secret_reader.health import Health
+
+#: The walkthrough's SecretClient retry policy (exponential, 2 s factor, 16 s cap, 5 retries), in azure-core's
+#: RetryPolicy keywords. azure-core retries 408, 429 and 5xx only, never 401/403 (facts: Key Vault), so the
+#: loop must survive those itself. azure-core retries the first failure at once, then waits 4, 8, 16, 16 s.
+SDK_RETRY_POLICY: dict[str, object] = {
+    "retry_mode": RetryMode.Exponential,
+    "retry_backoff_factor": 2,
+    "retry_backoff_max": 16,
+    "retry_total": 5,
+    "retry_connect": 5,
+    "retry_read": 5,
+    "retry_status": 5,
+}
+#: Transport timeouts (seconds) so a silent network cannot hang a poll: 6 attempts x (10 + 30) s plus the
+#: backoffs above stay under REQUEST_STALL_SECONDS. The credential gets them too.
+SDK_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 30}
+#: A single poll (token, challenge, GET, SDK retries) that takes longer than this counts as stalled.
+REQUEST_STALL_SECONDS = 300.0
+#: What the loop logs as it returns, so an exit shows the loop itself stopped, not only the process.
+STOPPED_LINE = "Poll loop stopped."
 
 
 class SecretProperties(Protocol):
@@ -92,3 +112,4 @@ class Poller:
             delay = min(delay, threading.TIMEOUT_MAX)
             self._health.beat(delay)
             self._stop.wait(delay)
+        self._console.log("INFO", STOPPED_LINE)
