@@ -4,7 +4,7 @@
 endpoint) and Key Vault (every declared vault's host) and routes the proxy to them. `Twin.launch()` asks the
 webhook model what it would inject into the declared pod, has the twin's kubelet write the projected token, and
 starts `python -m secret_reader` with the pod template's container env, the injected env, and the transport env
-(proxies, CA bundle, a free loopback health port). Nothing is configured by hand.
+(proxies, CA bundle, HEALTH_PORT=0 so the app picks a free port). Nothing is configured by hand.
 """
 
 from __future__ import annotations
