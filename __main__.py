@@ -21,6 +21,7 @@ from components import (
     SecretVaultArgs,
     WorkloadPod,
     WorkloadPodArgs,
+    facts,
 )
 
 config = settings.load()
@@ -65,7 +66,7 @@ vault = SecretVault(
 # The pod-security label makes the cluster itself refuse any pod here that is not "restricted".
 namespace = k8s.core.v1.Namespace(
     "namespace",
-    metadata={"name": config.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+    metadata={"name": config.namespace, "labels": {facts.POD_SECURITY_ENFORCE_LABEL: "restricted"}},
     opts=on_cluster,
 )
 

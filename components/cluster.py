@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -56,7 +57,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             f"{name}-aks",
             resource_group_name=args.resource_group_name,
             location=args.location,
-            dns_prefix=name,
+            dns_prefix=_dns_prefix(name),
             kubernetes_version=args.kubernetes_version,
             identity={"type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED},
             agent_pool_profiles=[
@@ -86,7 +87,7 @@ class AksOidcCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url)
         self.tenant_id = cluster.identity.apply(lambda i: i.tenant_id)
-        self.kubelet_object_id = cluster.identity_profile.apply(lambda p: p["kubeletidentity"].object_id)
+        self.kubelet_object_id = cluster.identity_profile.apply(lambda p: p[facts.KUBELET_IDENTITY_KEY].object_id)
 
         self.acr_pull_assignments = [
             assign_role(
@@ -119,3 +120,8 @@ class AksOidcCluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+
+def _dns_prefix(name: str) -> str:
+    """AKS DNS prefix: 1-54 letters, digits and '-', starting and ending with a letter or digit."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)[:54].strip("-") or "aks"

@@ -84,6 +84,8 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 
 # --- AKS and its kubeconfig ----------------------------------------------------------------------------------
 
+#: Key of the kubelet identity in the cluster's `identityProfile`.
+KUBELET_IDENTITY_KEY = "kubeletidentity"
 #: Cluster creation typically takes 5-15 minutes; allow up to 30.
 CLUSTER_CREATE_TIMEOUT = "30m"
 
@@ -95,5 +97,7 @@ APP_UID = 10001
 DNS1123_LABEL_RULE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: Kubernetes DNS-1123 subdomain: service-account names.
 DNS1123_SUBDOMAIN_RULE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+#: Namespace label that makes the API server refuse any pod that is not "restricted".
+POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 #: Pods in this namespace are never mutated by the webhook.
 UNMUTATED_NAMESPACE = "kube-system"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -93,7 +94,7 @@ class FederatedIdentity(pulumi.ComponentResource):
             # each waits for the one before.
             credentials.append(
                 managedidentity.FederatedIdentityCredential(
-                    f"{name}-{account_name}-federation",
+                    f"{name}-{_credential_label(account_name)}-federation",
                     resource_group_name=args.resource_group_name,
                     resource_name_=identity.name,
                     issuer=args.issuer_url,
@@ -128,3 +129,8 @@ class FederatedIdentity(pulumi.ComponentResource):
                 "service_account_name": self.service_account_name,
             }
         )
+
+
+def _credential_label(account_name: str) -> str:
+    """The service-account name made fit for a credential's auto-name (letters, digits, '-'; 120 in all)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", account_name)[:60]

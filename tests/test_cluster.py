@@ -61,3 +61,8 @@ def test_provider_uses_the_user_kubeconfig_as_a_secret():
     assert kubeconfig["current-context"] == program.one(CLUSTER).outputs["name"]
     (invoke,) = [i for i in program.invokes if i.token.endswith("listManagedClusterUserCredentials")]
     assert invoke.args == {"resourceGroupName": "rg", "resourceName": program.one(CLUSTER).outputs["name"]}
+
+
+def test_dns_prefix_is_valid_whatever_the_component_name():
+    program = run(lambda: AksOidcCluster("orders_aks.prod", AksOidcClusterArgs(resource_group_name="rg", location="x")))
+    assert program.one(CLUSTER).inputs["dnsPrefix"] == "orders-aks-prod"

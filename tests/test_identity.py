@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import CREDENTIAL, IDENTITY, ROLE_ASSIGNMENT, SERVICE_ACCOUNT
 
@@ -67,3 +69,10 @@ def test_several_credentials_on_one_identity_are_written_one_after_another():
 def test_identity_refuses_more_credentials_than_azure_allows():
     with pytest.raises(ValueError, match="1 to 20 federated credentials"):
         build(service_account_names=[f"sa{i}" for i in range(21)])
+
+
+def test_a_dotted_service_account_name_still_gives_a_valid_credential_name():
+    program = build(service_account_names=["wi.demo.sa"])
+    credential = program.one(CREDENTIAL)
+    assert credential.inputs["subject"] == "system:serviceaccount:apps:wi.demo.sa"
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,119}", credential.outputs["name"]), credential.outputs["name"]
