@@ -72,14 +72,12 @@ class AksOidcCluster(pulumi.ComponentResource):
             ],
             oidc_issuer_profile={"enabled": True},
             security_profile={"workload_identity": {"enabled": True}},
-            opts=pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions(
-                    custom_timeouts=pulumi.CustomTimeouts(
-                        create=facts.CLUSTER_CREATE_TIMEOUT,
-                        update=facts.CLUSTER_CREATE_TIMEOUT,
-                        delete=facts.CLUSTER_CREATE_TIMEOUT,
-                    )
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=facts.CLUSTER_CREATE_TIMEOUT,
+                    update=facts.CLUSTER_CREATE_TIMEOUT,
+                    delete=facts.CLUSTER_CREATE_TIMEOUT,
                 ),
             ),
         )
