@@ -148,6 +148,10 @@ def _role(guid: str) -> Callable[[Declarations], Declarations]:
     return _assignments(lambda d, a: replace(a, role_definition_id=a.role_definition_id.rsplit("/", 1)[0] + "/" + guid))
 
 
+def _vault_without_rbac(d: Declarations) -> Declarations:
+    return replace(d, vaults=tuple(replace(v, rbac=False) for v in d.vaults))
+
+
 _OTHER_VAULT = _assignments(lambda d, a: replace(a, scope=d.vaults[0].id + "-other"))
 
 MUTATIONS = {
@@ -191,6 +195,7 @@ MUTATIONS = {
         r"ForbiddenByRbac",
         "role assignment",
     ),
+    "vault on the access-policy model": (_vault_without_rbac, r"Forbidden/ForbiddenByPolicy", "vault"),
     # The dev stack grants the role on the vault (roleScope=vault), so a missing secret is a 404, not a 403.
     "secret name not in the vault": (_pod_env(SECRET_NAME="Secret-typo"), r"SecretNotFound", "secret"),
 }

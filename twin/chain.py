@@ -115,8 +115,10 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
         Link(
             "vault",
             f"Deployment env KEY_VAULT_URL={vault_url or '(none)'}",
-            f"vault {vault.name}: vaultUri={vault.uri}" if vault else "no declared vault has that URI",
-            status(vault_ok, vault is not None),
+            f"vault {vault.name}: vaultUri={vault.uri}, {'RBAC' if vault.rbac else 'access policies, not RBAC'}"
+            if vault
+            else "no declared vault has that URI",
+            status(vault_ok, vault is not None and vault.rbac),
         ),
         Link(
             "secret",
