@@ -183,6 +183,17 @@ def test_fractional_interval_port_zero_and_a_version_are_accepted_and_empty_mean
     assert (empty.version, empty.poll_interval, empty.reveal, empty.health_port) == (None, 5.0, False, 8080)
 
 
+def run_to_exit(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The app run to its own end (bounded, to catch a hang), as a container would start it."""
+    return subprocess.run(
+        [sys.executable, "-m", "secret_reader"],
+        env=app_process_env(tmp_path, env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -204,13 +215,7 @@ def test_fractional_interval_port_zero_and_a_version_are_accepted_and_empty_mean
 def test_bad_environment_exits_2_at_once_with_one_stderr_line_and_no_traceback(
     env: dict[str, str], variable: str, tmp_path: Path
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "secret_reader"],
-        env=app_process_env(tmp_path, env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_to_exit(tmp_path, env)
     assert done.returncode == 2
     assert done.stdout == ""
     assert_stayed_on_loopback(done.stderr)
@@ -630,13 +635,7 @@ def test_a_health_port_already_in_use_exits_2_with_one_line_naming_health_port(t
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         env = MINIMAL | {"HEALTH_PORT": str(taken.getsockname()[1])}
-        done = subprocess.run(
-            [sys.executable, "-m", "secret_reader"],
-            env=app_process_env(tmp_path, env),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = run_to_exit(tmp_path, env)
     assert done.returncode == 2
     assert_stayed_on_loopback(done.stderr)
     assert done.stderr.splitlines() == [done.stderr.strip()]
