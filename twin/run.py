@@ -199,6 +199,11 @@ class App:
         return "\n".join(line for _, line in self.lines)
 
     @property
+    def last_line(self) -> str:
+        """The app's last non-blank line (its stdout and stderr are one stream), e.g. why it exited."""
+        return next((line for _, line in reversed(self.lines) if line.strip()), "")
+
+    @property
     def health_port(self) -> int | None:
         """The port the app announced for its health endpoints, once it has started."""
         for _, line in self.lines:
