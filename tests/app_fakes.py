@@ -211,7 +211,7 @@ class FakeAzure:
 
 def app_process_env(workdir: Path, env: dict[str, str]) -> dict[str, str]:
     """The app's whole environment: the twin's loopback guard first on PYTHONPATH (as `twin.run` does), the app
-    next, no az, pwsh or azd on PATH for DefaultAzureCredential's developer credentials, and `env` on top."""
+    next, an empty PATH (a container has no az, pwsh or azd either), and `env` on top."""
     empty_bin = workdir / "empty-bin"
     empty_bin.mkdir(exist_ok=True)
     base = {

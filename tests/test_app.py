@@ -1,5 +1,6 @@
-"""The app's promises: a strict environment contract, masked values, one greppable line per failure and a loop
-that survives them, health endpoints that tell the truth, and a prompt exit on SIGTERM/SIGINT.
+"""The app's promises: a strict environment contract (workload identity or nothing), masked values, one greppable
+line per failure and per SDK retry, a loop that survives failures and retries promptly until its first read,
+health endpoints that tell the truth without flapping, and a prompt exit on SIGTERM/SIGINT.
 
 End-to-end tests run the real `python -m secret_reader` against `app_fakes.FakeAzure`'s scripted services,
 reached only through the twin's loopback proxy, with the real hostnames and the real azure-identity /
@@ -25,11 +26,11 @@ from types import SimpleNamespace
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from secret_reader import facts
-from secret_reader.config import ConfigError, Settings, load_settings
+from secret_reader.config import ConfigError, Settings, WorkloadIdentity, load_settings
 from secret_reader.console import Console, mask
 from secret_reader.diagnose import Context, describe
 from secret_reader.health import LIVENESS_GRACE_SECONDS, Health, serve
-from secret_reader.reader import REQUEST_STALL_SECONDS, STOPPED_LINE, Poller, backoff
+from secret_reader.reader import REQUEST_STALL_SECONDS, STOPPED_LINE, Poller, retry_delay
 
 from tests.app_fakes import (
     ACCESS_TOKEN,
@@ -38,12 +39,15 @@ from tests.app_fakes import (
     SECRET_NAME,
     SECRET_VERSION,
     SERVICE_ACCOUNT_TOKEN,
+    TENANT_ID,
+    VAULT_HOST,
     VAULT_NAME,
     App,
     FakeAzure,
     app_env,
     app_process_env,
     entra_error,
+    json_response,
     key_vault_error,
     lines_matching,
     start_proxy,
@@ -52,7 +56,15 @@ from twin.messages import RESET
 from twin.proxy import Proxy
 from twin.run import GUARD_DIR, GUARD_MARK
 
-MINIMAL = {"KEY_VAULT_NAME": VAULT_NAME, "SECRET_NAME": SECRET_NAME}
+#: What the webhook injects into a container of a labelled pod whose service account has the client-id annotation.
+TOKEN_FILE = "/var/run/secrets/azure/tokens/azure-identity-token"
+INJECTED = {
+    "AZURE_CLIENT_ID": CLIENT_ID,
+    "AZURE_TENANT_ID": TENANT_ID,
+    "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
+    "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+}
+MINIMAL = INJECTED | {"KEY_VAULT_NAME": VAULT_NAME, "SECRET_NAME": SECRET_NAME}
 #: The app's own lines: `<UTC timestamp> <LEVEL> `.
 PREFIX = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?:INFO|WARNING|ERROR) "
 ERROR_LINE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR "
@@ -97,6 +109,7 @@ def settings(**env: str) -> Settings:
 def test_vault_name_alone_means_the_public_cloud_and_other_variables_default() -> None:
     got = load_settings(MINIMAL)
     assert got == Settings(
+        identity=WorkloadIdentity(CLIENT_ID, TENANT_ID, TOKEN_FILE, "https://login.microsoftonline.com/"),
         vault_url=f"https://{VAULT_NAME}.vault.azure.net/",
         vault_name=VAULT_NAME,
         secret_name=SECRET_NAME,
@@ -116,7 +129,7 @@ def test_vault_name_alone_means_the_public_cloud_and_other_variables_default() -
     ],
 )
 def test_vault_url_accepts_sovereign_and_plausible_new_clouds(url: str, normalized: str) -> None:
-    got = load_settings({"KEY_VAULT_URL": url, "SECRET_NAME": SECRET_NAME})
+    got = load_settings(INJECTED | {"KEY_VAULT_URL": url, "SECRET_NAME": SECRET_NAME})
     assert (got.vault_url, got.vault_name) == (normalized, normalized.split("//")[1].split(".")[0])
 
 
@@ -124,7 +137,7 @@ def test_vault_url_wins_over_an_agreeing_name_and_a_conflicting_name_is_rejected
     url = "https://wi-demo-kv.vault.azure.cn/"
     assert settings(KEY_VAULT_URL=url).vault_url == url
     with pytest.raises(ConfigError, match=r"^KEY_VAULT_NAME: 'other-kv' conflicts with KEY_VAULT_URL"):
-        load_settings({"KEY_VAULT_URL": url, "KEY_VAULT_NAME": "other-kv", "SECRET_NAME": SECRET_NAME})
+        load_settings(INJECTED | {"KEY_VAULT_URL": url, "KEY_VAULT_NAME": "other-kv", "SECRET_NAME": SECRET_NAME})
 
 
 @pytest.mark.parametrize(
@@ -137,6 +150,9 @@ def test_vault_url_wins_over_an_agreeing_name_and_a_conflicting_name_is_rejected
         ({"KEY_VAULT_URL": "https://kv1.vault.azure.net/?a=b"}, "KEY_VAULT_URL", "vault URI alone"),
         ({"KEY_VAULT_URL": "https://kv1.blob.core.windows.net/"}, "KEY_VAULT_URL", "not a Key Vault host"),
         ({"KEY_VAULT_URL": "https://1kv.vault.azure.net/"}, "KEY_VAULT_URL", "vault name '1kv'"),
+        ({"KEY_VAULT_URL": " https://kv1.vault.azure.net/"}, "KEY_VAULT_URL", "' https://kv1.vault.azure.net/' has"),
+        ({"KEY_VAULT_URL": "https://kv1.vault.azure.net/ "}, "KEY_VAULT_URL", "leading or trailing whitespace"),
+        ({"POLL_INTERVAL_SECONDS": "5\n"}, "POLL_INTERVAL_SECONDS", "leading or trailing whitespace"),
         ({"KEY_VAULT_NAME": "kv"}, "KEY_VAULT_NAME", "3-24 letters"),
         ({"KEY_VAULT_NAME": "a" * 25}, "KEY_VAULT_NAME", "3-24 letters"),
         ({"KEY_VAULT_NAME": "kv_1"}, "KEY_VAULT_NAME", "3-24 letters"),
@@ -154,6 +170,13 @@ def test_vault_url_wins_over_an_agreeing_name_and_a_conflicting_name_is_rejected
         ({"HEALTH_PORT": "65536"}, "HEALTH_PORT", "1-65535"),
         ({"HEALTH_PORT": "-1"}, "HEALTH_PORT", "1-65535"),
         ({"HEALTH_PORT": "8_080"}, "HEALTH_PORT", "1-65535"),
+        ({"AZURE_CLIENT_ID": ""}, "AZURE_CLIENT_ID", "lacks the azure.workload.identity/client-id annotation"),
+        (
+            {"AZURE_CLIENT_ID": "", "AZURE_TENANT_ID": "", "AZURE_FEDERATED_TOKEN_FILE": ""},
+            "AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE",
+            'the pod template lacks the label azure.workload.identity/use: "true"',
+        ),
+        ({"AZURE_FEDERATED_TOKEN_FILE": ""}, "AZURE_FEDERATED_TOKEN_FILE", "or the cluster has no workload identity"),
     ],
 )
 def test_each_bad_variable_is_rejected_naming_the_variable_its_value_and_the_rule(
@@ -179,18 +202,19 @@ def test_fractional_interval_port_zero_and_a_version_are_accepted_and_empty_mean
     version = "ded8e5e3b3e040e9bfa5c47d0e28848a"
     got = settings(POLL_INTERVAL_SECONDS="0.05", HEALTH_PORT="0", VERSION_ID=version)
     assert (got.poll_interval, got.health_port, got.version) == (0.05, 0, version)
-    empty = settings(VERSION_ID="", POLL_INTERVAL_SECONDS="", REVEAL_SECRET="", HEALTH_PORT="")
+    empty = settings(VERSION_ID="", POLL_INTERVAL_SECONDS="", REVEAL_SECRET="", HEALTH_PORT="", AZURE_AUTHORITY_HOST="")
     assert (empty.version, empty.poll_interval, empty.reveal, empty.health_port) == (None, 5.0, False, 8080)
+    assert empty.identity.authority_host is None
 
 
-def run_to_exit(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_to_exit(tmp_path: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """The app run to its own end (bounded, to catch a hang), as a container would start it."""
     return subprocess.run(
         [sys.executable, "-m", "secret_reader"],
         env=app_process_env(tmp_path, env),
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=timeout,
     )
 
 
@@ -200,16 +224,10 @@ def run_to_exit(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProc
         ({"KEY_VAULT_NAME": VAULT_NAME}, "SECRET_NAME"),
         (MINIMAL | {"POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
         ({"KEY_VAULT_URL": "http://kv1.vault.azure.net/", "SECRET_NAME": "s"}, "KEY_VAULT_URL"),
+        (INJECTED | {"KEY_VAULT_URL": f" https://{VAULT_HOST}/", "SECRET_NAME": SECRET_NAME}, "KEY_VAULT_URL"),
         # What the webhook injects for a service account without the client-id annotation.
-        (
-            MINIMAL
-            | {
-                "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-                "AZURE_FEDERATED_TOKEN_FILE": "/var/run/secrets/azure/tokens/azure-identity-token",
-                "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
-            },
-            "AZURE_CLIENT_ID",
-        ),
+        (MINIMAL | {"AZURE_CLIENT_ID": ""}, "AZURE_CLIENT_ID"),
+        (MINIMAL | {"AZURE_AUTHORITY_HOST": "http://login.microsoftonline.com/"}, "AZURE_AUTHORITY_HOST"),
     ],
 )
 def test_bad_environment_exits_2_at_once_with_one_stderr_line_and_no_traceback(
@@ -222,6 +240,24 @@ def test_bad_environment_exits_2_at_once_with_one_stderr_line_and_no_traceback(
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"secret_reader: configuration error: {variable}: ")
+
+
+def test_a_pod_without_workload_identity_exits_2_naming_the_missing_variables_and_never_asks_the_node(
+    fake: FakeAzure, tmp_path: Path
+) -> None:
+    """No fallback to the node's identity (IMDS holds the kubelet's AcrPull): a permanent error, said at once."""
+    done = run_to_exit(tmp_path, app_env(fake, workload_identity=False), timeout=10)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "secret_reader: configuration error: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE: not set"
+    )
+    for cause in ('label azure.workload.identity/use: "true"', "client-id annotation", "no workload identity"):
+        assert cause in lines[0]
+    assert (fake.count("imds"), fake.count("token"), fake.count("challenge"), fake.count("get")) == (0, 0, 0, 0)
+    assert_stayed_on_loopback(done.stderr)
 
 
 def test_name_rules_agree_with_the_projects_facts_module() -> None:
@@ -268,11 +304,24 @@ def test_mask_shows_length_and_version_but_nothing_derived_from_the_value() -> N
     assert mask("x", None) == "<hidden: 1 character>"
 
 
-def test_backoff_starts_at_the_interval_doubles_and_stops_at_the_cap_with_50_to_100_percent_jitter() -> None:
+def test_before_the_first_read_every_retry_comes_after_90_to_100_percent_of_one_interval() -> None:
     five = settings(POLL_INTERVAL_SECONDS="5")
-    assert [backoff(n, five, lambda: 1.0) for n in range(1, 8)] == [5, 10, 20, 40, 60, 60, 60]
-    assert [backoff(n, five, lambda: 0.0) for n in range(1, 4)] == [2.5, 5, 10]
-    assert backoff(10_000, five, lambda: 1.0) == 60
+    for n in (1, 2, 5, 10_000):
+        assert retry_delay(n, five, read_before=False, jitter=lambda: 1.0) == 5
+        assert retry_delay(n, five, read_before=False, jitter=lambda: 0.0) == 4.5
+
+
+def test_after_a_read_backoff_starts_at_the_interval_doubles_and_stops_at_the_cap_with_50_to_100_percent_jitter() -> (
+    None
+):
+    five = settings(POLL_INTERVAL_SECONDS="5")
+
+    def delays(jitter: float, failures: range) -> list[float]:
+        return [retry_delay(n, five, read_before=True, jitter=lambda: jitter) for n in failures]
+
+    assert delays(1.0, range(1, 8)) == [5, 10, 20, 40, 60, 60, 60]
+    assert delays(0.0, range(1, 4)) == [2.5, 5, 10]
+    assert delays(1.0, range(10_000, 10_001)) == [60]
 
 
 @pytest.mark.parametrize(("interval", "cap", "ready"), [("0.05", 0.6, 1.0), ("5", 60, 15), ("300", 300, 900)])
@@ -292,17 +341,37 @@ class Clock:
         return self.now
 
 
-def test_readiness_is_false_before_the_first_read_true_after_and_false_once_stale() -> None:
+def test_readiness_is_false_before_the_first_read_and_true_after_while_recent_or_one_failure_since() -> None:
     clock = Clock()
     health = Health(ready_window=15, clock=clock)
     assert health.ready() == (False, "not ready: no successful read yet")
+    health.failed()
+    assert health.ready()[0] is False  # failures before any read never make it ready
     health.succeeded()
     clock.now += 15
     assert health.ready()[0] is True
-    clock.now += 0.1
+    clock.now += 100  # a slow attempt in flight has not failed: still ready however long it takes
+    assert health.ready()[0] is True
+    health.failed()  # one failure, however stale the last read
+    assert health.ready()[0] is True
+    health.failed()  # the second consecutive one
     ok, reason = health.ready()
     assert not ok
-    assert "last successful read 15.1 s ago (limit 15 s)" in reason
+    assert reason == "not ready: last successful read 115.0 s ago (limit 15 s) and 2 failed attempts since (limit 1)"
+    health.succeeded()
+    assert health.ready()[0] is True
+
+
+def test_readiness_survives_failures_while_the_last_read_is_within_the_window() -> None:
+    clock = Clock()
+    health = Health(ready_window=15, clock=clock)
+    health.succeeded()
+    for _ in range(5):
+        health.failed()
+    clock.now += 15
+    assert health.ready()[0] is True
+    clock.now += 0.1
+    assert health.ready()[0] is False
 
 
 def test_liveness_is_false_when_the_loop_thread_is_gone_or_misses_its_heartbeat_deadline() -> None:
@@ -350,7 +419,7 @@ def test_health_server_serves_readyz_and_livez_404s_the_rest_and_logs_no_probe(
     assert capsys.readouterr() == ("", "")
 
 
-CONTEXT = Context(VAULT_NAME, SECRET_NAME, None, injected=True)
+CONTEXT = Context(VAULT_NAME, SECRET_NAME, None, token_file=TOKEN_FILE)
 
 
 def test_network_failures_are_one_line_naming_the_exception_and_what_to_check() -> None:
@@ -360,18 +429,10 @@ def test_network_failures_are_one_line_naming_the_exception_and_what_to_check() 
     assert "\n" not in line
 
 
-def test_a_token_file_problem_names_workload_identity_credential_and_the_token_file() -> None:
-    message = (
-        "DefaultAzureCredential failed to retrieve a token from the included credentials."
-        "\nAttempted credentials:"
-        "\n\tEnvironmentCredential: EnvironmentCredential authentication unavailable."
-        "\n\tWorkloadIdentityCredential: [Errno 2] No such file or directory: '/var/run/tokens/x'"
-        "\nTo mitigate this issue, please refer to the troubleshooting guidelines."
-    )
-    line = describe(ClientAuthenticationError(message=message), CONTEXT)
-    assert line.startswith("Token request failed (WorkloadIdentityCredential): [Errno 2] No such file")
+def test_a_credential_failure_without_a_response_names_workload_identity_credential() -> None:
+    line = describe(ClientAuthenticationError(message="Connection aborted.\nmore"), CONTEXT)
+    assert line.startswith("Token request failed (WorkloadIdentityCredential): Connection aborted. more. Check")
     assert "AZURE_FEDERATED_TOKEN_FILE" in line
-    assert "EnvironmentCredential" not in line
 
 
 def test_an_unexpected_exception_is_still_one_line_naming_its_type() -> None:
@@ -414,6 +475,27 @@ def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_val
     assert lines.count(f"Retrieving your secret from {VAULT_NAME}.") == 5
     assert "Hello'" not in out.getvalue()
     assert health.ready()[0] is True
+
+
+def test_the_loop_retries_every_interval_until_its_first_read_and_backs_off_only_after_it() -> None:
+    stop = threading.Event()
+    fail = ClientAuthenticationError("AADSTS70021: No matching federated identity record found.")
+    source = ScriptedSource([*[fail] * 5, "Hello", *[fail] * 5, "Hello"], stop)
+    out = io.StringIO()
+    health = Health(ready_window=1)
+    poller = Poller(settings(POLL_INTERVAL_SECONDS="0.01"), source, CONTEXT, Console(out), health, stop)
+    thread = threading.Thread(target=poller.run, daemon=True)  # a broken loop must not hold pytest
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    waits = [float(m[1]) for m in re.finditer(r"Retrying in ([0-9.]+) s", out.getvalue())]
+    assert len(waits) == 10
+    assert waits[:5] == [0.01] * 5  # 90-100 % of the interval, shown to 2 places
+    # After the read: min(0.01 x 2^(n-1), 0.12) x 50-100 %, so the 4th and 5th waits are at least 0.04 and 0.06.
+    assert waits[8] >= 0.04 and waits[9] >= 0.06, waits
+    lines = out.getvalue().splitlines()
+    assert lines_matching(lines, r" INFO Read the secret after 5 failed attempts\.$")
+    assert lines_matching(lines, r" INFO Read the secret again after 5 failed attempts\.$")
 
 
 class FastForward(threading.Event):
@@ -513,7 +595,7 @@ def test_each_failure_the_sdk_does_not_absorb_is_one_greppable_line_and_the_loop
         key_vault_error(404, "SecretNotFound"),
         *[key_vault_error(429, "Throttled", **{"Retry-After": "0.01"})] * 6,  # 1 try + 5 SDK retries
         *[key_vault_error(503, "ServiceUnavailable", **{"retry-after-ms": "5"})] * 6,
-        RESET,  # retried by the SDK at once: no error line
+        RESET,  # retried by the SDK at once: no error line, one retry line
     )
     with App(app_env(fake, POLL_INTERVAL_SECONDS="0.02"), tmp_path) as app:
         app.wait_for(r"^Your secret is '<hidden: ", timeout=20)
@@ -538,8 +620,36 @@ def test_each_failure_the_sdk_does_not_absorb_is_one_greppable_line_and_the_loop
         assert re.sub(ERROR_LINE, "", line).startswith(start), line
         assert line.endswith(f"(consecutive failure {number}).")
     assert fake.count("reset") == 1
+    retries = lines_matching(app.lines, r" WARNING Request to ")
+    assert len(retries) == 5 + 5 + 1, "\n".join(retries)
     assert "Traceback" not in app.output
     assert ACCESS_TOKEN not in app.output
+    assert_one_line_per_event(app.lines)
+    assert_stayed_on_loopback(app.output)
+
+
+def test_each_sdk_retry_is_announced_at_once_in_one_line_naming_the_host_the_cause_and_the_wait(
+    fake: FakeAzure, tmp_path: Path
+) -> None:
+    """A network failure costs the SDK 44 s of retries; the operator sees each one as it happens, not silence."""
+    fake.script_token(json_response(503, {"error": "temporarily_unavailable"}, {"retry-after-ms": "5"}))
+    fake.script_secret(RESET, key_vault_error(429, "Throttled", **{"Retry-After": "0.01"}))
+    with App(app_env(fake), tmp_path) as app:
+        app.wait_for(r"^Your secret is ")
+        assert app.stop()[0] == 0
+    retries = [re.sub(PREFIX, "", line) for line in lines_matching(app.lines, r" WARNING ")]
+    assert retries[0] == (
+        "Request to login.microsoftonline.com failed (HTTP 503); the Azure SDK retries in 0.005 s (retry 1 of 5)."
+    )
+    assert re.fullmatch(
+        rf"Request to {re.escape(VAULT_HOST)} failed \(Service(?:Request|Response)Error: .+\); "
+        r"the Azure SDK retries in 0 s \(retry 1 of 5\)\.",
+        retries[1],
+    ), retries[1]
+    assert retries[2] == f"Request to {VAULT_HOST} failed (HTTP 429); the Azure SDK retries in 0.01 s (retry 2 of 5)."
+    assert len(retries) == 3
+    assert not lines_matching(app.lines, ERROR_LINE)
+    assert ACCESS_TOKEN not in app.output and SERVICE_ACCOUNT_TOKEN not in app.output
     assert_one_line_per_event(app.lines)
     assert_stayed_on_loopback(app.output)
 
@@ -557,26 +667,42 @@ def test_readyz_is_503_until_the_first_read_200_after_and_503_when_reads_go_stal
         app.wait_for_probe("/readyz", 200)
         fake.fail_secret_reads(forbidden)
         stale = app.wait_for_probe("/readyz", 503)
-        assert "last successful read" in stale and "(limit 1 s)" in stale
+        assert "(limit 1 s) and " in stale and "failed attempts since (limit 1)" in stale
         assert app.probe("/livez")[0] == 200
         assert app.stop()[0] == 0
     assert_stayed_on_loopback(app.output)
 
 
-def test_a_pod_without_workload_identity_logs_credential_unavailable_and_keeps_trying(
-    fake: FakeAzure, tmp_path: Path
-) -> None:
-    with App(app_env(fake, workload_identity=False), tmp_path) as app:
-        lines = [m.string for m in app.wait_for(ERROR_LINE, count=3)]
-        assert app.process.poll() is None
+def test_one_slow_failed_poll_after_the_first_read_keeps_readyz_200(fake: FakeAzure, tmp_path: Path) -> None:
+    """A poll that Key Vault holds up for twice the readiness window, then fails, hits every replica at once:
+    it must not take them all out of their Service."""
+    with App(app_env(fake), tmp_path) as app:
+        app.wait_for_probe("/readyz", 200)
+        # 1 try + 5 SDK retries, each after a 0.4 s Retry-After: about 2 s (the window is 1 s), then one failure.
+        fake.script_secret(*[key_vault_error(503, "ServiceUnavailable", **{"retry-after-ms": "400"})] * 6)
+        seen: list[int] = []
+        deadline = time.monotonic() + 15
+        while not lines_matching(app.lines, r"Read the secret again after 1 failed attempts") and (
+            time.monotonic() < deadline
+        ):
+            seen.append(app.probe("/readyz")[0])
+            time.sleep(0.02)
         assert app.stop()[0] == 0
-    for line in lines:
-        assert "No credential available (CredentialUnavailable)" in line
-        assert "ManagedIdentityCredential" in line
-        assert 'azure.workload.identity/use: "true"' in line
-    assert lines_matching(app.lines, r" WARNING No workload identity injected")
-    # IMDS was asked, through the loopback proxy, and said "Identity not found".
-    assert fake.count("imds") >= 1
+    assert lines_matching(app.lines, r"HTTP 503 ServiceUnavailable: .* \(consecutive failure 1\)\.$"), app.output
+    assert len(seen) > 50  # probed throughout the ~2 s
+    assert set(seen) == {200}, seen
+    assert_stayed_on_loopback(app.output)
+
+
+def test_an_unreadable_token_file_is_one_line_naming_the_variable_and_the_path(fake: FakeAzure, tmp_path: Path) -> None:
+    fake.token_file.unlink()
+    with App(app_env(fake), tmp_path) as app:
+        line = app.wait_for(ERROR_LINE)[0].string
+        assert app.stop()[0] == 0
+    assert re.sub(ERROR_LINE, "", line).startswith(
+        f"Cannot read the projected service-account token AZURE_FEDERATED_TOKEN_FILE={fake.token_file} "
+        "(FileNotFoundError): No such file or directory."
+    )
     assert fake.count("token") == 0
     assert_one_line_per_event(app.lines)
     assert_stayed_on_loopback(app.output)

@@ -1,6 +1,7 @@
 """`python -m secret_reader`: check the environment, start the health server and poll loop; stop on signal.
 
-Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable).
+Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable), including
+a container the workload identity webhook did not inject: the app never falls back to another identity.
 The process takes SIGTERM/SIGINT itself, so it stops promptly as PID 1 in a container, where signals without a
 handler are ignored (Pod security: Kubernetes sends SIGTERM, then SIGKILL). It waits briefly for the poll loop
 to return, so the log shows the loop stopped, not only the process.
@@ -15,14 +16,12 @@ import sys
 import threading
 from collections.abc import Mapping
 
-from azure.identity import DefaultAzureCredential
-
 from secret_reader.config import ConfigError, Settings, load_settings
 from secret_reader.console import Console
-from secret_reader.diagnose import Context, workload_identity_injected
-from secret_reader.facts import WORKLOAD_IDENTITY_ENV, WORKLOAD_IDENTITY_USE_LABEL
+from secret_reader.diagnose import Context
+from secret_reader.facts import DEFAULT_AUTHORITY_HOST
 from secret_reader.health import Health, serve
-from secret_reader.reader import SDK_TIMEOUTS, Poller, secret_client
+from secret_reader.reader import Poller, secret_client, workload_identity_credential
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 #: After a stop signal, how long a request in flight may take to finish so the loop ends cleanly; then the
@@ -41,18 +40,17 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     except ConfigError as exc:
         return _refuse(str(exc))
     stop = threading.Event()
-    # The SDK's own warnings repeat, over many lines, what our one-line diagnosis says.
+    # The SDK's own warnings repeat, over many lines, what our one-line diagnosis and retry lines say.
     logging.getLogger("azure").addHandler(logging.NullHandler())
 
     console = Console(sys.stdout)
-    injected = workload_identity_injected(environ)
-    context = Context(settings.vault_name, settings.secret_name, settings.version, injected)
+    context = Context(settings.vault_name, settings.secret_name, settings.version, settings.identity.token_file)
     health = Health(settings.ready_window)
     try:
-        credential = DefaultAzureCredential(**SDK_TIMEOUTS)
-    except ValueError as exc:  # azure-identity's own checks of the AZURE_* variables, e.g. an http authority
-        return _refuse(f"Azure credential environment: {exc}")
-    client = secret_client(settings, credential)
+        credential = workload_identity_credential(settings, console)
+    except ValueError as exc:  # azure-identity's own checks, e.g. an http AZURE_AUTHORITY_HOST
+        return _refuse(f"AZURE_AUTHORITY_HOST: {exc}")
+    client = secret_client(settings, credential, console)
     poller = Poller(settings, client, context, console, health, stop)
     thread = threading.Thread(target=poller.run, name="poller", daemon=True)
     health.watch(thread)
@@ -60,7 +58,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         server = serve(settings.health_port, health)
     except OSError as exc:
         return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
-    _announce(console, settings, server.server_address[1], environ)
+    _announce(console, settings, server.server_address[1])
     thread.start()
 
     received = signal.sigwait(STOP_SIGNALS)
@@ -80,7 +78,7 @@ def _refuse(problem: str) -> int:
     return 2
 
 
-def _announce(console: Console, settings: Settings, port: int, environ: Mapping[str, str]) -> None:
+def _announce(console: Console, settings: Settings, port: int) -> None:
     console.log(
         "INFO",
         f"Starting: vault {settings.vault_url} secret {settings.secret_name} "
@@ -88,15 +86,13 @@ def _announce(console: Console, settings: Settings, port: int, environ: Mapping[
         f"value {'revealed' if settings.reveal else 'masked'}; "
         f"health endpoints /readyz /livez on port {port}.",
     )
-    if workload_identity_injected(environ):
-        identity = f"client {environ['AZURE_CLIENT_ID']}, tenant {environ['AZURE_TENANT_ID']}"
-        console.log("INFO", f"Workload identity: {identity}.")
-    else:
-        console.log(
-            "WARNING",
-            f"No workload identity injected ({', '.join(WORKLOAD_IDENTITY_ENV)} unset): is the pod labelled "
-            f'{WORKLOAD_IDENTITY_USE_LABEL}: "true"? DefaultAzureCredential will try other credentials.',
-        )
+    identity = settings.identity
+    console.log(
+        "INFO",
+        f"Workload identity: client {identity.client_id}, tenant {identity.tenant_id}, token file "
+        f"{identity.token_file}, authority {identity.authority_host or DEFAULT_AUTHORITY_HOST + ' (default)'}"
+        "; the first read asks Key Vault, then Entra ID for a token, then Key Vault again.",
+    )
 
 
 if __name__ == "__main__":

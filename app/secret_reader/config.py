@@ -1,8 +1,12 @@
 """The environment contract, validated once at start so a bad deployment fails in one clear line, not later.
 
-An empty variable counts as unset. `KEY_VAULT_URL` (the vault's `vaultUri`, right for every cloud) or, for the
+An empty variable counts as unset; one with leading or trailing whitespace is refused (a pasted value that a
+URL parser would quietly trim). `KEY_VAULT_URL` (the vault's `vaultUri`, right for every cloud) or, for the
 walkthrough's compatibility, `KEY_VAULT_NAME` (public cloud only) is required; when both are set the URL wins,
 and a name that disagrees with the URL's host is rejected rather than silently ignored.
+
+The workload identity the webhook injects is required too: the app authenticates with it alone, never with the
+node's identity, so a pod the webhook did not mutate stops at once and says why.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from secret_reader.facts import (
+    AUTHORITY_HOST_ENV,
     CLIENT_ID_ANNOTATION,
     KNOWN_VAULT_SUFFIXES,
     PUBLIC_VAULT_SUFFIX,
     SECRET_NAME_RULE,
     SECRET_VERSION_RULE,
+    UNMUTATED_NAMESPACE,
     VAULT_NAME_RULE,
+    WORKLOAD_IDENTITY_ENV,
+    WORKLOAD_IDENTITY_USE_LABEL,
 )
 
 #: `<name>.vault.<domain>`: the known suffixes and any plausible future cloud's.
@@ -46,9 +54,21 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class WorkloadIdentity:
+    """What the webhook injected: who the pod is to Entra ID, and the projected token that proves it."""
+
+    client_id: str
+    tenant_id: str
+    token_file: str
+    #: None: azure-identity's default, the public cloud's authority.
+    authority_host: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the app was asked to do, already checked."""
 
+    identity: WorkloadIdentity
     vault_url: str
     vault_name: str
     secret_name: str
@@ -72,18 +92,26 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     """Parse and check every variable; raise ConfigError for the first one that is wrong."""
 
     def get(name: str) -> str | None:
-        return environ.get(name) or None
+        value = environ.get(name) or None
+        if value is not None and value != value.strip():
+            raise ConfigError(name, f"{_shown(value)} has leading or trailing whitespace; set the value alone")
+        return value
 
     vault_url, vault_name = _vault(get("KEY_VAULT_URL"), get("KEY_VAULT_NAME"))
-    _injected_identity(get("AZURE_FEDERATED_TOKEN_FILE"), get("AZURE_CLIENT_ID"))
+    secret_name = _secret_name(get("SECRET_NAME"))
+    version = _version(get("VERSION_ID"))
+    poll_interval = _interval(get("POLL_INTERVAL_SECONDS"))
+    reveal = _boolean("REVEAL_SECRET", get("REVEAL_SECRET"), default=False)
+    health_port = _port(get("HEALTH_PORT"))
     return Settings(
+        identity=_injected_identity({name: get(name) for name in (*WORKLOAD_IDENTITY_ENV, AUTHORITY_HOST_ENV)}),
         vault_url=vault_url,
         vault_name=vault_name,
-        secret_name=_secret_name(get("SECRET_NAME")),
-        version=_version(get("VERSION_ID")),
-        poll_interval=_interval(get("POLL_INTERVAL_SECONDS")),
-        reveal=_boolean("REVEAL_SECRET", get("REVEAL_SECRET"), default=False),
-        health_port=_port(get("HEALTH_PORT")),
+        secret_name=secret_name,
+        version=version,
+        poll_interval=poll_interval,
+        reveal=reveal,
+        health_port=health_port,
     )
 
 
@@ -144,14 +172,34 @@ def _vault_url_name(url: str) -> str:
     return host["name"]
 
 
-def _injected_identity(token_file: str | None, client_id: str | None) -> None:
-    """The webhook injects a token file for any labelled pod, but a client id only from the annotation."""
-    if token_file is not None and client_id is None:
+def _injected_identity(injected: Mapping[str, str | None]) -> WorkloadIdentity:
+    """The webhook's variables, or a ConfigError naming the missing ones and the likely cause.
+
+    The webhook injects the token file, tenant and authority into every container of a labelled pod, and the
+    client id only from the service account's annotation (facts: Workload identity).
+    """
+    missing = [name for name in WORKLOAD_IDENTITY_ENV if injected[name] is None]
+    if missing == ["AZURE_CLIENT_ID"]:
         raise ConfigError(
             "AZURE_CLIENT_ID",
-            f"is not set, though AZURE_FEDERATED_TOKEN_FILE is: the pod's service account lacks the "
-            f"{CLIENT_ID_ANNOTATION} annotation",
+            "is not set, though AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE are: the pod's service account "
+            f"lacks the {CLIENT_ID_ANNOTATION} annotation (the identity's client id)",
         )
+    if missing:
+        raise ConfigError(
+            ", ".join(missing),
+            "not set: the workload identity webhook did not inject them, and the app uses no other identity. "
+            f'Likely: the pod template lacks the label {WORKLOAD_IDENTITY_USE_LABEL}: "true", or the service '
+            f"account lacks the {CLIENT_ID_ANNOTATION} annotation, or the cluster has no workload identity "
+            f"(or the pod is in {UNMUTATED_NAMESPACE}). Outside a cluster, set them yourself (app/README.md)",
+        )
+    present = {name: value for name, value in injected.items() if value is not None}
+    return WorkloadIdentity(
+        client_id=present["AZURE_CLIENT_ID"],
+        tenant_id=present["AZURE_TENANT_ID"],
+        token_file=present["AZURE_FEDERATED_TOKEN_FILE"],
+        authority_host=present.get(AUTHORITY_HOST_ENV),
+    )
 
 
 def _secret_name(value: str | None) -> str:

@@ -1,7 +1,7 @@
 """Turns a failed read into one line: what failed, the service's own error code, and what to check.
 
-The codes stay greppable (`AADSTS700211`, `Forbidden/ForbiddenByRbac`, `SecretNotFound`, `HTTP 429`,
-`CredentialUnavailable`), and the line never carries a token or a secret value: it is built from status codes,
+The codes stay greppable (`AADSTS700211`, `Forbidden/ForbiddenByRbac`, `SecretNotFound`, `HTTP 429`), and the
+line never carries a token or a secret value: it is built from status codes,
 error codes and the services' error messages only.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from azure.core.exceptions import (
@@ -34,9 +33,6 @@ from secret_reader.facts import (
     TENANT_ID_ANNOTATION,
     TENANT_REFUSAL,
     TOKEN_AUDIENCE,
-    UNMUTATED_NAMESPACE,
-    WORKLOAD_IDENTITY_ENV,
-    WORKLOAD_IDENTITY_USE_LABEL,
 )
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
@@ -44,17 +40,10 @@ _AADSTS = re.compile(r"AADSTS(\d+)")
 _ENTRA_ERROR = re.compile(
     r"Microsoft Entra ID error '\((?P<error>[^)]*)\) (?P<description>.*?)'(?=\s+Content:|\s*$)", re.M
 )
-#: One attempt in DefaultAzureCredential's message: "\tWorkloadIdentityCredential: <why>".
-_ATTEMPT = re.compile(r"^\s*(?P<credential>\w+Credential): (?P<why>.*)$", re.MULTILINE)
 #: azure-identity's tenant refusal, without the advice about additionally_allowed_tenants that follows it.
 _TENANT_SAID = re.compile(r"The current credential is " + re.escape(TENANT_REFUSAL) + r" \S+?\.(?=\s|$)")
 _DETAIL_LIMIT = 300
 
-_LABEL_HINT = (
-    f'add the label {WORKLOAD_IDENTITY_USE_LABEL}: "true" to the pod template (not only the service account) '
-    f"and the annotation {CLIENT_ID_ANNOTATION} to the service account; pods in {UNMUTATED_NAMESPACE} are never "
-    "mutated"
-)
 _ROLE_HINT = (
     f"a new role assignment may still be propagating (up to {RBAC_PROPAGATION_SECONDS // 60} minutes); "
     f"check the identity has {SECRETS_USER_ROLE} on the vault"
@@ -103,13 +92,8 @@ class Context:
     vault_name: str
     secret_name: str
     version: str | None
-    #: Whether the webhook injected the workload-identity variables (see `workload_identity_injected`).
-    injected: bool
-
-
-def workload_identity_injected(environ: Mapping[str, str]) -> bool:
-    """True when the webhook injected the workload-identity variables into this container."""
-    return all(environ.get(name) for name in WORKLOAD_IDENTITY_ENV)
+    #: AZURE_FEDERATED_TOKEN_FILE, the projected service-account token the credential presents.
+    token_file: str
 
 
 def describe(exc: BaseException, context: Context) -> str:
@@ -118,10 +102,16 @@ def describe(exc: BaseException, context: Context) -> str:
     code = _AADSTS.search(message)
     if isinstance(exc, ClientAuthenticationError) and code:
         return _entra(code.group(1), message)
+    if isinstance(exc, OSError):  # WorkloadIdentityCredential reading the token file
+        return (
+            f"Cannot read the projected service-account token AZURE_FEDERATED_TOKEN_FILE={context.token_file} "
+            f"({type(exc).__name__}): {_detail(exc.strerror or message)}. In a pod it comes from the projected "
+            "volume the webhook adds; outside one, point the variable at a service-account token (app/README.md)."
+        )
     if isinstance(exc, CredentialUnavailableError) or (
         isinstance(exc, ClientAuthenticationError) and exc.response is None
     ):
-        return _credential(message, injected=context.injected)
+        return _credential(message)
     if isinstance(exc, HttpResponseError) and exc.response is not None and exc.status_code:
         return _key_vault(exc, context)
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
@@ -142,26 +132,14 @@ def _entra(code: str, message: str) -> str:
     return f"Token request to Microsoft Entra ID failed: AADSTS{code}{error}: {hint}. Entra ID said: {said}"
 
 
-def _credential(message: str, *, injected: bool) -> str:
+def _credential(message: str) -> str:
     if TENANT_REFUSAL in message:
         said = _TENANT_SAID.search(message)
         why = _detail(said.group(0) if said else message)
         return f"Token request refused by azure-identity (tenant mismatch): {_TENANT_HINT}. It said: {why}"
-    if injected:
-        attempts = {m["credential"]: m["why"] for m in _ATTEMPT.finditer(message)}
-        why = attempts.get("WorkloadIdentityCredential", message)
-        return (
-            "Token request failed (WorkloadIdentityCredential): "
-            f"{_detail(why)}. Check AZURE_FEDERATED_TOKEN_FILE is readable and login.microsoftonline.com "
-            "is reachable from the pod."
-        )
-    attempts = {m["credential"]: m["why"] for m in _ATTEMPT.finditer(message)}
-    why = attempts.get("ManagedIdentityCredential", message)
-    missing = ", ".join(WORKLOAD_IDENTITY_ENV)
     return (
-        f"No credential available (CredentialUnavailable): {missing} are not set, so no workload identity "
-        f"was injected and DefaultAzureCredential fell back to ManagedIdentityCredential: {_detail(why)}. "
-        f"Check: {_LABEL_HINT}."
+        f"Token request failed (WorkloadIdentityCredential): {_detail(message)}. Check "
+        "AZURE_FEDERATED_TOKEN_FILE is readable and the authority host (AZURE_AUTHORITY_HOST) is reachable."
     )
 
 
@@ -183,8 +161,6 @@ def _key_vault(exc: HttpResponseError, context: Context) -> str:
         hint = "Key Vault kept failing through the SDK's retries; this is usually transient"
     else:
         hint = "unexpected answer from Key Vault"
-    if status in (401, 403) and not context.injected:
-        hint += f"; this pod has no workload identity, so the token was not the workload's: {_LABEL_HINT}"
     detail = f" Key Vault said: {_detail(said)}" if said else ""
     return f"Key Vault GET secret {secret} failed: {label}: {hint}.{detail}"
 

@@ -25,12 +25,20 @@ KNOWN_VAULT_SUFFIXES = (PUBLIC_VAULT_SUFFIX, "vault.azure.cn", "vault.usgovcloud
 SECRETS_USER_ROLE = "Key Vault Secrets User"
 #: Data-plane RBAC can take this long to apply; requests meanwhile get 403.
 RBAC_PROPAGATION_SECONDS = 600
+#: Key Vault throttles secret GETs at about this many per 10 s per vault (429 with Retry-After). One replica
+#: polling every 5 s makes 2 per 10 s; even retrying every poll interval before its first read it stays there.
+SECRET_GETS_PER_10_SECONDS_PER_VAULT = 4000
 
 # --- Workload identity (AKS add-on, mutating webhook) -------------------------------------------------------
 
-#: The variables WorkloadIdentityCredential needs (the webhook injects them, with AZURE_AUTHORITY_HOST);
-#: without them DefaultAzureCredential falls back to IMDS (Entra ID token exchange).
+#: The variables WorkloadIdentityCredential needs; the webhook injects them into every container of a labelled
+#: pod, AZURE_CLIENT_ID only when the service account has the client-id annotation. The app uses nothing else:
+#: without them it refuses to start rather than fall back to the node's identity (IMDS), which holds AcrPull.
 WORKLOAD_IDENTITY_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+#: Injected too, optional: the Entra ID authority (azure-identity defaults to the public cloud's).
+AUTHORITY_HOST_ENV = "AZURE_AUTHORITY_HOST"
+#: The authority host the webhook injects for the public cloud, and azure-identity's default.
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 #: The webhook mutates only pods that carry this label with value "true" on the pod (template) itself.
 WORKLOAD_IDENTITY_USE_LABEL = "azure.workload.identity/use"
 #: Service-account annotation naming the identity's client id.
@@ -43,6 +51,12 @@ TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 UNMUTATED_NAMESPACE = "kube-system"
 
 # --- Entra ID token exchange (what azure-identity does inside the pod) -------------------------------------
+
+#: Entra ID publishes no fixed rate for client-credential token requests; it answers an app that asks too often
+#: (in practice: one that does not cache tokens) with 429 and `Retry-After: 60` (Microsoft Learn, MSAL.NET
+#: "Understanding client and server throttling"). azure-identity caches the token for its lifetime, so a running
+#: replica asks about once an hour; before its first token it asks once per poll interval (12 a minute at 5 s),
+#: and only while the federated credential propagates: a failed exchange issues nothing to cache.
 
 #: azure-identity refuses, without asking Entra ID, a token for a tenant other than AZURE_TENANT_ID (here: the
 #: tenant named in Key Vault's 401 challenge, that is the vault's tenant); its message contains this.

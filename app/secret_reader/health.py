@@ -1,7 +1,10 @@
 """Health endpoints, so Kubernetes (and `pulumi up`, through the readiness probe) knows the chain works.
 
-`/readyz` is 200 only while the last successful read is recent: at most `Settings.ready_window`, that is
-max(3 x POLL_INTERVAL_SECONDS, 1 s), old. `/livez` is 200 while the poll thread is alive and keeps the
+`/readyz` is 503 until the first successful read. From then on it is 200 while the last successful read is at
+most `Settings.ready_window` (max(3 x POLL_INTERVAL_SECONDS, 1 s)) old, or while at most one attempt since that
+read has failed (an attempt still in flight has not failed). So one slow or failed poll, which would hit every
+replica at once, does not take them all out of their Service; a second consecutive failure does. A request that
+never returns is /livez's business. `/livez` is 200 while the poll thread is alive and keeps the
 deadline it announced before each step (a request: `reader.REQUEST_STALL_SECONDS`; a wait: its length), plus a grace.
 Anything else is 404. Probes are not logged.
 """
@@ -18,6 +21,8 @@ from urllib.parse import urlsplit
 
 #: Slack on top of each announced deadline before /livez calls the loop stalled.
 LIVENESS_GRACE_SECONDS = 5.0
+#: Failed attempts since the last successful read that /readyz tolerates, however old that read is.
+READY_TOLERATED_FAILURES = 1
 
 
 class Health:
@@ -27,6 +32,7 @@ class Health:
         self._ready_window = ready_window
         self._clock = clock
         self._last_success: float | None = None
+        self._failures_since_success = 0
         self._deadline = clock() + LIVENESS_GRACE_SECONDS
         self._thread: threading.Thread | None = None
 
@@ -40,16 +46,26 @@ class Health:
 
     def succeeded(self) -> None:
         """A secret was read just now."""
+        self._failures_since_success = 0
         self._last_success = self._clock()
 
+    def failed(self) -> None:
+        """An attempt to read the secret failed just now."""
+        self._failures_since_success += 1
+
     def ready(self) -> tuple[bool, str]:
-        """(200?, reason) for /readyz."""
+        """(200?, reason) for /readyz: the rule in this module's docstring."""
         if self._last_success is None:
             return False, "not ready: no successful read yet"
         age = self._clock() - self._last_success
-        if age > self._ready_window:
-            return False, f"not ready: last successful read {age:.1f} s ago (limit {self._ready_window:g} s)"
-        return True, f"ready: last successful read {age:.1f} s ago"
+        failures = self._failures_since_success
+        state = (
+            f"last successful read {age:.1f} s ago (limit {self._ready_window:g} s) and {failures} failed "
+            f"attempt{'' if failures == 1 else 's'} since (limit {READY_TOLERATED_FAILURES})"
+        )
+        if age > self._ready_window and failures > READY_TOLERATED_FAILURES:
+            return False, f"not ready: {state}"
+        return True, f"ready: {state}"
 
     def alive(self) -> tuple[bool, str]:
         """(200?, reason) for /livez."""

@@ -1,31 +1,39 @@
-"""The poll loop: read the secret every interval; survive every failure with a backoff instead of crashing.
+"""The poll loop: read the secret every interval; survive every failure instead of crashing.
 
 Failures the SDK does not retry (401/403 while RBAC propagates, AADSTS70021 while a federated credential
-propagates, 404, a pod without workload identity) and the ones it gave up on (429/5xx/network after its own
-5 retries) are each logged as one line; then the loop waits and tries again. The wait after the n-th
-consecutive failure is min(interval x 2^(n-1), Settings.backoff_cap) scaled by a random 50-100 % (jitter, so
-many replicas do not retry in step); a success resets it.
+propagates, 404) and the ones it gave up on (429/5xx/network after its own 5 retries, each announced in a log
+line) are each logged as one line; then the loop waits and tries again:
+
+- until the first successful read, after one poll interval scaled by a random 90-100 %: a pod becomes ready
+  within about one interval of the chain starting to work, which is when `pulumi up` can finish. That rate is
+  far below the services' limits (facts: SECRET_GETS_PER_10_SECONDS_PER_VAULT and the Entra ID note);
+- after it, min(interval x 2^(n-1), Settings.backoff_cap) after the n-th consecutive failure, scaled by a
+  random 50-100 %, so replicas that fail together do not retry in step; a success resets it.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
-from azure.core.pipeline.policies import RetryMode
+from azure.core.pipeline.policies import RetryMode, RetryPolicy
+from azure.identity import WorkloadIdentityCredential
 from azure.keyvault.secrets import SecretClient
 
 from secret_reader.config import Settings
-from secret_reader.console import Console, mask
+from secret_reader.console import Console, mask, one_line
 from secret_reader.diagnose import Context, describe
 from secret_reader.health import Health
 
 #: The walkthrough's SecretClient retry policy (exponential, 2 s factor, 16 s cap, 5 retries), in azure-core's
-#: RetryPolicy keywords. azure-core retries 408, 429 and 5xx only, never 401/403 (facts: Key Vault), so the
-#: loop must survive those itself. azure-core retries the first failure at once, then waits 4, 8, 16, 16 s.
+#: RetryPolicy keywords, for Key Vault and Entra ID alike. azure-core retries 408, 429, 5xx and network errors,
+#: never 401/403 (facts: Key Vault), so the loop must survive those itself. It retries the first failure at
+#: once, then waits 4, 8, 16, 16 s (or a Retry-After): 44 s in all, each retry announced by AnnouncedRetryPolicy.
 SDK_RETRY_POLICY: dict[str, object] = {
     "retry_mode": RetryMode.Exponential,
     "retry_backoff_factor": 2,
@@ -57,13 +65,62 @@ class SecretSource(Protocol):
     def get_secret(self, name: str, version: str | None = None) -> Secret: ...
 
 
-def secret_client(settings: Settings, credential: TokenCredential) -> SecretClient:
+class AnnouncedRetryPolicy(RetryPolicy):
+    """azure-core's retry policy, logging one line per retry: without it a network failure is 44 s of silence.
+
+    The line names the host, the status code or the exception, and the wait; never a header, body or query.
+    """
+
+    def __init__(self, console: Console, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._console = console
+
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        history = settings["history"]
+        if history:
+            last = history[-1]
+            host = urlsplit(last.http_request.url).hostname
+            if last.error is not None:
+                failure = f"{type(last.error).__name__}: {one_line(str(last.error), 300)}"
+            else:
+                failure = f"HTTP {last.http_response.status_code}"
+            wait = (self.get_retry_after(response) if response is not None else None) or self.get_backoff_time(settings)
+            self._console.log(
+                "WARNING",
+                f"Request to {host} failed ({failure}); the Azure SDK retries in {wait:g} s "
+                f"(retry {len(history)} of {self.total_retries}).",
+            )
+        super().sleep(settings, transport, response)
+
+
+def workload_identity_credential(settings: Settings, console: Console) -> WorkloadIdentityCredential:
+    """The only credential the app uses (no fallback to the node's identity); raises ValueError for a bad
+    AZURE_AUTHORITY_HOST. It caches its token for the token's lifetime (facts: Entra ID token exchange)."""
+    identity = settings.identity
+    authority = {"authority": identity.authority_host} if identity.authority_host else {}
+    return WorkloadIdentityCredential(
+        tenant_id=identity.tenant_id,
+        client_id=identity.client_id,
+        token_file_path=identity.token_file,
+        retry_policy_class=functools.partial(AnnouncedRetryPolicy, console),
+        **authority,
+        **SDK_RETRY_POLICY,
+        **SDK_TIMEOUTS,
+    )
+
+
+def secret_client(settings: Settings, credential: TokenCredential, console: Console) -> SecretClient:
     """One client for the process's life: the credential caches tokens and the client caches the challenge."""
-    return SecretClient(settings.vault_url, credential, **SDK_RETRY_POLICY, **SDK_TIMEOUTS)
+    retry = AnnouncedRetryPolicy(console, **SDK_RETRY_POLICY)
+    return SecretClient(settings.vault_url, credential, retry_policy=retry, **SDK_TIMEOUTS)
 
 
-def backoff(failures: int, settings: Settings, jitter: Callable[[], float] = random.random) -> float:
-    """Seconds to wait after `failures` consecutive failures (the rule in this module's docstring)."""
+def retry_delay(
+    failures: int, settings: Settings, *, read_before: bool, jitter: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after `failures` consecutive failures (the rules in this module's docstring)."""
+    if not read_before:
+        return settings.poll_interval * (0.9 + 0.1 * jitter())
     delay = min(settings.poll_interval * 2.0 ** min(failures - 1, 60), settings.backoff_cap)
     return delay * (0.5 + 0.5 * jitter())
 
@@ -90,6 +147,7 @@ class Poller:
     def run(self) -> None:
         """Poll until stopped; never raises for a failed read."""
         failures = 0
+        read_before = False
         while not self._stop.is_set():
             self._health.beat(REQUEST_STALL_SECONDS)
             self._console.say(f"Retrieving your secret from {self._settings.vault_name}.")
@@ -97,13 +155,16 @@ class Poller:
                 secret = self._client.get_secret(self._settings.secret_name, self._settings.version)
             except Exception as exc:  # any failure is logged and retried, never fatal
                 failures += 1
-                delay = backoff(failures, self._settings)
+                self._health.failed()
+                delay = retry_delay(failures, self._settings, read_before=read_before)
                 retry = f"Retrying in {delay:.2f} s (consecutive failure {failures})."
                 self._console.log("ERROR", f"{describe(exc, self._context)} {retry}")
             else:
                 if failures:
-                    self._console.log("INFO", f"Read the secret again after {failures} failed attempts.")
+                    again = "again " if read_before else ""
+                    self._console.log("INFO", f"Read the secret {again}after {failures} failed attempts.")
                 failures = 0
+                read_before = True
                 delay = self._settings.poll_interval
                 self._health.succeeded()
                 value = secret.value or ""
