@@ -3,6 +3,10 @@
 Each fault is one the real services show (facts: Workload identity, Key Vault): a federated credential or a role
 assignment that has not propagated yet, throttling, brief unavailability, dropped connections, and a projected
 token that rotates and expires. They are sized by counts (or seconds) so a test stays short.
+
+Time windows all start at one origin, the app's first token request (its first attempt to sign in, a moment
+after its first Key Vault challenge), so a run can chain them: federation unpropagated for F seconds, then RBAC
+for R more (`rbac_unpropagated_seconds = F + R`), and `FaultState.window_end()` is when the last one ends.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ class Faults:
     federation_unpropagated_seconds: float = 0.0
     #: The first N authorized secret GETs get 403 ForbiddenByRbac, as while a role assignment propagates.
     rbac_unpropagated_gets: int = 0
+    #: ... or every authorized secret GET in the first T seconds from the first token request does.
+    rbac_unpropagated_seconds: float = 0.0
     #: The first N secret GETs get 429 with `Retry-After: retry_after_seconds`.
     throttled_gets: int = 0
     retry_after_seconds: int = 1
@@ -56,6 +62,18 @@ class FaultState:
         with self._lock:
             return self._used.get(name, 0)
 
+    @property
+    def origin(self) -> float | None:
+        """When the time windows started (`time.monotonic()` of the first token request), once they have."""
+        with self._lock:
+            return self._first_token_request
+
+    def window_end(self) -> float | None:
+        """When the last time window ends (monotonic), once they have started."""
+        origin = self.origin
+        longest = max(self.options.federation_unpropagated_seconds, self.options.rbac_unpropagated_seconds)
+        return None if origin is None else origin + longest
+
     def federation_unpropagated(self) -> bool:
         """Called once per token request: whether this one fails as if the credential had not propagated."""
         now = time.monotonic()
@@ -64,3 +82,11 @@ class FaultState:
                 self._first_token_request = now
             in_window = now - self._first_token_request < self.options.federation_unpropagated_seconds
         return self.take("federation_unpropagated_requests") or in_window
+
+    def rbac_unpropagated(self) -> bool:
+        """Called once per authorized secret GET: whether this one gets 403 as if the role had not propagated."""
+        now = time.monotonic()
+        with self._lock:
+            origin = self._first_token_request
+            in_window = origin is not None and now - origin < self.options.rbac_unpropagated_seconds
+        return self.take("rbac_unpropagated_gets") or in_window

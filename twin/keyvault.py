@@ -128,7 +128,7 @@ class KeyVault:
                 },
             )
         assignment = self._authorizing_assignment(claims["oid"], resource_id)
-        if assignment is None or self._faults.take("rbac_unpropagated_gets"):
+        if assignment is None or self._faults.rbac_unpropagated():
             return self._forbidden(vault, claims, resource_id)
 
         secret = next(

@@ -68,7 +68,6 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     if thread.is_alive():
         console.log("WARNING", f"The poll loop did not stop within {STOP_JOIN_SECONDS:g} s; exiting without it.")
     console.log("INFO", "Exiting.")
-    server.shutdown()
     console.close()
     return 0
 
