@@ -25,9 +25,6 @@ KNOWN_VAULT_SUFFIXES = (PUBLIC_VAULT_SUFFIX, "vault.azure.cn", "vault.usgovcloud
 SECRETS_USER_ROLE = "Key Vault Secrets User"
 #: Data-plane RBAC can take this long to apply; requests meanwhile get 403.
 RBAC_PROPAGATION_SECONDS = 600
-#: Key Vault throttles secret GETs at about this many per 10 s per vault (429 with Retry-After). One replica
-#: polling every 5 s makes 2 per 10 s; even retrying every poll interval before its first read it stays there.
-SECRET_GETS_PER_10_SECONDS_PER_VAULT = 4000
 
 # --- Workload identity (AKS add-on, mutating webhook) -------------------------------------------------------
 
@@ -50,13 +47,17 @@ TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 #: Pods in this namespace are never mutated by the webhook.
 UNMUTATED_NAMESPACE = "kube-system"
 
-# --- Entra ID token exchange (what azure-identity does inside the pod) -------------------------------------
+# --- Throttling (why the loop may retry every poll interval until its first read; reader.py) ----------------
+#
+# Key Vault: about 4,000 secret GETs per 10 s per vault, then 429 with Retry-After. A replica retrying every
+# 5 s makes at most 2 GETs (one answered by the challenge) per 4.5 s.
+# Entra ID publishes no fixed rate for client-credential token requests; it answers an app that asks too often
+# (in practice: one that does not cache tokens) with 429 and `Retry-After: 60` (Microsoft Learn, MSAL.NET
+# "Understanding client and server throttling"). azure-identity caches a token for its lifetime, so a running
+# replica asks about once an hour; before its first token it asks once per poll interval (12 a minute at 5 s),
+# and only while the federated credential propagates: a failed exchange issues nothing to cache.
 
-#: Entra ID publishes no fixed rate for client-credential token requests; it answers an app that asks too often
-#: (in practice: one that does not cache tokens) with 429 and `Retry-After: 60` (Microsoft Learn, MSAL.NET
-#: "Understanding client and server throttling"). azure-identity caches the token for its lifetime, so a running
-#: replica asks about once an hour; before its first token it asks once per poll interval (12 a minute at 5 s),
-#: and only while the federated credential propagates: a failed exchange issues nothing to cache.
+# --- Entra ID token exchange (what azure-identity does inside the pod) -------------------------------------
 
 #: azure-identity refuses, without asking Entra ID, a token for a tenant other than AZURE_TENANT_ID (here: the
 #: tenant named in Key Vault's 401 challenge, that is the vault's tenant); its message contains this.

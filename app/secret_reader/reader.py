@@ -6,7 +6,7 @@ line) are each logged as one line; then the loop waits and tries again:
 
 - until the first successful read, after one poll interval scaled by a random 90-100 %: a pod becomes ready
   within about one interval of the chain starting to work, which is when `pulumi up` can finish. That rate is
-  far below the services' limits (facts: SECRET_GETS_PER_10_SECONDS_PER_VAULT and the Entra ID note);
+  far below the services' limits (facts.py: Throttling);
 - after it, min(interval x 2^(n-1), Settings.backoff_cap) after the n-th consecutive failure, scaled by a
   random 50-100 %, so replicas that fail together do not retry in step; a success resets it.
 """
