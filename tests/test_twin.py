@@ -22,15 +22,16 @@ from secret_reader.config import load_settings
 
 from components import facts
 from twin.chain import first_broken, trust_chain
-from twin.declared import from_program
+from twin.declared import NETWORK_POLICY, PRIVATE_ENDPOINT, from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.faults import Faults
 from twin.issuer import Issuer, new_signing_key
 from twin.keyvault import Counts
-from twin.mocks import run_program
+from twin.mocks import Program, Registration, run_program
 from twin.model import Declarations
+from twin.netpol import PolicyError
 from twin.run import GUARD_DIR, GUARD_MARK, App, Twin
-from twin.webhook import PodRejected
+from twin.webhook import PodRejected, admit
 
 POLL = 0.05
 READ = r"^Your secret is "
@@ -85,6 +86,8 @@ def test_app_reads_the_secret_through_the_whole_chain_and_masks_it(twin: Twin, d
     assert_stayed_on_loopback(twin, app)
     links = trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads)
     assert [link.status for link in links] == ["held"] * len(links)
+    network = next(link for link in links if link.name == "network policy")
+    assert network.right == "no NetworkPolicy declared: all egress allowed"
 
 
 # --- one mutation per link --------------------------------------------------------------------------------------
@@ -297,6 +300,170 @@ def test_key_vault_challenges_a_request_without_a_token(twin: Twin, declared: De
         f'Bearer authorization="https://{ENTRA_HOST}/{vault.tenant_id}", resource="{facts.KEY_VAULT_RESOURCE}"'
     )
     assert twin.keyvault.challenges == 1 and twin.keyvault.gets == 0
+
+
+# --- network policy ---------------------------------------------------------------------------------------------
+
+ENDPOINT_SUBNET = "10.10.8.0/24"
+PRIVATE_ADDRESS = "10.10.8.4"
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
+DNS_RULE = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+VAULT_RULE = {"to": [{"ipBlock": {"cidr": ENDPOINT_SUBNET}}], "ports": [{"protocol": "TCP", "port": 443}]}
+PUBLIC_RULE = {
+    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
+    "ports": [{"protocol": "TCP", "port": 443}],
+}
+
+
+def _registration(type_: str, name: str, inputs: dict, outputs: dict | None = None) -> Registration:
+    return Registration(
+        type_, name, f"urn:pulumi:prod::twin::{type_}::{name}", "", f"{name}-id", inputs, outputs or inputs
+    )
+
+
+def _policy_registrations(namespace: str, instance: str, egress: list[dict]) -> list[Registration]:
+    """The prod stack's two policies, as the program registers them (camelCase inputs)."""
+    default_deny = {
+        "metadata": {"name": "default-deny", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+    workload = {
+        "metadata": {"namespace": namespace},  # auto-named, as the program may leave it
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/instance": instance}},
+            "policyTypes": ["Egress"],
+            "egress": egress,
+        },
+    }
+    return [
+        _registration(NETWORK_POLICY, "default-deny", default_deny),
+        _registration(NETWORK_POLICY, "reader-egress", workload),
+    ]
+
+
+def _private_endpoint_registration(vault_id: str, vault_host: str, outputs: dict | None = None) -> Registration:
+    inputs = {
+        "privateLinkServiceConnections": [{"name": "vault", "privateLinkServiceId": vault_id, "groupIds": ["vault"]}],
+        "subnet": {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/e"},
+    }
+    answer = {**inputs, "customDnsConfigs": [{"fqdn": vault_host, "ipAddresses": [PRIVATE_ADDRESS]}]}
+    return _registration(PRIVATE_ENDPOINT, "vault-endpoint", inputs, answer if outputs is None else outputs)
+
+
+@pytest.fixture(scope="session")
+def dev_program() -> Program:
+    return run_program()
+
+
+def _with_network(program: Program, egress: list[dict], endpoint: Registration | None = None) -> Declarations:
+    """The dev stack plus what the prod stack adds: the two NetworkPolicies and the vault's private endpoint."""
+    declared = from_program(program)
+    vault = declared.vaults[0]
+    endpoint = endpoint or _private_endpoint_registration(vault.id, vault.uri.split("/")[2])
+    labels = declared.workload.labels
+    extra = [
+        *_policy_registrations(declared.workload.namespace, labels["app.kubernetes.io/instance"], egress),
+        endpoint,
+    ]
+    return from_program(replace(program, resources=[*program.resources, *extra]))
+
+
+def test_declared_policies_and_private_endpoint_are_read_from_the_registrations(dev_program: Program) -> None:
+    declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE])
+    names = [(p.namespace, p.name) for p in declared.network_policies]
+    assert names == [("wi-demo", "default-deny"), ("wi-demo", "reader-egress")]
+    assert [len(p.egress) for p in declared.network_policies] == [0, 3]
+    (endpoint,) = declared.private_endpoints
+    assert endpoint.target_id == declared.vaults[0].id and endpoint.group_ids == ("vault",)
+    assert dict(endpoint.addresses) == {declared.vaults[0].uri.split("/")[2]: (PRIVATE_ADDRESS,)}
+
+
+def test_private_endpoint_without_its_addresses_is_refused(dev_program: Program) -> None:
+    vault = from_program(dev_program).vaults[0]
+    silent = _private_endpoint_registration(vault.id, "x", outputs={})
+    with pytest.raises(ValueError, match="reports no customDnsConfigs"):
+        _with_network(dev_program, [], silent)
+
+
+def test_policy_with_a_named_port_is_refused(dev_program: Program) -> None:
+    with pytest.raises(PolicyError, match="named port 'https'"):
+        _with_network(dev_program, [{"ports": [{"port": "https"}]}])
+
+
+def test_app_reads_through_the_declared_network_policy(twin: Twin, dev_program: Program) -> None:
+    declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE])
+    with run(twin, declared) as app:
+        assert app.wait_for(READ, 2), app.log
+        assert_clean_exit(app)
+    assert twin.proxy.dropped == []
+    assert_stayed_on_loopback(twin, app)
+    links = trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads)
+    assert [link.status for link in links] == ["held"] * len(links)
+    network = next(link for link in links if link.name == "network policy")
+    assert "egress isolated by wi-demo/default-deny, wi-demo/reader-egress" in network.left
+    vault = declared.vaults[0].name
+    assert network.right == (
+        f"allowed: DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns), Entra ID 443, vault {vault} 443 "
+        f"(private endpoint {PRIVATE_ADDRESS}); denied: IMDS 169.254.169.254:80; "
+        "public 443 allowed (Entra ID has no fixed address range)"
+    )
+
+
+DROPPED_RULES = {
+    "without the DNS rule": (
+        [VAULT_RULE, PUBLIC_RULE],
+        # The SDK's first request is the vault's challenge, so the vault's name is the first lookup.
+        r"\.vault\.azure\.net:443: DNS lookup of \S+ dropped: UDP 53 to 10\.244\.0\.10 \(pod in kube-system\) denied",
+        "DNS UDP 53",
+    ),
+    "without the vault rule": ([DNS_RULE, PUBLIC_RULE], rf"\({re.escape(PRIVATE_ADDRESS)}\) dropped", "vault "),
+    "without the public 443 rule": (
+        [DNS_RULE, VAULT_RULE],
+        r"login\.microsoftonline\.com \(203\.0\.113\.10\) dropped",
+        "Entra ID 443",
+    ),
+}
+
+
+@pytest.mark.parametrize(("egress", "drop", "need"), DROPPED_RULES.values(), ids=DROPPED_RULES.keys())
+def test_a_missing_egress_rule_drops_the_apps_connection_and_breaks_the_link(
+    twin: Twin, dev_program: Program, egress: list[dict], drop: str, need: str
+) -> None:
+    """The app's own error line comes only after the SDK's connection retries; the drop itself is immediate."""
+    declared = _with_network(dev_program, egress)
+    with run(twin, declared) as app:
+        assert _wait(lambda: any(re.search(drop, d) for d in twin.proxy.dropped), 10), (twin.proxy.dropped, app.log)
+    assert app.count(READ) == 0
+    assert not twin.keyvault.reads
+    assert_stayed_on_loopback(twin, app)
+    broken = first_broken(trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads))
+    assert broken is not None and broken.name == "network policy"
+    assert broken.right.startswith("denied, but needed: ") and need in broken.right, broken.right
+
+
+def test_policy_that_lets_the_pod_reach_imds_is_a_broken_link(dev_program: Program) -> None:
+    imds = {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
+    declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE, imds])
+    links = trust_chain(declared, admit(declared, "token"), [], [])
+    broken = first_broken(links)
+    assert broken is not None and broken.name == "network policy"
+    assert "IMDS 169.254.169.254:80 ALLOWED, must be denied" in broken.right
+
+
+def test_unlabelled_pod_under_the_policy_cannot_reach_imds(twin: Twin, dev_program: Program) -> None:
+    declared = _without_label(_with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE]))
+    with run(twin, declared) as app:
+        assert _wait(lambda: any(d.startswith("169.254.169.254:80: ") for d in twin.proxy.dropped), 10), app.log
+    assert twin.proxy.imds_requests == 0
+    assert_stayed_on_loopback(twin, app)
 
 
 # --- faults -----------------------------------------------------------------------------------------------------

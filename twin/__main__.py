@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        if twin.proxy.dropped:
+            dropped = "\n  ".join(dict.fromkeys(twin.proxy.dropped))
+            print(f"The declared NetworkPolicies dropped the pod's connections:\n  {dropped}", file=sys.stderr)
         if not read:
             broken = first_broken(links)
             where = f"the '{broken.name}' link is broken" if broken else "see the app's log above"

@@ -1,19 +1,23 @@
 """The trust chain, link by link: what the program declared on each side, and whether it held.
 
-A link is `held` only when the twin saw it in use: the webhook mutated the pod, Entra ID matched a federated
-credential for the token the pod presented (`Entra.grants`), Key Vault served the secret under a declared role
-assignment (`KeyVault.reads`). Otherwise the declared values are compared as the services would compare them,
-to show which link is `broken` (both sides are printed) and which were simply not reached (`unverified`).
+A link is `held` only when the twin saw it in use: the webhook mutated the pod, the pod's NetworkPolicies let
+its connections through to a read, Entra ID matched a federated credential for the token the pod presented
+(`Entra.grants`), Key Vault served the secret under a declared role assignment (`KeyVault.reads`). Otherwise
+the declared values are compared as the services would compare them, to show which link is `broken` (both
+sides are printed) and which were simply not reached (`unverified`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from components import facts
+from twin import model
 from twin.entra import Grant
 from twin.keyvault import Read, authorizing_assignment
-from twin.model import Declarations
+from twin.model import Declarations, Vault
+from twin.netpol import Endpoint, egress
 from twin.webhook import Admission
 
 HELD, BROKEN, UNVERIFIED = "held", "broken", "unverified"
@@ -65,6 +69,7 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
             f"webhook: {admission.reason}",
             HELD if admission.mutated else BROKEN,
         ),
+        network_policy_link(declarations, vault, vault_ok),
         Link(
             "service account -> identity",
             f"ServiceAccount {pod.namespace}/{pod.service_account_name or 'default'}: "
@@ -129,6 +134,51 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
             status(vault_ok, secret is not None or not vault),
         ),
     ]
+
+
+def network_policy_link(declarations: Declarations, vault: Vault | None, observed: bool) -> Link:
+    """What the declared NetworkPolicies let the pod reach: every destination it needs must be allowed and
+    IMDS denied; what else they allow is said too. No policy at all is the dev stack's choice, not a break."""
+    pod = declarations.workload
+    left = f"pod {pod.namespace}/{pod.name} ({', '.join(f'{k}={v}' for k, v in pod.labels.items()) or 'no labels'})"
+    if not declarations.network_policies:
+        return Link("network policy", left, "no NetworkPolicy declared: all egress allowed", _observed(observed))
+
+    def verdict(endpoint: Endpoint) -> bool:
+        return egress(declarations.network_policies, pod.pod, endpoint).allowed
+
+    needed = {
+        "DNS UDP 53 (kube-dns)": model.dns("UDP"),
+        "DNS TCP 53 (kube-dns)": model.dns("TCP"),
+        "Entra ID 443": _https(declarations, model.ENTRA_HOST),
+    }
+    if vault is not None:
+        endpoint = _https(declarations, urlsplit(vault.uri).hostname or "")
+        where = "private endpoint" if model.vault_private_addresses(declarations, vault) else "public"
+        needed[f"vault {vault.name} 443 ({where} {endpoint.address})"] = endpoint
+    imds = Endpoint(facts.IMDS_ADDRESS, "TCP", model.IMDS_PORT)
+    denied_needs = [what for what, endpoint in needed.items() if not verdict(endpoint)]
+    imds_allowed = verdict(imds)
+    public = verdict(Endpoint(model.OTHER_PUBLIC_ADDRESS, "TCP", model.HTTPS_PORT))
+    parts = [
+        f"denied, but needed: {', '.join(denied_needs)}" if denied_needs else f"allowed: {', '.join(needed)}",
+        f"IMDS {facts.IMDS_ADDRESS}:{model.IMDS_PORT} ALLOWED, must be denied"
+        if imds_allowed
+        else f"denied: IMDS {facts.IMDS_ADDRESS}:{model.IMDS_PORT}",
+        "public 443 allowed (Entra ID has no fixed address range)" if public else "other public 443 denied",
+    ]
+    isolating = [str(p) for p in declarations.network_policies if p.isolates_egress(pod.pod)]
+    left += f": egress isolated by {', '.join(isolating)}" if isolating else ": no policy isolates its egress"
+    broken = bool(denied_needs) or imds_allowed
+    return Link("network policy", left, "; ".join(parts), BROKEN if broken else _observed(observed))
+
+
+def _https(declarations: Declarations, host: str) -> Endpoint:
+    return Endpoint(model.address_of(declarations, host), "TCP", model.HTTPS_PORT)
+
+
+def _observed(observed: bool) -> str:
+    return HELD if observed else UNVERIFIED
 
 
 def render(links: list[Link]) -> str:

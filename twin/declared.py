@@ -1,8 +1,9 @@
 """Reads the twin's `Declarations` out of what the Pulumi program registered under the recording mocks.
 
 Every value comes from a resource's inputs (what the program asked for) or, for what Azure computes (ids,
-client and principal ids, the issuer URL, the vault URI), from the mock's outputs. Exactly one cluster and one
-Deployment are expected; identities, credentials, accounts, assignments, vaults and secrets may be several.
+client and principal ids, the issuer URL, the vault URI, a private endpoint's addresses), from the mock's
+outputs. Exactly one cluster and one Deployment are expected; identities, credentials, accounts, assignments,
+vaults, secrets, NetworkPolicies and private endpoints may be several (or none).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from twin import netpol
 from twin.mocks import Program, Registration
 from twin.model import (
     Cluster,
     Declarations,
     FederatedCredential,
     Identity,
+    PrivateEndpoint,
     RoleAssignment,
     Secret,
     ServiceAccount,
@@ -31,6 +34,8 @@ ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 VAULT = "azure-native:keyvault:Vault"
 SECRET = "azure-native:keyvault:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 
 
 def from_program(program: Program) -> Declarations:
@@ -46,6 +51,8 @@ def from_program(program: Program) -> Declarations:
         vaults=tuple(_vault(r) for r in program.of_type(VAULT)),
         secrets=tuple(_secret(r) for r in program.of_type(SECRET)),
         workload=_workload(_one(program, DEPLOYMENT)),
+        network_policies=tuple(_network_policy(r) for r in program.of_type(NETWORK_POLICY)),
+        private_endpoints=tuple(_private_endpoint(r) for r in program.of_type(PRIVATE_ENDPOINT)),
     )
 
 
@@ -173,4 +180,30 @@ def _workload(r: Registration) -> Workload:
         service_account_name=_get(template, "spec.serviceAccountName", "") or "",
         container_name=container.get("name", ""),
         env=env,
+    )
+
+
+def _network_policy(r: Registration) -> netpol.NetworkPolicy:
+    """The policy as the program asked for it; an auto-named one takes the name the mock gave it."""
+    return netpol.parse(r.inputs, name=_get(r.outputs, "metadata.name") or r.name)
+
+
+def _private_endpoint(r: Registration) -> PrivateEndpoint:
+    name = r.outputs.get("name", r.name)
+    connections = [
+        *(r.inputs.get("privateLinkServiceConnections") or ()),
+        *(r.inputs.get("manualPrivateLinkServiceConnections") or ()),
+    ]
+    if len(connections) != 1:
+        raise ValueError(f"private endpoint {name} has {len(connections)} connections; Azure takes exactly one")
+    # Azure reports which address it gave each name the endpoint serves; nothing in the inputs says so.
+    configs = r.outputs.get("customDnsConfigs")
+    if not configs:
+        raise ValueError(f"private endpoint {name} reports no customDnsConfigs: the twin cannot tell its address")
+    return PrivateEndpoint(
+        name=name,
+        target_id=connections[0]["privateLinkServiceId"],
+        group_ids=tuple(connections[0].get("groupIds") or ()),
+        subnet_id=_get(r.inputs, "subnet.id", ""),
+        addresses={c["fqdn"].lower(): tuple(c.get("ipAddresses") or ()) for c in configs},
     )

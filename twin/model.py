@@ -7,8 +7,13 @@ link of the trust chain at a time.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from components import facts
+from twin.netpol import Endpoint, NetworkPolicy, Pod, Verdict, egress
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,22 @@ class Workload:
     #: The container's declared environment (name -> value).
     env: Mapping[str, str]
 
+    @property
+    def pod(self) -> Pod:
+        """The pod as NetworkPolicies select it: its namespace and its template's labels."""
+        return Pod(self.namespace, dict(self.labels))
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint:
+    name: str
+    #: The ARM id of the resource it connects to (`privateLinkServiceId`) and which of its sub-resources.
+    target_id: str
+    group_ids: tuple[str, ...]
+    subnet_id: str
+    #: Azure's `customDnsConfigs`: each name the endpoint answers for -> its private addresses.
+    addresses: Mapping[str, tuple[str, ...]]
+
 
 @dataclass(frozen=True)
 class Declarations:
@@ -111,3 +132,76 @@ class Declarations:
     vaults: tuple[Vault, ...]
     secrets: tuple[Secret, ...]
     workload: Workload
+    network_policies: tuple[NetworkPolicy, ...] = ()
+    private_endpoints: tuple[PrivateEndpoint, ...] = ()
+
+
+# --- where the app's destinations are, for judging the declared NetworkPolicies ---------------------------------
+
+#: Stand-in public addresses from the documentation ranges (RFC 5737): public as far as a NetworkPolicy can tell
+#: (outside the private and link-local blocks), and no real host's. The twin never connects to them.
+ENTRA_ADDRESS = "203.0.113.10"
+#: A vault without a private endpoint, and any other public host the twin serves.
+PUBLIC_ADDRESS = "203.0.113.20"
+#: A public host the app has no need of, to show what the policies let through besides.
+OTHER_PUBLIC_ADDRESS = "198.51.100.7"
+#: kube-dns: pods in kube-system labelled k8s-app=kube-dns, in AKS's default overlay pod range 10.244.0.0/16.
+#: The pod's resolver sends to the kube-dns Service address; NetworkPolicies see the pod behind it.
+DNS_POD = Pod(facts.UNMUTATED_NAMESPACE, {"k8s-app": "kube-dns"})
+DNS_ADDRESS = "10.244.0.10"
+DNS_PORT = 53
+HTTPS_PORT = 443
+#: IMDS answers plain HTTP on port 80 of the node's link-local address.
+IMDS_PORT = 80
+#: The sub-resource a private endpoint names to reach a vault's data plane.
+VAULT_GROUP = "vault"
+ENTRA_HOST = urlsplit(facts.DEFAULT_AUTHORITY_HOST).hostname or ""
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def dns(protocol: str) -> Endpoint:
+    """kube-dns over UDP (every lookup) or TCP (answers too long for UDP)."""
+    return Endpoint(DNS_ADDRESS, protocol, DNS_PORT, DNS_POD)
+
+
+def vault_private_addresses(declarations: Declarations, vault: Vault) -> tuple[str, ...]:
+    """The addresses a declared private endpoint gives the vault's host; empty when it has none."""
+    host = urlsplit(vault.uri).hostname or ""
+    for endpoint in declarations.private_endpoints:
+        if endpoint.target_id.lower() == vault.id.lower() and VAULT_GROUP in endpoint.group_ids:
+            return endpoint.addresses.get(host, ())
+    return ()
+
+
+def address_of(declarations: Declarations, host: str) -> str:
+    """Where `host` resolves from inside the cluster: an address literal is itself; a vault with a private
+    endpoint resolves to it (the private DNS zone linked to the network); everything else is public."""
+    if _is_address(host):
+        return host
+    for vault in declarations.vaults:
+        if (urlsplit(vault.uri).hostname or "").lower() == host.lower():
+            private = vault_private_addresses(declarations, vault)
+            return private[0] if private else PUBLIC_ADDRESS
+    return ENTRA_ADDRESS if host.lower() == ENTRA_HOST else PUBLIC_ADDRESS
+
+
+def pod_egress(declarations: Declarations, host: str, port: int) -> Verdict:
+    """Whether the declared NetworkPolicies let the workload's pod open a TCP connection to `host`:`port`.
+
+    A name is looked up first, over UDP to kube-dns; an address literal is not.
+    """
+    pod = declarations.workload.pod
+    address = address_of(declarations, host)
+    if not _is_address(host):
+        lookup = egress(declarations.network_policies, pod, dns("UDP"))
+        if not lookup.allowed:
+            return Verdict(False, f"DNS lookup of {host} dropped: {lookup.reason}")
+    verdict = egress(declarations.network_policies, pod, Endpoint(address, "TCP", port))
+    return verdict if verdict.allowed else Verdict(False, f"{host} ({address}) dropped: {verdict.reason}")

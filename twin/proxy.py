@@ -8,6 +8,13 @@ authority, the Key Vault challenge's domain check, certificate verification) hol
 
 Plain-HTTP requests (absolute URIs) are answered only for the node's IMDS address, as IMDS answers a pod that
 has no identity assigned; nothing ever leaves the machine. Any other host gets 502.
+
+It listens twice. `url` is the pod's way out, where the declared NetworkPolicies apply: `egress(host, port)`
+says why they stop the pod reaching a destination, and the proxy then records the drop (`dropped`) and cuts
+the connection without an answer. In the cluster a dropped packet shows as a connect time-out after the app's
+`connection_timeout`; the cut gives the app the same failure (a connection error that azure-core retries)
+without the wait. `azure_url` is Azure's own way out (Entra ID fetching the issuer's documents), where the
+pod's policies do not apply.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from twin.messages import RESET, Request, Response, json_response
 IDLE_TIMEOUT = 15
 
 Handler = Callable[[Request], Response]
+#: Why the pod may not reach `host`:`port` (None: it may).
+Egress = Callable[[str, int], str | None]
 
 
 @dataclass(frozen=True)
@@ -53,33 +62,55 @@ class Proxy:
         self.ca_bundle = workdir / "twin-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_bundle))
         self.routes: dict[str, Handler] = {}
+        #: The pod's egress rule; None: no NetworkPolicy, all egress allowed.
+        self.egress: Egress | None = None
         self.hits: list[Hit] = []
         self.refused: list[str] = []
+        #: "host:port: why" for each connection of the pod that its NetworkPolicies dropped.
+        self.dropped: list[str] = []
         self.imds_requests = 0
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _ProxyHandler)
-        self._server.proxy = self
-        self._thread: threading.Thread | None = None
+        self._servers = {side: _Server(("127.0.0.1", 0), _ProxyHandler) for side in ("pod", "azure")}
+        for side, server in self._servers.items():
+            server.proxy = self
+            server.pod_side = side == "pod"
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """The pod's proxy: the declared NetworkPolicies apply."""
+        return _url(self._servers["pod"])
+
+    @property
+    def azure_url(self) -> str:
+        """Azure's own outbound calls (Entra ID fetching the issuer's documents): no pod's policy applies."""
+        return _url(self._servers["azure"])
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twin-proxy", daemon=True)
-        self._thread.start()
+        for side, server in self._servers.items():
+            # A short poll so that stop() returns quickly.
+            serve = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"twin-proxy-{side}", daemon=True)
+            serve.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
 
     def reset_counters(self) -> None:
         with self._lock:
             self.hits.clear()
             self.refused.clear()
+            self.dropped.clear()
             self.imds_requests = 0
+
+    def drops(self, host: str, port: int) -> bool:
+        """Whether the pod's NetworkPolicies stop `host`:`port`; the drop is recorded."""
+        why = self.egress(host, port) if self.egress else None
+        if why is not None:
+            with self._lock:
+                self.dropped.append(f"{host}:{port}: {why}")
+        return why is not None
 
     def tls_context(self, host: str) -> ssl.SSLContext:
         with self._lock:
@@ -110,9 +141,16 @@ class Proxy:
         return json_response(400, {"error": "invalid_request", "error_description": "Identity not found"})
 
 
+def _url(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     proxy: Proxy
+    #: Whether this listener is the pod's way out, where its NetworkPolicies apply.
+    pod_side: bool
 
 
 class _ExchangeMixin(BaseHTTPRequestHandler):
@@ -179,6 +217,9 @@ class _ProxyHandler(_ExchangeMixin):
             proxy.refuse(self.path)
             self.send_error(502, f"twin: {self.path} is not a host the twin serves")
             return
+        if self.server.pod_side and proxy.drops(host, int(port)):
+            self._write(RESET)
+            return
         self.send_response(200, "Connection Established")
         self.end_headers()
         try:
@@ -197,6 +238,9 @@ class _ProxyHandler(_ExchangeMixin):
         parts = urlsplit(self.path)
         request = self._read_request(parts.hostname or "", self.path)
         if parts.scheme == "http" and parts.hostname == facts.IMDS_ADDRESS:
+            if self.server.pod_side and proxy.drops(parts.hostname, parts.port or 80):
+                self._write(RESET)
+                return
             self._write(proxy.imds(request))
             return
         proxy.refuse(self.path)

@@ -1,7 +1,8 @@
 """Wiring: the twin's servers configured from the declarations, and the real app run against them.
 
 `Twin.configure(declarations, faults)` builds the issuer (at the cluster's issuer URL), Entra ID (its token
-endpoint) and Key Vault (every declared vault's host) and routes the proxy to them. `Twin.launch()` asks the
+endpoint) and Key Vault (every declared vault's host), routes the proxy to them, and has it apply the declared
+NetworkPolicies to the pod's connections. `Twin.launch()` asks the
 webhook model what it would inject into the declared pod, has the twin's kubelet write the projected token, and
 starts `python -m secret_reader` with the pod template's container env, the injected env, and the transport env
 (proxies, CA bundle, HEALTH_PORT=0 so the app picks a free port). Nothing is configured by hand.
@@ -31,7 +32,7 @@ from twin.entra import Entra
 from twin.faults import Faults, FaultState
 from twin.issuer import Issuer, ProjectedToken, new_signing_key
 from twin.keyvault import KeyVault
-from twin.model import Declarations
+from twin.model import Declarations, pod_egress
 from twin.proxy import Proxy
 from twin.webhook import Admission, admit
 
@@ -67,6 +68,12 @@ class Twin:
         self.client.trust_env = False
         self.client.proxies = {"https": self.proxy.url}
         self.client.verify = str(self.proxy.ca_bundle)
+        #: Azure's own client (Entra ID fetching the issuer's discovery document and JWKS): the pod's
+        #: NetworkPolicies do not apply to it.
+        self._azure = requests.Session()
+        self._azure.trust_env = False
+        self._azure.proxies = {"https": self.proxy.azure_url}
+        self._azure.verify = str(self.proxy.ca_bundle)
         self.declarations: Declarations | None = None
 
     def __enter__(self) -> Twin:
@@ -76,6 +83,7 @@ class Twin:
     def __exit__(self, *exc: object) -> None:
         self.proxy.stop()
         self.client.close()
+        self._azure.close()
         if self._tmp:
             self._tmp.cleanup()
 
@@ -91,11 +99,18 @@ class Twin:
             routes[self.issuer.host] = self.issuer.handle
         routes.update({host: self.keyvault.handle for host in self.keyvault.hosts})
         self.proxy.routes = routes
+        self.proxy.egress = self._pod_egress if declarations.network_policies else None
         self.proxy.reset_counters()
         self.client.close()  # no tunnel kept from the previous configuration
+        self._azure.close()
+
+    def _pod_egress(self, host: str, port: int) -> str | None:
+        assert self.declarations is not None
+        verdict = pod_egress(self.declarations, host, port)
+        return None if verdict.allowed else verdict.reason
 
     def _fetch_json(self, url: str) -> dict:
-        response = self.client.get(url, timeout=5)
+        response = self._azure.get(url, timeout=5)
         response.raise_for_status()
         return response.json()
 
