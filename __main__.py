@@ -1,11 +1,10 @@
-"""The stack: image -> cluster -> vault -> identity -> workload.
+"""The stack: network -> image -> cluster -> vault -> identity -> workload.
 
-The walkthrough's order, except that the image (with its registry) comes first: the cluster grants its kubelet
-AcrPull on that registry.
+The walkthrough's order, except that the image (with its registry) comes before the cluster, which grants its
+kubelet AcrPull on that registry, and a private vault's network comes first of all.
 """
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pulumi_azure_native import resources
 
 import settings
@@ -14,14 +13,18 @@ from components import (
     AksOidcClusterArgs,
     AppImage,
     AppImageArgs,
+    ClusterNetwork,
+    ClusterNetworkArgs,
     FederatedIdentity,
     FederatedIdentityArgs,
+    PrivateAccess,
     RoleGrant,
     SecretVault,
     SecretVaultArgs,
+    WorkloadNamespace,
+    WorkloadNamespaceArgs,
     WorkloadPod,
     WorkloadPodArgs,
-    facts,
 )
 
 config = settings.load()
@@ -30,25 +33,29 @@ config = settings.load()
 group = resources.ResourceGroup("rg", location=config.location)
 common = {"resource_group_name": group.name, "location": group.location}
 
+# A vault without public access needs a network of the stack's own, shared with the nodes.
+net = ClusterNetwork("net", ClusterNetworkArgs(**common)) if config.vault_private else None
+
 # The registry, the build, the vault and the identity need nothing from the cluster: they proceed while it is
-# created. Only the AcrPull grant, the federated credential and the Kubernetes objects wait for it.
+# created. Only the AcrPull grants, the federated credential and the Kubernetes objects wait for it.
 image_ref: pulumi.Input[str]
-registry_ids: list[pulumi.Output[str]] = []
+pull_registries: dict[str, pulumi.Input[str]] = {
+    rid.rsplit("/", 1)[-1].lower(): rid for rid in config.pull_registry_ids
+}
 if config.prebuilt_image:
     image_ref = config.prebuilt_image
 else:
-    image = AppImage("app", AppImageArgs(**common, repository=config.image_repository))
+    image = AppImage("app", AppImageArgs(**common, repository=config.image_repository, sku=config.registry_sku))
     image_ref = image.image_ref
-    registry_ids.append(image.registry_id)
+    pull_registries["app"] = image.registry_id
 
 cluster = AksOidcCluster(
     "wi",
     AksOidcClusterArgs(
         **common,
-        node_count=config.node_count,
-        node_vm_size=config.node_vm_size,
-        kubernetes_version=config.kubernetes_version,
-        acr_registry_ids=registry_ids,
+        profile=config.cluster,
+        node_subnet_id=net.node_subnet_id if net else None,
+        acr_pull_registries=pull_registries,
     ),
 )
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
@@ -60,25 +67,27 @@ vault = SecretVault(
         secrets={config.secret_name: config.secret_value},
         soft_delete_retention_days=config.vault_soft_delete_retention_days,
         purge_protection=config.vault_purge_protection,
+        private_access=PrivateAccess(net.endpoint_subnet_id, net.vault_dns_zone_id) if net else None,
     ),
 )
 
-# The pod-security label makes the cluster itself refuse any pod here that is not "restricted".
-namespace = k8s.core.v1.Namespace(
-    "namespace",
-    metadata={"name": config.namespace, "labels": {facts.POD_SECURITY_ENFORCE_LABEL: "restricted"}},
-    opts=on_cluster,
+namespace = WorkloadNamespace(
+    "workload", WorkloadNamespaceArgs(name=config.namespace, network_policy=config.network_policy), opts=on_cluster
 )
 
-role_scope = vault.vault_id if config.role_scope == "vault" else vault.secret_ids[config.secret_name]
+grant = (
+    RoleGrant(name="reads-vault", scope=vault.vault_id)
+    if config.role_scope == "vault"
+    else RoleGrant(name=f"reads-secret-{config.secret_name.lower()}", scope=vault.secret_ids[config.secret_name])
+)
 identity = FederatedIdentity(
     "workload",
     FederatedIdentityArgs(
         **common,
         issuer_url=cluster.oidc_issuer_url,
-        namespace=namespace.metadata.name,
+        namespace=namespace.name,
         service_account_names=[config.service_account_name],
-        role_grants=[RoleGrant(scope=role_scope)],
+        role_grants=[grant],
     ),
     opts=on_cluster,
 )
@@ -94,6 +103,8 @@ workload = WorkloadPod(
         reveal_secret=config.reveal_secret,
         replicas=config.replicas,
         wait_for=[*identity.trust, *cluster.acr_pull_assignments],
+        network_policy=config.network_policy,
+        private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
     ),
     opts=on_cluster,
 )
@@ -114,10 +125,11 @@ pulumi.export(
         group.name,
         " -n ",
         cluster.cluster_name,
+        # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
+        " && kubelogin convert-kubeconfig -l azurecli" if config.cluster.entra_rbac else "",
         " && kubectl logs -f -n ",
         workload.namespace,
         " deploy/",
         workload.deployment_name,
     ),
 )
-pulumi.export("kubeconfig", cluster.kubeconfig)

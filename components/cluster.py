@@ -1,79 +1,201 @@
-"""AksOidcCluster: an AKS cluster whose service-account tokens Entra ID can trust."""
+"""AksOidcCluster: an AKS cluster whose service-account tokens Entra ID can trust, hardened as its profile asks."""
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_command as command
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import containerservice
+import pulumi_random as random
+import yaml
+from pulumi_azure_native import authorization, containerservice, managedidentity, operationalinsights
 
 from components import facts
 from components.roles import assign_role
 
 
 @dataclass(frozen=True)
+class NodePool:
+    """A node pool's VM size and node count; with `max_count` the autoscaler moves between `count` and it."""
+
+    vm_size: str = "Standard_D4ds_v5"
+    count: int = 1
+    max_count: int | None = None
+
+
+@dataclass(frozen=True)
+class MaintenanceWindow:
+    """The weekly window (UTC) in which AKS applies cluster and node OS upgrades."""
+
+    day: str = "Sunday"
+    start_time: str = "00:00"
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    """Everything about the cluster a stack chooses; the defaults are the secure ones that cost nothing."""
+
+    #: The system pool. Its VM size, zones and pods per node cannot change in place (facts: node pool changes):
+    #: changing one replaces the cluster.
+    system_pool: NodePool = field(default_factory=NodePool)
+    #: A pool for workloads; the system pool is then tainted for critical add-ons only. Changing its VM size, zones
+    #: or pods per node creates a new pool, then deletes the old one.
+    user_pool: NodePool | None = None
+    zones: tuple[str, ...] = ()
+    max_pods: int = 110
+    kubernetes_version: str | None = None
+    tier: str = "Free"
+    upgrade_channel: str = "patch"
+    node_os_upgrade_channel: str = "NodeImage"
+    maintenance_window: MaintenanceWindow | None = field(default_factory=MaintenanceWindow)
+    #: Entra ID sign-in with Azure RBAC for Kubernetes, local accounts off; the deploy signs in with kubelogin.
+    entra_rbac: bool = True
+    admin_group_object_ids: tuple[str, ...] = ()
+    #: kubelogin's non-interactive login: `azurecli` (a developer's `az login`) or `workloadidentity` (CI).
+    kubelogin_mode: str = "azurecli"
+    #: What signs in for `pulumi up`: `User` or `ServicePrincipal` (CI). ARM refuses a role assignment whose
+    #: principal type does not match the principal (facts: Role assignments).
+    deployer_principal_type: str = "User"
+    #: CIDRs allowed to reach the API server; empty means any.
+    authorized_ip_ranges: tuple[str, ...] = ()
+    #: Container Insights into a Log Analytics workspace of the cluster's own.
+    monitoring: bool = False
+    azure_policy: bool = False
+
+
+@dataclass(frozen=True)
 class AksOidcClusterArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
-    #: Nodes in the single system node pool.
-    node_count: int = 1
-    #: VM size of the system node pool.
-    node_vm_size: str = "Standard_D2s_v5"
-    #: AKS Kubernetes version; None means the region's default.
-    kubernetes_version: str | None = None
-    #: ARM ids of registries the kubelet identity may pull from (AcrPull).
-    acr_registry_ids: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    profile: ClusterProfile = field(default_factory=ClusterProfile)
+    #: Subnet for the nodes (pods get overlay addresses, not subnet ones); None lets AKS make a network.
+    node_subnet_id: pulumi.Input[str] | None = None
+    #: Registries the kubelet identity may pull from (AcrPull), by a label that names each grant.
+    acr_pull_registries: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class AksOidcCluster(pulumi.ComponentResource):
     """A managed cluster with the OIDC issuer and the Workload Identity add-on, and a provider to reach it.
 
     The control plane has a system-assigned identity; AcrPull goes to the kubelet identity, which is the one that
-    pulls images (facts: Container registry and image build).
+    pulls images (facts: Container registry and image build). Networking is Azure CNI Overlay with the Cilium
+    dataplane, which enforces Kubernetes NetworkPolicies.
     """
 
     cluster_name: pulumi.Output[str]
+    cluster_id: pulumi.Output[str]
     #: The issuer exactly as AKS reports it, trailing slash included: federated credentials must match it byte
     #: for byte.
     oidc_issuer_url: pulumi.Output[str]
-    tenant_id: pulumi.Output[str]
     kubelet_object_id: pulumi.Output[str]
-    #: The user kubeconfig (secret).
-    kubeconfig: pulumi.Output[str]
-    #: The Kubernetes provider for this cluster; pass it to components that declare Kubernetes objects.
+    #: The Kubernetes provider for this cluster; pass it to components that declare Kubernetes objects. Its
+    #: kubeconfig (user credentials, secret) is never exported.
     provider: k8s.Provider
-    #: The AcrPull assignments: a workload that pulls from those registries should depend on them.
+    #: What a workload pulling from the AcrPull registries must wait for: the grants themselves.
     acr_pull_assignments: list[pulumi.Resource]
 
     def __init__(self, name: str, args: AksOidcClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AksOidcCluster", name, None, opts)
+        profile = args.profile
         child = pulumi.ResourceOptions(parent=self)
+
+        addons: dict[str, containerservice.ManagedClusterAddonProfileArgsDict] = {}
+        if profile.monitoring:
+            workspace = operationalinsights.Workspace(
+                f"{name}-logs",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                sku={"name": operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
+                retention_in_days=30,
+                opts=child,
+            )
+            addons[facts.MONITORING_ADDON] = {
+                "enabled": True,
+                "config": {facts.MONITORING_WORKSPACE_KEY: workspace.id},
+            }
+        if profile.azure_policy:
+            addons[facts.AZURE_POLICY_ADDON] = {"enabled": True}
+
+        # With a subnet of the stack's own, the control plane must be allowed to join nodes to it before the cluster
+        # exists, which only a user-assigned identity can be (facts: Network Contributor).
+        identity: containerservice.ManagedClusterIdentityArgsDict = {
+            "type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED
+        }
+        subnet_access: list[pulumi.Resource] = []
+        if args.node_subnet_id is not None:
+            control_plane = managedidentity.UserAssignedIdentity(
+                f"{name}-control-plane",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                opts=child,
+            )
+            identity = {
+                "type": containerservice.ResourceIdentityType.USER_ASSIGNED,
+                "user_assigned_identities": [control_plane.id],
+            }
+            subnet_access.append(
+                assign_role(
+                    f"{name}-control-plane-network",
+                    role=facts.NETWORK_CONTRIBUTOR,
+                    principal_id=control_plane.principal_id,
+                    scope=args.node_subnet_id,
+                    parent=self,
+                )
+            )
 
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
             resource_group_name=args.resource_group_name,
             location=args.location,
             dns_prefix=_dns_prefix(name),
-            kubernetes_version=args.kubernetes_version,
-            identity={"type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED},
+            kubernetes_version=profile.kubernetes_version,
+            sku={"name": containerservice.ManagedClusterSKUName.BASE, "tier": profile.tier},
+            identity=identity,
             agent_pool_profiles=[
                 {
                     "name": "system",
                     "mode": containerservice.AgentPoolMode.SYSTEM,
-                    "count": args.node_count,
-                    "vm_size": args.node_vm_size,
-                    "os_type": containerservice.OSType.LINUX,
-                    "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+                    **_pool(profile.system_pool, profile, args.node_subnet_id),
+                    # With a user pool, only critical add-ons run here (facts: node pools).
+                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.user_pool else None,
                 }
             ],
+            network_profile={
+                "network_plugin": containerservice.NetworkPlugin.AZURE,
+                "network_plugin_mode": containerservice.NetworkPluginMode.OVERLAY,
+                "network_dataplane": containerservice.NetworkDataplane.CILIUM,
+                "network_policy": containerservice.NetworkPolicy.CILIUM,
+                **facts.CLUSTER_ADDRESS_SPACES,
+            },
             oidc_issuer_profile={"enabled": True},
             security_profile={"workload_identity": {"enabled": True}},
+            aad_profile=(
+                {
+                    "managed": True,
+                    "enable_azure_rbac": True,
+                    "admin_group_object_ids": list(profile.admin_group_object_ids) or None,
+                }
+                if profile.entra_rbac
+                else None
+            ),
+            disable_local_accounts=profile.entra_rbac,
+            api_server_access_profile=(
+                {"authorized_ip_ranges": list(profile.authorized_ip_ranges)} if profile.authorized_ip_ranges else None
+            ),
+            auto_upgrade_profile={
+                "upgrade_channel": profile.upgrade_channel,
+                "node_os_upgrade_channel": profile.node_os_upgrade_channel,
+            },
+            addon_profiles=addons or None,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                depends_on=subnet_access,
+                # AKS refuses these on an existing pool (facts: node pool changes); replacing is the one way.
+                replace_on_changes=[f"agentPoolProfiles[*].{p}" for p in facts.IMMUTABLE_POOL_PROPERTIES],
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=facts.CLUSTER_CREATE_TIMEOUT,
                     update=facts.CLUSTER_CREATE_TIMEOUT,
@@ -81,43 +203,185 @@ class AksOidcCluster(pulumi.ComponentResource):
                 ),
             ),
         )
+        on_cluster = {"resource_group_name": args.resource_group_name, "resource_name_": cluster.name}
+
+        if profile.user_pool:
+            pool = profile.user_pool
+            # A new name whenever the pool must be replaced, so the new pool is created before the old one goes.
+            pool_suffix = random.RandomString(
+                f"{name}-user-pool-suffix",
+                length=6,
+                special=False,
+                upper=False,
+                keepers={"vm_size": pool.vm_size, "zones": ",".join(profile.zones), "max_pods": str(profile.max_pods)},
+                opts=child,
+            )
+            containerservice.AgentPool(
+                f"{name}-user-pool",
+                **on_cluster,
+                agent_pool_name=pulumi.Output.concat("user", pool_suffix.result),
+                mode=containerservice.AgentPoolMode.USER,
+                **_pool(pool, profile, args.node_subnet_id),
+                opts=child,
+            )
+
+        if profile.maintenance_window:
+            window = profile.maintenance_window
+            for config_name in facts.MAINTENANCE_CONFIGURATIONS:
+                containerservice.MaintenanceConfiguration(
+                    f"{name}-{config_name}",
+                    **on_cluster,
+                    config_name=config_name,
+                    maintenance_window={
+                        "schedule": {"weekly": {"day_of_week": window.day, "interval_weeks": 1}},
+                        "duration_hours": facts.MAINTENANCE_WINDOW_HOURS,
+                        "start_time": window.start_time,
+                        "utc_offset": "+00:00",
+                    },
+                    opts=child,
+                )
 
         self.cluster_name = cluster.name
-        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url)
-        self.tenant_id = cluster.identity.apply(lambda i: i.tenant_id)
-        self.kubelet_object_id = cluster.identity_profile.apply(lambda p: p[facts.KUBELET_IDENTITY_KEY].object_id)
+        self.cluster_id = cluster.id
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: _required(p and p.issuer_url, "issuer"))
+        self.kubelet_object_id = cluster.identity_profile.apply(
+            lambda p: _required(p and p[facts.KUBELET_IDENTITY_KEY].object_id, "kubelet identity")
+        )
 
         self.acr_pull_assignments = [
             assign_role(
-                f"{name}-acr-pull-{i}",
+                f"{name}-acr-pull-{label}",
                 role=facts.ACR_PULL,
                 principal_id=self.kubelet_object_id,
                 scope=registry_id,
                 parent=self,
             )
-            for i, registry_id in enumerate(args.acr_registry_ids)
+            for label, registry_id in sorted(args.acr_pull_registries.items())
         ]
 
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=args.resource_group_name,
             resource_name=cluster.name,
+            format=facts.KUBECONFIG_EXEC_FORMAT if profile.entra_rbac else None,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.kubeconfig = pulumi.Output.secret(
+        kubeconfig = pulumi.Output.secret(
             credentials.kubeconfigs.apply(lambda configs: base64.b64decode(configs[0].value).decode())
         )
+        access: list[pulumi.Resource] = []
+        if profile.entra_rbac:
+            kubeconfig = kubeconfig.apply(lambda text: unattended_kubeconfig(text, profile.kubelogin_mode))
+            # The deployer creates namespaces and policies: it needs a cluster-wide Kubernetes role, which takes
+            # minutes to reach the API server; everything on the cluster waits until it has.
+            deployer = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            grant = assign_role(
+                f"{name}-deployer-cluster-admin",
+                role=facts.AKS_RBAC_CLUSTER_ADMIN,
+                principal_id=deployer.object_id,
+                principal_type=profile.deployer_principal_type,
+                scope=cluster.id,
+                parent=self,
+            )
+            access.append(
+                command.local.Command(
+                    f"{name}-await-access",
+                    create=AWAIT_ACCESS_SCRIPT,
+                    environment={"KUBECONFIG_DATA": kubeconfig, "INTERVAL": str(ACCESS_POLL_SECONDS)},
+                    triggers=[grant.id],
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+                )
+            )
         # delete_unreachable lets `pulumi destroy` finish when the cluster is already gone.
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, delete_unreachable=True, opts=child)
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig,
+            delete_unreachable=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=access),
+        )
 
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
                 "oidc_issuer_url": self.oidc_issuer_url,
-                "tenant_id": self.tenant_id,
                 "kubelet_object_id": self.kubelet_object_id,
-                "kubeconfig": self.kubeconfig,
             }
         )
+
+
+#: How often, and how many times, the deploy asks the API server whether its Kubernetes role has arrived: up to
+#: twice the time Azure gives a new assignment (facts: AKS_RBAC_PROPAGATION_SECONDS).
+ACCESS_POLL_SECONDS = 10
+ACCESS_POLLS = 2 * facts.AKS_RBAC_PROPAGATION_SECONDS // ACCESS_POLL_SECONDS
+AWAIT_ACCESS_SCRIPT = f"""set -eu
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+printf '%s' "$KUBECONFIG_DATA" > "$config"
+attempt=1
+while [ "$attempt" -le {ACCESS_POLLS} ]; do
+  if kubectl --kubeconfig "$config" auth can-i create namespaces >/dev/null 2>&1; then exit 0; fi
+  echo "waiting for the deployer's Kubernetes role to reach the API server ($attempt of {ACCESS_POLLS})" >&2
+  attempt=$((attempt + 1))
+  sleep "$INTERVAL"
+done
+echo "the deployer's Kubernetes role did not reach the API server in time: check kubectl and kubelogin work" >&2
+exit 1
+"""
+
+
+def _pool(
+    pool: NodePool, profile: ClusterProfile, subnet_id: pulumi.Input[str] | None
+) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
+    """The settings a system pool and a user pool share."""
+    autoscale = pool.max_count is not None
+    return {
+        "vm_size": pool.vm_size,
+        "count": pool.count,
+        "enable_auto_scaling": autoscale,
+        "min_count": pool.count if autoscale else None,
+        "max_count": pool.max_count,
+        "max_pods": profile.max_pods,
+        "availability_zones": list(profile.zones) or None,
+        # Ephemeral OS disks live on the VM's local temp disk, which sizes with a `d` feature letter have
+        # (facts: node pools); the others keep a managed OS disk.
+        "os_disk_type": (
+            containerservice.OSDiskType.EPHEMERAL
+            if has_temp_disk(pool.vm_size)
+            else containerservice.OSDiskType.MANAGED
+        ),
+        "os_type": containerservice.OSType.LINUX,
+        "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+        "vnet_subnet_id": subnet_id,
+    }
+
+
+def has_temp_disk(vm_size: str) -> bool:
+    size = facts.VM_SIZE_RULE.match(vm_size)
+    return bool(size and "d" in size["features"])
+
+
+def unattended_kubeconfig(kubeconfig: str, login: str) -> str:
+    """The exec-format kubeconfig with kubelogin switched from its interactive device-code login to `login`.
+
+    AKS returns `kubelogin get-token --login devicecode ...` (facts: Kubeconfig for Entra-only clusters); a
+    deploy cannot answer a device code, so `--login` becomes `azurecli` or `workloadidentity`, keeping
+    `--server-id`. Both modes take the tenant and client from the login itself, so those arguments go.
+    """
+    config = yaml.safe_load(kubeconfig)
+    for user in config.get("users", []):
+        exec_ = user.get("user", {}).get("exec")
+        if not exec_:
+            continue
+        args = list(exec_.get("args", []))
+        server_id = args[args.index("--server-id") + 1] if "--server-id" in args else facts.AKS_ENTRA_SERVER_ID
+        exec_["args"] = ["get-token", "--login", login, "--server-id", server_id]
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _required(value: str | None, what: str) -> str:
+    if not value:
+        raise ValueError(f"the cluster reports no {what}")
+    return value
 
 
 def _dns_prefix(name: str) -> str:

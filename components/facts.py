@@ -61,6 +61,12 @@ RBAC_PROPAGATION_SECONDS = 600
 VAULT_NAME_RULE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{2,23}$")
 #: Secret names: 1-127 letters, digits and hyphens.
 SECRET_NAME_RULE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+#: The private DNS zone that resolves `<vault>.vault.azure.net` to a private endpoint (through its
+#: `privatelink.` CNAME); linked to the virtual network, zone group `vault` (Microsoft Learn, "Azure Private Endpoint
+#: private DNS zone values"). ARM writes of secrets still work with the vault's public access off: network rules
+#: apply to the data plane only (Microsoft Learn, "Virtual network service endpoints for Azure Key Vault").
+KEY_VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
+KEY_VAULT_PRIVATE_LINK_GROUP = "vault"
 #: Soft-delete retention bounds, in days.
 SOFT_DELETE_RETENTION_DAYS = (7, 90)
 
@@ -71,9 +77,16 @@ ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 #: Registry names: 5-50 alphanumerics, no hyphens.
 REGISTRY_NAME_RULE = re.compile(r"^[A-Za-z0-9]{5,50}$")
 
+#: Lets a cluster's control plane join nodes to a subnet of the stack's own. With a subnet it did not create, AKS
+#: needs the grant before the cluster exists, so the control plane gets a user-assigned identity (Microsoft Learn,
+#: "Use a managed identity in AKS": bring your own virtual network).
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
 # --- Role assignments (Key Vault) ----------------------------------------------------------------------------
 
-#: A just-created identity must be named a service principal or ARM may answer PrincipalNotFound.
+#: A just-created identity must be named a service principal or ARM may answer PrincipalNotFound; a type that
+#: does not match the principal is refused (UnmatchedPrincipalType), and azure-native sends `User` when none is
+#: given (its RoleAssignment's default).
 SERVICE_PRINCIPAL = "ServicePrincipal"
 
 
@@ -88,6 +101,17 @@ def role_definition_id(subscription_id: str, role_guid: str) -> str:
 KUBELET_IDENTITY_KEY = "kubeletidentity"
 #: Cluster creation typically takes 5-15 minutes; allow up to 30.
 CLUSTER_CREATE_TIMEOUT = "30m"
+#: Kubernetes RBAC through Azure roles (Microsoft Learn, built-in roles, "Containers"): what the deployer needs to
+#: create namespaces and policies when the cluster signs in with Entra ID. A new assignment takes up to 5 minutes
+#: to reach the API server (Microsoft Learn, "Use Azure RBAC for Kubernetes authorization", 2026-08).
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+AKS_RBAC_PROPAGATION_SECONDS = 300
+#: The kubeconfig format whose user runs kubelogin (facts: Kubeconfig for Entra-only clusters).
+KUBECONFIG_EXEC_FORMAT = "exec"
+#: The AKS Entra server application every Entra-enabled cluster's tokens are issued for (kubelogin --server-id).
+AKS_ENTRA_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+#: Overlay pod addresses and service addresses, kept clear of the stack's virtual network (facts: node pools).
+CLUSTER_ADDRESS_SPACES = {"pod_cidr": "10.244.0.0/16", "service_cidr": "10.0.0.0/16", "dns_service_ip": "10.0.0.10"}
 
 # --- Pod security ("restricted" profile and common scanners) -------------------------------------------------
 
@@ -101,3 +125,74 @@ DNS1123_SUBDOMAIN_RULE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])
 POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 #: Pods in this namespace are never mutated by the webhook.
 UNMUTATED_NAMESPACE = "kube-system"
+
+# --- Network policy (Kubernetes NetworkPolicy, enforced by Cilium on AKS; Microsoft Learn "Azure CNI powered by
+# --- Cilium" and "Cluster security best practices", 2026) -----------------------------------------------------
+
+#: The label Kubernetes puts on every namespace with its own name, and the labels of the cluster's DNS pods.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+DNS_PORT = 53
+HTTPS_PORT = 443
+#: Entra ID has no fixed address range a NetworkPolicy could name, and FQDN rules need Advanced Container
+#: Networking Services (paid), so the app may reach any public address on 443; private ranges and link-local
+#: (IMDS at 169.254.169.254, which would hand out the node's identity) stay closed. The vault's private endpoint
+#: is allowed by its own subnet's range.
+NON_PUBLIC_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
+
+
+# --- Checked against sources (2026-11) -----------------------------------------------------------------------
+
+#: Azure VM size names: `Standard_<family><vCPUs>[-<active vCPUs>]<features>[_<more>]`, e.g. Standard_D4ds_v5,
+#: Standard_E8-4ds_v5 (a constrained size: 4 active vCPUs). The feature letter `d` means a local temp disk.
+VM_SIZE_RULE = re.compile(
+    r"^Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)(?:-(?P<active>[0-9]+))?(?P<features>[a-z]*)(?:_[A-Za-z0-9_]+)?$"
+)
+#: System node pools need at least 4 vCPUs (and 4 GB of memory, which no size name carries; every Azure size
+#: with 4 vCPUs has more) and no B-series size (Microsoft Learn, "Manage system node pools in AKS", 2026-04).
+SYSTEM_POOL_MIN_VCPUS = 4
+SYSTEM_POOL_REFUSED_FAMILY = "B"
+#: Nodes per pool, and the pods-per-node range with Azure CNI Overlay (Microsoft Learn, "Azure CNI Overlay"; "AKS
+#: quotas and limits"). Production wants at least 50 pods per node.
+NODE_POOL_MAX_COUNT = 1000
+MAX_PODS_RANGE = (10, 250)
+PRODUCTION_MIN_PODS_PER_NODE = 50
+#: Availability zones a region can offer.
+AVAILABILITY_ZONES = ("1", "2", "3")
+#: Azure public-cloud regions (`az account list-locations --query "[?metadata.regionType=='Physical'].name"`,
+#: 2026-11). A region Azure adds later must be added here.
+AZURE_REGIONS = frozenset(
+    """
+    australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
+    brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral denmarkeast eastasia eastus eastus2
+    francecentral francesouth germanynorth germanywestcentral indonesiacentral israelcentral italynorth japaneast
+    japanwest jioindiacentral jioindiawest koreacentral koreasouth malaysiawest mexicocentral newzealandnorth
+    northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral southafricanorth southafricawest
+    southcentralus southeastasia southindia spaincentral swedencentral swedensouth switzerlandnorth switzerlandwest
+    uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus westus2 westus3
+    """.split()
+)
+#: Namespaces Kubernetes itself owns: a stack must not claim them.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+RESERVED_NAMESPACE_PREFIX = "kube-"
+#: The service account Kubernetes creates in every namespace.
+DEFAULT_SERVICE_ACCOUNT = "default"
+
+# --- Node pools (Microsoft Learn "Manage system node pools in AKS", "Resize node pools", "Ephemeral OS disk";
+# --- pulumi-azure-native docs/resources/containerservice-ManagedCluster.md and gen/replacement.go, 2026) ------
+
+#: A pool's VM size, zones, pods per node, OS disk type and subnet cannot change on an existing pool: AKS answers
+#: `PropertyChangeNotAllowed` to the cluster PUT that azure-native sends. For the cluster's inline system pool the
+#: provider's own guidance is to replace the cluster on such a change; a separate AgentPool is replaced by itself.
+IMMUTABLE_POOL_PROPERTIES = ("vmSize", "availabilityZones", "maxPods", "osDiskType", "vnetSubnetID")
+#: With a user pool, the system pool carries this taint so only critical add-ons run there.
+CRITICAL_ADDONS_ONLY_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+#: The two planned-maintenance configurations AKS reads: cluster upgrades and node OS upgrades; each window
+#: must last at least 4 hours.
+MAINTENANCE_CONFIGURATIONS = ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
+MAINTENANCE_WINDOW_HOURS = 4
+#: Add-on profile keys: Container Insights (with its workspace's ARM id) and Azure Policy.
+MONITORING_ADDON = "omsagent"
+MONITORING_WORKSPACE_KEY = "logAnalyticsWorkspaceResourceID"
+AZURE_POLICY_ADDON = "azurepolicy"

@@ -18,6 +18,9 @@ from components.roles import assign_role
 class RoleGrant:
     """A built-in role for the identity on one ARM scope (a vault, or one secret for shared secrets)."""
 
+    #: What the grant is, e.g. "reads-orders-vault": it names the role assignment, so removing or reordering
+    #: grants never moves one grant's name to another scope (facts: Role-assignment names).
+    name: str
     scope: pulumi.Input[str]
     #: Role GUID; the default is read-only secrets access (facts: Key Vault).
     role: str = facts.KEY_VAULT_SECRETS_USER
@@ -62,6 +65,9 @@ class FederatedIdentity(pulumi.ComponentResource):
                 f"service_account_names has {count} names: an identity takes 1 to "
                 f"{facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY} federated credentials"
             )
+        grant_names = [grant.name for grant in args.role_grants]
+        if len(set(grant_names)) != len(grant_names):
+            raise ValueError(f"role_grants names {grant_names}: each grant needs a name of its own")
         child = pulumi.ResourceOptions(parent=self)
 
         identity = managedidentity.UserAssignedIdentity(
@@ -107,9 +113,13 @@ class FederatedIdentity(pulumi.ComponentResource):
 
         assignments = [
             assign_role(
-                f"{name}-role-{i}", role=grant.role, principal_id=identity.principal_id, scope=grant.scope, parent=self
+                f"{name}-{grant.name}",
+                role=grant.role,
+                principal_id=identity.principal_id,
+                scope=grant.scope,
+                parent=self,
             )
-            for i, grant in enumerate(args.role_grants)
+            for grant in args.role_grants
         ]
 
         self.client_id = identity.client_id

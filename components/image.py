@@ -10,10 +10,18 @@ from pathlib import Path
 import pulumi
 import pulumi_command as command
 import pulumi_random as random
+from docker.utils.build import exclude_paths
 from pulumi_azure_native import containerregistry
 
 #: Characters of the content hash used as the image tag.
 TAG_LENGTH = 16
+#: `ARG <NAME>=<registry>/<repository>[:<tag>]@sha256:<digest>` in a Dockerfile: a base image pinned by digest.
+_BASE_IMAGE_ARG = re.compile(
+    r"^ARG\s+(?P<arg>[A-Za-z_][A-Za-z0-9_]*)=(?P<registry>[a-z0-9.-]+\.[a-z]+)/(?P<repository>[a-z0-9._/-]+)"
+    r"(?::(?P<tag>[A-Za-z0-9_.-]+))?@(?P<digest>sha256:[0-9a-f]{64})\s*$",
+    re.M,
+)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -24,46 +32,72 @@ class AppImageArgs:
     context_dir: str = "app"
     #: Repository of the image in the registry.
     repository: str = "secret-reader"
+    #: Registry SKU: Basic, Standard or Premium.
+    sku: str = "Basic"
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """A base image the Dockerfile takes from a build argument, pinned by digest, and its copy in the registry."""
+
+    arg: str
+    source: str
+    repository: str
+    tag: str
+    digest: str
 
 
 class AppImage(pulumi.ComponentResource):
-    """Builds `context_dir` with `az acr build` (an ACR quick run) whenever, and only when, its files change.
+    """Builds `context_dir` with `az acr build` (an ACR quick run) whenever, and only when, its upload changes.
 
-    The tag is a hash of every file of the build context, so unchanged code means no new build and an unchanged
-    image reference for the workload. `az acr build` needs the Azure CLI, logged in, on the deploying machine
-    (facts: Container registry and image build, which also says why not `containerregistry.TaskRun`).
+    The tag is a hash of every file the build uploads, so unchanged code means no new build; the workload runs the
+    image by the digest the registry reports for it, which nobody can move. Base images pinned by digest in the
+    Dockerfile's `ARG`s are imported into the registry first and the build takes them from there: ACR Tasks pull
+    from Docker Hub anonymously, which it rate-limits (facts: Container registry and image build). `az acr build`
+    needs the Azure CLI, logged in, on the deploying machine.
     """
 
     registry_id: pulumi.Output[str]
     login_server: pulumi.Output[str]
-    #: `<login server>/<repository>:<content hash>`, known once the image is pushed.
+    #: `<login server>/<repository>@sha256:<digest>`, known once the image is pushed.
     image_ref: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AppImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Registry names: 5-50 alphanumerics, globally unique (facts: Container registry and image build).
+        # Registry names: 5-50 alphanumerics, globally unique (facts: Container registry and image build); a new
+        # name whenever the registry must be replaced, so the replacement never collides with the live one.
         prefix = re.sub(r"[^a-z0-9]", "", name.lower())[:30] or "acr"
-        suffix = random.RandomString(f"{name}-suffix", length=10, special=False, upper=False, opts=child)
+        suffix = random.RandomString(
+            f"{name}-suffix",
+            length=10,
+            special=False,
+            upper=False,
+            keepers={"location": args.location, "resource_group": args.resource_group_name},
+            opts=child,
+        )
         registry = containerregistry.Registry(
             f"{name}-registry",
             registry_name=pulumi.Output.concat(prefix, suffix.result),
             resource_group_name=args.resource_group_name,
             location=args.location,
-            sku={"name": containerregistry.SkuName.BASIC},
+            sku={"name": args.sku},
             admin_user_enabled=False,
+            anonymous_pull_enabled=False,
             opts=child,
         )
 
-        tag = context_hash(Path(args.context_dir))[:TAG_LENGTH]
+        context = Path(args.context_dir)
+        tag = context_hash(context)[:TAG_LENGTH]
         image = f"{args.repository}:{tag}"
         build = command.local.Command(
             f"{name}-build",
-            create='az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" "$CONTEXT"',
+            create=build_script(base_images(context)),
             environment={
                 "SUBSCRIPTION": registry.id.apply(lambda i: i.split("/")[2]),
                 "REGISTRY": registry.name,
+                "LOGIN_SERVER": registry.login_server,
                 "IMAGE": image,
                 "CONTEXT": args.context_dir,
             },
@@ -73,57 +107,72 @@ class AppImage(pulumi.ComponentResource):
 
         self.registry_id = registry.id
         self.login_server = registry.login_server
-        self.image_ref = pulumi.Output.all(registry.login_server, build.id).apply(lambda values: f"{values[0]}/{image}")
+        self.image_ref = pulumi.Output.all(registry.login_server, build.stdout).apply(
+            lambda values: f"{values[0]}/{args.repository}@{_digest(values[1])}"
+        )
         self.register_outputs(
             {"registry_id": self.registry_id, "login_server": self.login_server, "image_ref": self.image_ref}
         )
 
 
-def context_hash(context: Path) -> str:
-    """SHA-256 over the relative path and bytes of every file the build would send, in sorted order.
+def build_script(bases: list[BaseImage]) -> str:
+    """The shell script the build runs: import missing base images, build, then print the image's digest alone.
 
-    Files that `.dockerignore` excludes are left out, as `az acr build` leaves them out of its upload.
+    Everything but the digest goes to stderr, so the command's stdout is the digest.
     """
-    patterns = _dockerignore(context)
+    registry = '--subscription "$SUBSCRIPTION" --name "$REGISTRY"'
+    lines = ["set -eu"]
+    build_args = ""
+    for base in bases:
+        copy = f"{base.repository}@{base.digest}"
+        lines.append(
+            f"az acr repository show {registry} --image {copy} >/dev/null 2>&1 || "
+            f"az acr import {registry} --source {base.source} --image {base.repository}:{base.tag} >&2"
+        )
+        build_args += f' --build-arg "{base.arg}=$LOGIN_SERVER/{copy}"'
+    lines.append(f'az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" >&2')
+    lines.append(f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv')
+    return "\n".join(lines) + "\n"
+
+
+def base_images(context: Path) -> list[BaseImage]:
+    """The Dockerfile's digest-pinned base images (`ARG NAME=registry/repository[:tag]@sha256:...`)."""
+    found = []
+    for match in _BASE_IMAGE_ARG.finditer((context / "Dockerfile").read_text()):
+        source = f"{match['registry']}/{match['repository']}@{match['digest']}"
+        tag = match["tag"] or "base-" + match["digest"][7:19]
+        found.append(BaseImage(match["arg"], source, match["repository"], tag, match["digest"]))
+    return found
+
+
+def context_hash(context: Path) -> str:
+    """SHA-256 over the relative path and bytes of every file the build uploads, in sorted order.
+
+    The files are those Docker's own rules keep for the context (docker-py's `exclude_paths` with the context's
+    `.dockerignore`); the Azure CLI's packer leaves out at least as much, so the hash covers what it uploads.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        relative = path.relative_to(context).as_posix()
-        if _ignored(relative, patterns):
+    for relative in sorted(exclude_paths(str(context), _dockerignore(context), "Dockerfile")):
+        path = context / relative
+        if not path.is_file():
             continue
         data = path.read_bytes()
-        digest.update(f"{relative}\0{len(data)}\0".encode())
+        digest.update(f"{Path(relative).as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
 
 
-def _dockerignore(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
-    """The context's .dockerignore as (is-exception, pattern) pairs, in file order."""
+def _dockerignore(context: Path) -> list[str]:
+    """The context's .dockerignore patterns, read as Docker reads them: one per line, `#` lines are comments."""
     ignore_file = context / ".dockerignore"
     if not ignore_file.exists():
         return []
-    rules = []
-    for line in ignore_file.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        exception = line.startswith("!")
-        rules.append((exception, _glob_to_regex(line.lstrip("!").strip("/"))))
-    return rules
+    lines = (line.strip() for line in ignore_file.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
-def _glob_to_regex(glob: str) -> re.Pattern[str]:
-    """Docker's matching: `**` spans directories, `*` and `?` stay within one path segment."""
-    parts = re.split(r"(\*\*/?|\*|\?)", glob)
-    translated = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
-    return re.compile("".join(translated.get(part, re.escape(part)) for part in parts) + "$")
-
-
-def _ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
-    """Whether the file, or a directory above it, is excluded; the last matching rule wins."""
-    segments = relative.split("/")
-    candidates = ["/".join(segments[: i + 1]) for i in range(len(segments))]
-    ignored = False
-    for exception, pattern in rules:
-        if any(pattern.match(candidate) for candidate in candidates):
-            ignored = not exception
-    return ignored
+def _digest(stdout: str) -> str:
+    digest = stdout.strip()
+    if not _DIGEST.match(digest):
+        raise ValueError(f"the image build printed {digest!r} where the image's digest (sha256:...) was expected")
+    return digest

@@ -15,19 +15,22 @@ def assign_role(
     principal_id: pulumi.Input[str],
     scope: pulumi.Input[str],
     parent: pulumi.Resource,
+    principal_type: str = facts.SERVICE_PRINCIPAL,
     depends_on: list[pulumi.Resource] | None = None,
 ) -> authorization.RoleAssignment:
     """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).
 
     The role definition id is built in the scope's own subscription (the second segment of every ARM id), so no
-    invoke is needed. `principalType` is set because the principal is usually a just-created identity (facts:
-    Role assignments for a just-created identity). The assignment's GUID name comes from auto-naming.
+    invoke is needed. `principalType` is a service principal unless told otherwise, because the principal is usually a
+    just-created identity (facts: Role assignments for a just-created identity). The assignment's GUID name comes
+    from auto-naming, seeded by its logical `name` (facts: Role-assignment names), so callers name each grant by
+    what it grants, never by a list position: a removed grant must not move another grant's name.
     """
     subscription_id = pulumi.Output.from_input(scope).apply(lambda s: s.split("/")[2])
     return authorization.RoleAssignment(
         name,
         principal_id=principal_id,
-        principal_type=facts.SERVICE_PRINCIPAL,
+        principal_type=principal_type,
         role_definition_id=subscription_id.apply(lambda sub: facts.role_definition_id(sub, role)),
         scope=scope,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),

@@ -8,12 +8,22 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import authorization, keyvault
+from pulumi_azure_native import authorization, keyvault, network
 
 from components import facts
 
 #: Length of a generated secret value.
 GENERATED_SECRET_LENGTH = 32
+#: What every secret written here holds.
+SECRET_CONTENT_TYPE = "text/plain"
+
+
+@dataclass(frozen=True)
+class PrivateAccess:
+    """Where the vault's private endpoint goes, and the private DNS zone that resolves its name there."""
+
+    subnet_id: pulumi.Input[str]
+    dns_zone_id: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -26,13 +36,20 @@ class SecretVaultArgs:
     soft_delete_retention_days: int = 90
     #: Forbid purging a deleted vault during retention (irreversible once on).
     purge_protection: bool = True
+    #: Reach the vault only through a private endpoint; its public network access is then off.
+    private_access: PrivateAccess | None = None
 
 
 class SecretVault(pulumi.ComponentResource):
     """A vault with no access policies: every data-plane permission is an Azure role assignment.
 
     The deployer needs no data-plane role: secrets are written through ARM, which never returns their values
-    (facts: Key Vault).
+    (facts: Key Vault), and they are left to go with the vault rather than deleted one by one, because azure-native
+    deletes a secret through the data plane, which the deployer may neither be allowed to nor be able to reach
+    (facts: Key Vault secret delete). A secret renamed or removed from `secrets` therefore stays in the vault until
+    the vault goes. The vault's name changes whenever Azure would refuse a change in place (location, resource
+    group, retention, purge protection turned off), so the replacement never collides with the live vault or a
+    soft-deleted one.
     """
 
     vault_name: pulumi.Output[str]
@@ -56,7 +73,19 @@ class SecretVault(pulumi.ComponentResource):
         # Vault names: 3-24 characters, start with a letter, globally unique (facts: Key Vault).
         prefix = re.sub(r"[^a-z0-9]", "", name.lower())[:12]
         prefix = prefix if prefix[:1].isalpha() else f"kv{prefix}"[:12]
-        suffix = random.RandomString(f"{name}-suffix", length=10, special=False, upper=False, opts=child)
+        suffix = random.RandomString(
+            f"{name}-suffix",
+            length=10,
+            special=False,
+            upper=False,
+            keepers={
+                "location": args.location,
+                "resource_group": args.resource_group_name,
+                "soft_delete_retention_days": str(args.soft_delete_retention_days),
+                "purge_protection": str(args.purge_protection),
+            },
+            opts=child,
+        )
         tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).tenant_id
         vault = keyvault.Vault(
             f"{name}-vault",
@@ -72,9 +101,39 @@ class SecretVault(pulumi.ComponentResource):
                 "soft_delete_retention_in_days": args.soft_delete_retention_days,
                 # Azure accepts only true or absent here: once on, purge protection cannot be turned off.
                 "enable_purge_protection": True if args.purge_protection else None,
+                "public_network_access": "Disabled" if args.private_access else "Enabled",
+                "network_acls": {
+                    "default_action": keyvault.NetworkRuleAction.DENY
+                    if args.private_access
+                    else keyvault.NetworkRuleAction.ALLOW,
+                    "bypass": keyvault.NetworkRuleBypassOptions.NONE,
+                },
             },
             opts=child,
         )
+        if args.private_access:
+            endpoint = network.PrivateEndpoint(
+                f"{name}-endpoint",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                subnet={"id": args.private_access.subnet_id},
+                private_link_service_connections=[
+                    {
+                        "name": f"{name}-vault",
+                        "private_link_service_id": vault.id,
+                        "group_ids": [facts.KEY_VAULT_PRIVATE_LINK_GROUP],
+                    }
+                ],
+                opts=child,
+            )
+            network.PrivateDnsZoneGroup(
+                f"{name}-endpoint-dns",
+                resource_group_name=args.resource_group_name,
+                private_endpoint_name=endpoint.name,
+                private_dns_zone_group_name="default",
+                private_dns_zone_configs=[{"name": "vault", "private_dns_zone_id": args.private_access.dns_zone_id}],
+                opts=child,
+            )
 
         self.secret_ids = {}
         for secret_name, value in args.secrets.items():
@@ -87,8 +146,10 @@ class SecretVault(pulumi.ComponentResource):
                 resource_group_name=args.resource_group_name,
                 vault_name=vault.name,
                 secret_name=secret_name,
-                properties={"value": pulumi.Output.secret(value)},
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["properties"]),
+                properties={"value": pulumi.Output.secret(value), "content_type": SECRET_CONTENT_TYPE},
+                opts=pulumi.ResourceOptions(
+                    parent=self, additional_secret_outputs=["properties"], retain_on_delete=True
+                ),
             )
             self.secret_ids[secret_name] = secret.id
 

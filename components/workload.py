@@ -36,6 +36,10 @@ class WorkloadPodArgs:
     health_port: int = 8080
     #: Resources the pods need in place before they start (federated credentials, role assignments, AcrPull).
     wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    #: Allow the pods exactly the egress the app needs (for a namespace that denies everything else): DNS, and
+    #: HTTPS to public addresses (Entra ID) and to `private_endpoint_cidrs` (the vault's private endpoint).
+    network_policy: bool = False
+    private_endpoint_cidrs: Sequence[str] = ()
 
 
 class WorkloadPod(pulumi.ComponentResource):
@@ -82,6 +86,14 @@ class WorkloadPod(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{ROLLOUT_SECONDS}s", update=f"{ROLLOUT_SECONDS}s"),
             ),
         )
+
+        if args.network_policy:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-egress",
+                metadata={"name": f"{name}-egress", "namespace": args.namespace},
+                spec=egress_policy(selector, args.private_endpoint_cidrs),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.deployment_name = deployment.metadata.name
         self.namespace = deployment.metadata.namespace
@@ -136,3 +148,24 @@ def _pod_spec(args: WorkloadPodArgs, env: list[dict[str, pulumi.Input[str]]]) ->
         ],
         "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}],
     }
+
+
+def egress_policy(selector: dict[str, str], private_cidrs: Sequence[str]) -> dict:
+    """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
+    addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
+    https = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
+    rules: list[dict] = [
+        {
+            "to": [
+                {
+                    "namespace_selector": {"match_labels": {facts.NAMESPACE_NAME_LABEL: facts.DNS_NAMESPACE}},
+                    "pod_selector": {"match_labels": facts.DNS_POD_LABELS},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": facts.DNS_PORT}, {"protocol": "TCP", "port": facts.DNS_PORT}],
+        },
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
+    ]
+    if private_cidrs:
+        rules.append({"to": [{"ip_block": {"cidr": cidr}} for cidr in private_cidrs], "ports": https})
+    return {"pod_selector": {"match_labels": selector}, "policy_types": ["Egress"], "egress": rules}

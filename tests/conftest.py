@@ -20,13 +20,36 @@ CREDENTIAL = FEDERATED_CREDENTIAL
 REGISTRY = "azure-native:containerregistry:Registry"
 BUILD = "command:local:Command"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+RANDOM_STRING = "random:index/randomString:RandomString"
+#: The project's stacks, each with its Pulumi.<stack>.yaml.
+STACKS = ("dev", "prod")
 
 
-@pytest.fixture
-def program() -> Program:
-    """The dev stack as `pulumi up -s dev` would declare it."""
-    return run_program()
+# Each stack's program runs once per test session: the tests that share a run only read what it recorded.
+@pytest.fixture(scope="session", params=STACKS)
+def program(request: pytest.FixtureRequest) -> Program:
+    """Each stack as `pulumi up -s <stack>` would declare it."""
+    return run_program(stack=request.param)
+
+
+@pytest.fixture(scope="session")
+def dev() -> Program:
+    return run_program(stack="dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Program:
+    return run_program(stack="prod")
+
+
+def named(program: Program, type_: str, name: str) -> Registration:
+    """The one resource of `type_` with logical name `name`."""
+    (found,) = [r for r in program.of_type(type_) if r.name == name]
+    return found
 
 
 def depends_on(program: Program, resource: Registration, target: Registration) -> bool:

@@ -20,7 +20,7 @@ def build(**overrides):
         "location": "westeurope",
         "issuer_url": ISSUER,
         "namespace": "apps",
-        "role_grants": [RoleGrant(scope=VAULT_ID)],
+        "role_grants": [RoleGrant(name="reads-kv", scope=VAULT_ID)],
         **overrides,
     }
     return run(lambda: FederatedIdentity("id", FederatedIdentityArgs(**args)))
@@ -46,10 +46,11 @@ def test_service_account_is_annotated_with_the_identity():
     assert account["automountServiceAccountToken"] is False
 
 
-def test_default_grant_is_secrets_user_for_the_identity():
+def test_default_grant_is_secrets_user_for_the_identity_named_by_the_grant():
     program = build()
-    (grant,) = [r.inputs for r in program.of_type(ROLE_ASSIGNMENT)]
-    assert grant == {
+    (assignment,) = program.of_type(ROLE_ASSIGNMENT)
+    assert assignment.name == "id-reads-kv"
+    assert assignment.inputs == {
         "principalId": program.one(IDENTITY).outputs["principalId"],
         "principalType": "ServicePrincipal",
         "roleDefinitionId": facts.role_definition_id("s1", facts.KEY_VAULT_SECRETS_USER),
@@ -76,3 +77,17 @@ def test_a_dotted_service_account_name_still_gives_a_valid_credential_name():
     credential = program.one(CREDENTIAL)
     assert credential.inputs["subject"] == "system:serviceaccount:apps:wi.demo.sa"
     assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,119}", credential.outputs["name"]), credential.outputs["name"]
+
+
+def test_grants_need_names_of_their_own():
+    twice = [RoleGrant(name="reads", scope=VAULT_ID), RoleGrant(name="reads", scope=VAULT_ID + "/secrets/s")]
+    with pytest.raises(ValueError, match="each grant needs a name of its own"):
+        build(role_grants=twice)
+
+
+def test_removing_a_grant_leaves_the_others_names_and_scopes_alone():
+    other = VAULT_ID + "2"
+    both = build(role_grants=[RoleGrant(name="a", scope=VAULT_ID), RoleGrant(name="b", scope=other)])
+    second_only = build(role_grants=[RoleGrant(name="b", scope=other)])
+    assert {r.name: r.inputs["scope"] for r in both.of_type(ROLE_ASSIGNMENT)} == {"id-a": VAULT_ID, "id-b": other}
+    assert {r.name: r.inputs["scope"] for r in second_only.of_type(ROLE_ASSIGNMENT)} == {"id-b": other}

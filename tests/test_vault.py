@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SECRET, VAULT
+from conftest import PRIVATE_ENDPOINT, RANDOM_STRING, SECRET, VAULT
 
-from components import SecretVault, SecretVaultArgs, facts
+from components import PrivateAccess, SecretVault, SecretVaultArgs, facts
 from twin.mocks import TENANT_ID, run
 
 
@@ -21,9 +21,50 @@ def test_vault_uses_rbac_with_no_access_policies_in_the_callers_tenant():
     assert properties["tenantId"] == TENANT_ID
 
 
-def test_vault_name_is_unique_and_valid():
-    name = build().one(VAULT).inputs["vaultName"]
-    assert facts.VAULT_NAME_RULE.match(name) and name.startswith("kv-") and "--" not in name
+SUBNET = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/endpoints"
+ZONE = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net"
+
+
+def test_vault_name_is_the_prefix_and_the_random_suffix():
+    program = build()
+    name = program.one(VAULT).inputs["vaultName"]
+    suffix = program.one(RANDOM_STRING).outputs["result"]
+    assert name == f"kv-{suffix}"
+    assert facts.VAULT_NAME_RULE.match(name)
+    assert (
+        run(lambda: SecretVault("9lives", SecretVaultArgs(resource_group_name="rg", location="x")))
+        .one(VAULT)
+        .inputs["vaultName"]
+        .startswith("kv9lives-")
+    )
+
+
+def test_vault_name_changes_with_everything_that_forces_a_new_vault():
+    """A replacement vault must not collide with the live one or a soft-deleted one (facts: Key Vault)."""
+    keepers = build(soft_delete_retention_days=30, purge_protection=False).one(RANDOM_STRING).inputs["keepers"]
+    assert keepers == {
+        "location": "westeurope",
+        "resource_group": "rg",
+        "soft_delete_retention_days": "30",
+        "purge_protection": "False",
+    }
+
+
+def test_public_vault_by_default_and_private_with_an_endpoint_when_asked():
+    public = build()
+    assert public.one(VAULT).inputs["properties"]["publicNetworkAccess"] == "Enabled"
+    assert public.of_type(PRIVATE_ENDPOINT) == []
+    private = build(private_access=PrivateAccess(subnet_id=SUBNET, dns_zone_id=ZONE))
+    properties = private.one(VAULT).inputs["properties"]
+    assert properties["publicNetworkAccess"] == "Disabled"
+    assert properties["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    endpoint = private.one(PRIVATE_ENDPOINT).inputs
+    assert endpoint["subnet"] == {"id": SUBNET}
+    (connection,) = endpoint["privateLinkServiceConnections"]
+    assert (connection["privateLinkServiceId"], connection["groupIds"]) == (private.one(VAULT).outputs["id"], ["vault"])
+    group = private.one("azure-native:network:PrivateDnsZoneGroup").inputs
+    assert group["privateEndpointName"] == private.one(PRIVATE_ENDPOINT).outputs["name"]
+    assert group["privateDnsZoneConfigs"] == [{"name": "vault", "privateDnsZoneId": ZONE}]
 
 
 def test_purge_protection_is_on_by_default_and_absent_when_off():
@@ -37,8 +78,11 @@ def test_each_secret_is_written_through_arm_as_a_secret():
     assert {n: s.inputs["properties"]["value"] for n, s in secrets.items()} == {"Secret": "Hello", "other": "World"}
     for secret in secrets.values():
         assert secret.inputs["vaultName"] == program.one(VAULT).outputs["name"]
+        assert secret.inputs["properties"]["contentType"] == "text/plain"
         assert "properties" in secret.secret_inputs
         assert secret.additional_secret_outputs == ["properties"]
+        # Deleted with the vault, never one by one through the data plane (facts: Key Vault secret delete).
+        assert secret.retain_on_delete is True
 
 
 def test_missing_value_is_generated_with_random_password():

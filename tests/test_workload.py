@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DEPLOYMENT, container_env, pod_template
+from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, container_env, pod_template
 
-from components import WorkloadPod, WorkloadPodArgs, facts
+from components import WorkloadNamespace, WorkloadNamespaceArgs, WorkloadPod, WorkloadPodArgs, facts
 from components.workload import ROLLOUT_SECONDS
 from twin.mocks import run
 
@@ -77,3 +77,42 @@ def test_replicas_come_from_args():
 def test_replicas_below_one_are_refused():
     with pytest.raises(ValueError, match="replicas 0: must be at least 1"):
         build(replicas=0)
+
+
+def test_no_network_policy_unless_asked():
+    assert build().of_type(NETWORK_POLICY) == []
+
+
+def test_egress_policy_allows_dns_public_https_and_the_private_endpoints_only():
+    program = build(network_policy=True, private_endpoint_cidrs=["10.240.8.0/24"])
+    policy = program.one(NETWORK_POLICY).inputs
+    labels = pod_template(program)["metadata"]["labels"]
+    assert policy["metadata"]["namespace"] == "apps"
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= labels.items() and "app.kubernetes.io/instance" in selector
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    dns, public, private = policy["spec"]["egress"]
+    assert dns == {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    assert public["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(facts.NON_PUBLIC_RANGES)}}]
+    assert "169.254.0.0/16" in public["to"][0]["ipBlock"]["except"]  # IMDS, the node's identity
+    assert private["to"] == [{"ipBlock": {"cidr": "10.240.8.0/24"}}]
+    assert public["ports"] == private["ports"] == [{"protocol": "TCP", "port": 443}]
+
+
+def test_namespace_is_restricted_and_denies_all_traffic_until_a_workload_allows_some():
+    program = run(lambda: WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps")))
+    namespace = program.one(NAMESPACE).inputs["metadata"]
+    assert namespace == {"name": "apps", "labels": {facts.POD_SECURITY_ENFORCE_LABEL: "restricted"}}
+    deny = program.one(NETWORK_POLICY).inputs
+    assert deny["metadata"] == {"name": "default-deny", "namespace": "apps"}
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    open_namespace = run(lambda: WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps", network_policy=False)))
+    assert open_namespace.of_type(NETWORK_POLICY) == []

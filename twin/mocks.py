@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ipaddress
+import json
 import os
 import runpy
 import string
@@ -29,7 +31,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["name"]
 
 SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
-TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+#: Made-up ids, recognisable as such.
+TENANT_ID = "00000000-aaaa-4bbb-8ccc-7e4a47000000"
 DEPLOYER_OBJECT_ID = "9a1b2c3d-0000-4000-8000-00000000d3e1"
 
 
@@ -62,6 +65,10 @@ class Registration:
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    #: Resource options that decide what an update, a replacement or a delete does.
+    replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -79,6 +86,8 @@ class Program:
     #: Stack outputs, secrets unwrapped; `secret_exports` names those registered as secret.
     exports: dict[str, Any]
     secret_exports: list[str]
+    #: The stack whose config the program ran with.
+    stack: str = "dev"
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -127,7 +136,7 @@ class AzureMocks(pulumi.runtime.Mocks):
                 "tenantId": TENANT_ID,
             }, []
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            kubeconfig = _kubeconfig(args.args["resourceName"])
+            kubeconfig = _kubeconfig(args.args["resourceName"], args.args.get("format"))
             return {
                 "kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]
             }, []
@@ -232,7 +241,46 @@ def _random_password(name: str, inputs: dict) -> tuple[str, dict]:
 
 
 def _command(name: str, inputs: dict) -> tuple[str, dict]:
-    return f"{name}-{_suffix(name)}", {**inputs, "stdout": "", "stderr": ""}
+    """A command prints what the image build prints on stdout: the pushed image's digest."""
+    digest = "sha256:" + hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
+    return f"{name}-{_suffix(name)}", {**inputs, "stdout": digest + "\n", "stderr": ""}
+
+
+def _arm_child(provider_type: str, name_key: str) -> Callable[[str, dict], tuple[str, dict]]:
+    """An ARM resource that needs nothing computed but its name and id."""
+
+    def answer(name: str, inputs: dict) -> tuple[str, dict]:
+        resource = inputs.get(name_key) or f"{name}{_suffix(name)}"
+        resource_id = f"{_arm_group(inputs)}/providers/{provider_type}/{resource}"
+        return resource_id, {**inputs, "id": resource_id, "name": resource}
+
+    return answer
+
+
+#: Subnet id -> address prefix, as declared: a private endpoint takes its address from its subnet.
+_SUBNET_PREFIXES: dict[str, str] = {}
+
+
+def _subnet(name: str, inputs: dict) -> tuple[str, dict]:
+    subnet = inputs.get("subnetName") or f"{name}{_suffix(name)}"
+    resource_id = (
+        f"{_arm_group(inputs)}/providers/Microsoft.Network/virtualNetworks/{inputs['virtualNetworkName']}"
+        f"/subnets/{subnet}"
+    )
+    _SUBNET_PREFIXES[resource_id] = inputs["addressPrefix"]
+    return resource_id, {**inputs, "id": resource_id, "name": subnet}
+
+
+def _private_endpoint(name: str, inputs: dict) -> tuple[str, dict]:
+    """Azure gives the endpoint the subnet's first free address (the first four are reserved) and reports it
+    against the private-linked resource's public name."""
+    resource_id, outputs = _arm_child("Microsoft.Network/privateEndpoints", "privateEndpointName")(name, inputs)
+    # A subnet the program did not declare (passed in by id) gets an address from a range of its own.
+    prefix = _SUBNET_PREFIXES.get(inputs["subnet"]["id"], "10.255.0.0/24")
+    address = str(ipaddress.ip_network(prefix)[4])
+    linked = inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"].rsplit("/", 1)[-1]
+    fqdn = f"{linked}.vault.azure.net"
+    return resource_id, {**outputs, "customDnsConfigs": [{"fqdn": fqdn, "ipAddresses": [address]}]}
 
 
 def _kubernetes_object(name: str, inputs: dict) -> tuple[str, dict]:
@@ -256,16 +304,59 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     "kubernetes:core/v1:Namespace": _kubernetes_object,
     "kubernetes:core/v1:ServiceAccount": _kubernetes_object,
     "kubernetes:apps/v1:Deployment": _kubernetes_object,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": _kubernetes_object,
+    "azure-native:network:VirtualNetwork": _arm_child("Microsoft.Network/virtualNetworks", "virtualNetworkName"),
+    "azure-native:network:Subnet": _subnet,
+    "azure-native:network:PrivateEndpoint": _private_endpoint,
+    "azure-native:network:PrivateDnsZoneGroup": _arm_child(
+        "Microsoft.Network/privateEndpoints/dnsZoneGroups", "privateDnsZoneGroupName"
+    ),
+    "azure-native:privatedns:PrivateZone": _arm_child("Microsoft.Network/privateDnsZones", "privateZoneName"),
+    "azure-native:privatedns:VirtualNetworkLink": _arm_child(
+        "Microsoft.Network/privateDnsZones/virtualNetworkLinks", "virtualNetworkLinkName"
+    ),
+    "azure-native:containerservice:AgentPool": _arm_child(
+        "Microsoft.ContainerService/managedClusters/agentPools", "agentPoolName"
+    ),
+    "azure-native:containerservice:MaintenanceConfiguration": _arm_child(
+        "Microsoft.ContainerService/managedClusters/maintenanceConfigurations", "configName"
+    ),
+    "azure-native:operationalinsights:Workspace": _arm_child(
+        "Microsoft.OperationalInsights/workspaces", "workspaceName"
+    ),
 }
 
 
-def _kubeconfig(cluster: str) -> str:
+def _kubeconfig(cluster: str, format_: str | None) -> str:
+    """A user kubeconfig: a token, or with `format=exec` kubelogin's device-code login, as AKS returns them."""
+    user: dict[str, Any] = {"token": "mock-user-token"}
+    if format_ == "exec":
+        user = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": "kubelogin",
+                "args": [
+                    "get-token",
+                    "--login",
+                    "devicecode",
+                    "--server-id",
+                    "6dae42f8-4368-4678-94ff-3960e28e3630",
+                    "--client-id",
+                    "80faf920-1908-4b52-b5ef-a8e7bedfc67a",
+                    "--tenant-id",
+                    TENANT_ID,
+                    "--environment",
+                    "AzurePublicCloud",
+                ],
+                "interactiveMode": "IfAvailable",
+            }
+        }
     return yaml.safe_dump(
         {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": cluster, "cluster": {"server": f"https://{cluster}.hcp.eastus.azmk8s.io:443"}}],
-            "users": [{"name": f"clusterUser_{cluster}", "user": {"token": "mock-user-token"}}],
+            "users": [{"name": f"clusterUser_{cluster}", "user": user}],
             "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": f"clusterUser_{cluster}"}}],
             "current-context": cluster,
         }
@@ -307,6 +398,9 @@ class RecordingMonitor(mocks.MockMonitor):
                     "update": request.customTimeouts.update,
                     "delete": request.customTimeouts.delete,
                 },
+                replace_on_changes=list(request.replaceOnChanges),
+                ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=request.retainOnDelete,
             )
         )
         return response
@@ -327,7 +421,16 @@ def stack_config(stack: str) -> dict[str, str]:
     """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings)."""
     stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     values = yaml.safe_load(stack_file.read_text()).get("config", {}) if stack_file.exists() else {}
-    return {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in values.items()}
+    return {key: _config_value(value) for key, value in values.items()}
+
+
+def _config_value(value: Any) -> str:
+    """A config value as the Pulumi CLI passes it to the program: structured values as JSON, the rest as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: str = "dev") -> Program:
@@ -346,7 +449,7 @@ def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: 
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-    return Program(monitor.registrations, monitor.invocations, monitor.exports, monitor.secret_exports)
+    return Program(monitor.registrations, monitor.invocations, monitor.exports, monitor.secret_exports, stack)
 
 
 def run_program(config: dict[str, str] | None = None, stack: str = "dev") -> Program:

@@ -1,0 +1,83 @@
+"""The hardened prod stack (Pulumi.prod.yaml): each control of the README's table, as declared."""
+
+from __future__ import annotations
+
+import yaml
+from conftest import (
+    AGENT_POOL,
+    CLUSTER,
+    DEPLOYMENT,
+    K8S_PROVIDER,
+    NETWORK_POLICY,
+    PRIVATE_ENDPOINT,
+    REGISTRY,
+    ROLE_ASSIGNMENT,
+    VAULT,
+    depends_on,
+    named,
+)
+
+from components import facts
+from components.network import ENDPOINT_SUBNET
+
+
+def test_prod_cluster_signs_in_with_entra_only_behind_authorized_ranges(prod):
+    cluster = prod.one(CLUSTER).inputs
+    assert cluster["aadProfile"]["managed"] is True and cluster["aadProfile"]["enableAzureRBAC"] is True
+    assert cluster["aadProfile"]["adminGroupObjectIDs"]
+    assert cluster["disableLocalAccounts"] is True
+    assert cluster["apiServerAccessProfile"]["authorizedIPRanges"]
+    (user,) = yaml.safe_load(prod.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
+    assert user["user"]["exec"]["args"][:3] == ["get-token", "--login", "azurecli"]
+
+
+def test_kubernetes_objects_wait_for_the_deployers_kubernetes_role(prod):
+    access = named(prod, ROLE_ASSIGNMENT, "wi-deployer-cluster-admin")
+    for resource in prod.resources:
+        if resource.type.startswith("kubernetes:") and not resource.type.startswith("pulumi:providers"):
+            assert depends_on(prod, resource, access), resource.name
+
+
+def test_prod_nodes_system_pool_for_add_ons_user_pool_for_workloads_across_zones(prod):
+    (system,) = prod.one(CLUSTER).inputs["agentPoolProfiles"]
+    user = prod.one(AGENT_POOL).inputs
+    assert system["nodeTaints"] == [facts.CRITICAL_ADDONS_ONLY_TAINT]
+    for pool in (system, user):
+        assert pool["availabilityZones"] == ["1", "2", "3"]
+        assert pool["enableAutoScaling"] is True and pool["minCount"] < pool["maxCount"]
+        assert pool["osDiskType"] == "Ephemeral"
+        assert pool["maxPods"] >= 50
+        assert pool["vnetSubnetID"] == named(prod, "azure-native:network:Subnet", "net-nodes").outputs["id"]
+
+
+def test_prod_upgrades_tier_and_observability(prod):
+    cluster = prod.one(CLUSTER).inputs
+    assert cluster["sku"]["tier"] == "Standard"
+    assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"}
+    assert set(cluster["addonProfiles"]) == {facts.MONITORING_ADDON, facts.AZURE_POLICY_ADDON}
+    windows = prod.of_type("azure-native:containerservice:MaintenanceConfiguration")
+    assert {w.inputs["maintenanceWindow"]["startTime"] for w in windows} == {"02:00"}
+
+
+def test_prod_vault_is_private_purge_protected_and_resolved_inside_the_network(prod):
+    vault = prod.one(VAULT).inputs["properties"]
+    assert vault["publicNetworkAccess"] == "Disabled"
+    assert vault["enablePurgeProtection"] is True and vault["softDeleteRetentionInDays"] == 90
+    endpoint = prod.one(PRIVATE_ENDPOINT)
+    assert endpoint.inputs["subnet"]["id"] == named(prod, "azure-native:network:Subnet", "net-endpoints").outputs["id"]
+    (config,) = endpoint.outputs["customDnsConfigs"]
+    assert config["fqdn"] == prod.one(VAULT).outputs["properties"]["vaultUri"][8:-1]
+
+
+def test_prod_namespace_denies_all_then_the_app_gets_the_vaults_endpoint_range(prod):
+    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in prod.of_type(NETWORK_POLICY)}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    (egress,) = [spec for name, spec in policies.items() if name != "default-deny"]
+    assert {"to": [{"ipBlock": {"cidr": ENDPOINT_SUBNET}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress[
+        "egress"
+    ]
+
+
+def test_prod_registry_and_replicas(prod):
+    assert prod.one(REGISTRY).inputs["sku"] == {"name": "Standard"}
+    assert prod.one(DEPLOYMENT).inputs["spec"]["replicas"] == 2
