@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import jwt
 import pytest
+import requests
 from secret_reader.config import load_settings
 
 from components import facts
@@ -183,7 +184,7 @@ MUTATIONS = {
     ),
     "pod template without the use label": (
         _without_label,
-        r"CredentialUnavailable.*ManagedIdentityCredential",
+        r"configuration error: AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE: not set",
         "pod label -> webhook",
     ),
     "pod running as another service account": (
@@ -219,11 +220,11 @@ def test_each_broken_link_stops_the_read_with_its_error(
     assert broken is not None and broken.name == link
 
 
-def test_unlabelled_pod_reaches_only_the_twins_imds(twin: Twin, declared: Declarations) -> None:
+def test_unlabelled_pod_exits_at_start_and_reaches_nothing(twin: Twin, declared: Declarations) -> None:
+    """The app uses workload identity only: without the webhook's variables it stops, and never tries IMDS."""
     with run(twin, _without_label(declared)) as app:
-        assert app.wait_for(r"Identity not found", timeout=10), app.log
-    assert twin.proxy.imds_requests >= 1
-    assert twin.entra.token_requests == 0
+        assert app.process.wait(10) == 2, app.log
+    assert twin.proxy.hits == [] and twin.proxy.imds_requests == 0
     assert_stayed_on_loopback(twin, app)
 
 
@@ -458,12 +459,21 @@ def test_policy_that_lets_the_pod_reach_imds_is_a_broken_link(dev_program: Progr
     assert "IMDS 169.254.169.254:80 ALLOWED, must be denied" in broken.right
 
 
-def test_unlabelled_pod_under_the_policy_cannot_reach_imds(twin: Twin, dev_program: Program) -> None:
-    declared = _without_label(_with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE]))
-    with run(twin, declared) as app:
-        assert _wait(lambda: any(d.startswith("169.254.169.254:80: ") for d in twin.proxy.dropped), 10), app.log
+def test_proxy_drops_the_pods_imds_request_under_the_policy(twin: Twin, dev_program: Program) -> None:
+    """What any IMDS client in the pod meets: dropped under the declared policy, answered without one."""
+    imds = f"http://{facts.IMDS_ADDRESS}/metadata/identity/oauth2/token?api-version=2018-02-01"
+    pod = requests.Session()
+    pod.trust_env = False
+    pod.proxies = {"http": twin.proxy.url}
+    twin.configure(_with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE]))
+    with pytest.raises(requests.ConnectionError):
+        pod.get(imds, headers={"Metadata": "true"}, timeout=5)
+    assert [d.split(": ")[0] for d in twin.proxy.dropped] == [f"{facts.IMDS_ADDRESS}:80"]
     assert twin.proxy.imds_requests == 0
-    assert_stayed_on_loopback(twin, app)
+
+    twin.configure(from_program(dev_program))
+    assert pod.get(imds, headers={"Metadata": "true"}, timeout=5).status_code == 400
+    assert twin.proxy.dropped == [] and twin.proxy.imds_requests == 1
 
 
 # --- faults -----------------------------------------------------------------------------------------------------
