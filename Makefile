@@ -1,5 +1,7 @@
 # `make test` and `make twin` set up ./venv themselves (the same virtualenv `pulumi up` uses).
 VENV ?= venv
+# The stack `make twin` runs: dev or prod.
+STACK ?= dev
 PYTHON := $(VENV)/bin/python
 
 .PHONY: test twin bench
@@ -17,7 +19,7 @@ test: $(VENV)/.installed
 	$(PYTHON) -m pytest -q
 
 twin: $(VENV)/.installed
-	$(PYTHON) -m twin
+	$(PYTHON) -m twin --stack $(STACK)
 
 # Both benches run even if the first misses a goal; the target fails if either does.
 bench: $(VENV)/.installed
