@@ -143,6 +143,12 @@ CASES: dict[str, tuple[list[dict[str, Any]], Pod, Endpoint, bool]] = {
         DNS,
         True,
     ),
+    "a port number as Pulumi sends it (443.0) is the port": (
+        [egress_only({"ports": [{"port": 443.0}]})],
+        APP,
+        PUBLIC_443,
+        True,
+    ),
     "endPort makes a range": ([egress_only({"ports": [{"port": 400, "endPort": 450}]})], APP, PUBLIC_443, True),
     "endPort's range ends there": ([egress_only({"ports": [{"port": 400, "endPort": 442}]})], APP, PUBLIC_443, False),
     "NotIn matches a pod without the key": (
@@ -229,6 +235,7 @@ INVALID = {
         "In needs values",
     ),
     "unknown protocol": (egress_only({"ports": [{"protocol": "ICMP"}]}), "protocol 'ICMP'"),
+    "fractional port": (egress_only({"ports": [{"port": 53.5}]}), "port 53.5 is not a whole number"),
     "no podSelector": (policy({"policyTypes": ["Egress"]}), "spec.podSelector is required"),
 }
 

@@ -294,6 +294,10 @@ def _port(port: Mapping[str, Any], where: str) -> Port:
     number, end = port.get("port"), port.get("endPort")
     if isinstance(number, str):
         raise PolicyError(f"{where}: named port {number!r} is not supported by the twin; use the port number")
+    # Whole numbers may arrive as floats (53.0): Pulumi's wire format has only one number type.
+    for value in (number, end):
+        if value is not None and value != int(value):
+            raise PolicyError(f"{where}: port {value} is not a whole number")
     if number is not None and not 1 <= int(number) <= 65535:
         raise PolicyError(f"{where}: port {number} is not 1-65535")
     if end is not None and (number is None or not int(number) <= int(end) <= 65535):
