@@ -479,7 +479,7 @@ def test_proxy_drops_the_pods_imds_request_under_the_policy(twin: Twin, dev_prog
     assert [d.split(": ")[0] for d in twin.proxy.dropped] == [f"{facts.IMDS_ADDRESS}:80"]
     assert twin.proxy.imds_requests == 0
 
-    twin.configure(from_program(dev_program))
+    twin.configure(replace(from_program(dev_program), network_policies=()))
     assert pod.get(imds, headers={"Metadata": "true"}, timeout=5).status_code == 400
     assert twin.proxy.dropped == [] and twin.proxy.imds_requests == 1
 
