@@ -447,6 +447,10 @@ def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: 
     try:
         _sync_await(pulumi.runtime.stack.run_in_stack(build))
     finally:
+        # A run that failed leaves its pending outputs in Pulumi's process-wide settings, bound to this loop;
+        # the next run would wait on them. They belong to this run alone.
+        with pulumi.runtime.settings.SETTINGS.lock:
+            pulumi.runtime.settings.SETTINGS.outputs.clear()
         loop.close()
         asyncio.set_event_loop(None)
     return Program(monitor.registrations, monitor.invocations, monitor.exports, monitor.secret_exports, stack)
