@@ -467,6 +467,20 @@ def test_policy_that_lets_the_pod_reach_imds_is_a_broken_link(dev_program: Progr
     assert "IMDS 169.254.169.254:80 ALLOWED, must be denied" in broken.right
 
 
+def test_policy_selecting_other_labels_leaves_the_pod_to_default_deny(dev_program: Program) -> None:
+    """A Deployment and its policy that disagree on a label: the default-deny still isolates the pod."""
+    declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE])
+    default_deny, workload = declared.network_policies
+    typo = replace(
+        workload, pod_selector=replace(workload.pod_selector, match_labels={"app.kubernetes.io/instance": "raeder"})
+    )
+    mutated = replace(declared, network_policies=(default_deny, typo))
+    broken = first_broken(trust_chain(mutated, admit(mutated, "token"), [], []))
+    assert broken is not None and broken.name == "network policy"
+    assert broken.left.endswith(": egress isolated by wi-demo/default-deny")
+    assert broken.right.startswith("denied, but needed: DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns), Entra ID 443")
+
+
 def test_proxy_drops_the_pods_imds_request_under_the_policy(twin: Twin, dev_program: Program) -> None:
     """What any IMDS client in the pod meets: dropped under the declared policy, answered without one."""
     imds = f"http://{facts.IMDS_ADDRESS}/metadata/identity/oauth2/token?api-version=2018-02-01"
