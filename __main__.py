@@ -1,7 +1,9 @@
-"""The stack: network -> image -> cluster -> vault -> identity -> workload.
+"""The stack: network -> registry and images -> cluster -> namespaces -> one Workload per configured workload.
 
-The walkthrough's order, except that the image (with its registry) comes before the cluster, which grants its
-kubelet AcrPull on that registry, and a private vault's network comes first of all.
+The walkthrough's order, except that the registry and the image builds come before the cluster (they need nothing
+from it, and the cluster grants its kubelet AcrPull on the registry), and a private vault's network comes first.
+Each workload (identity, vault or grants, pods) depends only on the shared cluster and its own image, so adding,
+removing or changing one never touches another's resources.
 """
 
 import pulumi
@@ -15,19 +17,20 @@ from components import (
     AppImageArgs,
     ClusterNetwork,
     ClusterNetworkArgs,
-    FederatedIdentity,
-    FederatedIdentityArgs,
+    ImageRegistry,
+    ImageRegistryArgs,
     PrivateAccess,
-    RoleGrant,
     SecretVault,
     SecretVaultArgs,
+    Workload,
+    WorkloadArgs,
     WorkloadNamespace,
     WorkloadNamespaceArgs,
-    WorkloadPod,
-    WorkloadPodArgs,
+    read_existing_cluster,
 )
 
 config = settings.load()
+existing = read_existing_cluster(*config.existing_cluster) if config.existing_cluster else None
 
 # One resource group per stack, so `pulumi destroy` removes everything the stack made.
 group = resources.ResourceGroup("rg", location=config.location)
@@ -35,101 +38,120 @@ common = {"resource_group_name": group.name, "location": group.location}
 
 # A vault without public access needs a network of the stack's own, shared with the nodes.
 net = ClusterNetwork("net", ClusterNetworkArgs(**common)) if config.vault_private else None
+private_access = PrivateAccess(net.endpoint_subnet_id, net.vault_dns_zone_id) if net else None
 
-# The registry, the build, the vault and the identity need nothing from the cluster: they proceed while it is
-# created. Only the AcrPull grants, the federated credential and the Kubernetes objects wait for it.
-image_ref: pulumi.Input[str]
+# Existing registries the kubelet may pull prebuilt images from, by name; plus the stack's own for its builds.
 pull_registries: dict[str, pulumi.Input[str]] = {
     rid.rsplit("/", 1)[-1].lower(): rid for rid in config.pull_registry_ids
 }
-if config.prebuilt_image:
-    image_ref = config.prebuilt_image
-else:
-    image = AppImage("app", AppImageArgs(**common, repository=config.image_repository, sku=config.registry_sku))
-    image_ref = image.image_ref
-    pull_registries["app"] = image.registry_id
+images: dict[str, pulumi.Input[str]] = {}
+builds = {(w.build, w.repository) for w in config.workloads if w.build}
+if builds:
+    registry = ImageRegistry("app", ImageRegistryArgs(**common, sku=config.registry_sku))
+    pull_registries["app"] = registry.registry_id
+    for context, repository in sorted(builds):
+        image = AppImage(
+            repository.replace("/", "-"),
+            AppImageArgs(
+                registry_id=registry.registry_id,
+                registry_name=registry.registry_name,
+                login_server=registry.login_server,
+                context_dir=context,
+                repository=repository,
+            ),
+        )
+        images[repository] = image.image_ref
 
 cluster = AksOidcCluster(
     "wi",
     AksOidcClusterArgs(
         **common,
         profile=config.cluster,
+        existing=existing,
         node_subnet_id=net.node_subnet_id if net else None,
         acr_pull_registries=pull_registries,
     ),
 )
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 
-vault = SecretVault(
-    "secrets",
-    SecretVaultArgs(
-        **common,
-        secrets={config.secret_name: config.secret_value},
-        soft_delete_retention_days=config.vault_soft_delete_retention_days,
-        purge_protection=config.vault_purge_protection,
-        private_access=PrivateAccess(net.endpoint_subnet_id, net.vault_dns_zone_id) if net else None,
-    ),
+
+def acr_pull_for(workload: settings.WorkloadSetting) -> list[pulumi.Resource]:
+    """The AcrPull grant the workload's image needs: the stack's registry for a build, else its own registry's."""
+    label = "app" if workload.build else settings.registry_label(workload.prebuilt or "")
+    return [cluster.acr_pulls[label]] if label in cluster.acr_pulls else []
+
+
+shared_vault = (
+    SecretVault(
+        "shared",
+        SecretVaultArgs(
+            **common,
+            secrets={s.name: s.value for w in config.workloads for s in w.secrets},
+            soft_delete_retention_days=config.vault_soft_delete_retention_days,
+            purge_protection=config.vault_purge_protection,
+            private_access=private_access,
+        ),
+    )
+    if config.shared_vault
+    else None
 )
 
-namespace = WorkloadNamespace(
-    "workload", WorkloadNamespaceArgs(name=config.namespace, network_policy=config.network_policy), opts=on_cluster
-)
+namespaces = {
+    name: WorkloadNamespace(name, WorkloadNamespaceArgs(name=name, network_policy=policy), opts=on_cluster).name
+    for name, policy in sorted({(w.namespace, w.network_policy) for w in config.workloads})
+}
 
-grant = (
-    RoleGrant(name="reads-vault", scope=vault.vault_id)
-    if config.role_scope == "vault"
-    else RoleGrant(name=f"reads-secret-{config.secret_name.lower()}", scope=vault.secret_ids[config.secret_name])
-)
-identity = FederatedIdentity(
-    "workload",
-    FederatedIdentityArgs(
-        **common,
-        issuer_url=cluster.oidc_issuer_url,
-        namespace=namespace.name,
-        service_account_names=[config.service_account_name],
-        role_grants=[grant],
-    ),
-    opts=on_cluster,
-)
+workloads = {}
+for w in config.workloads:
+    image_ref = images[w.repository] if w.build else w.prebuilt
+    workloads[w.name] = Workload(
+        w.name,
+        WorkloadArgs(
+            **common,
+            issuer_url=cluster.oidc_issuer_url,
+            namespace=namespaces[w.namespace],
+            service_account_names=list(w.service_accounts),
+            image=image_ref,
+            secrets={s.name: s.value for s in w.secrets},
+            shared_vault=shared_vault,
+            env=w.env,
+            probes=w.probes,
+            replicas=w.replicas,
+            soft_delete_retention_days=config.vault_soft_delete_retention_days,
+            purge_protection=config.vault_purge_protection,
+            private_access=private_access,
+            network_policy=w.network_policy,
+            private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
+            wait_for=acr_pull_for(w),
+        ),
+        opts=on_cluster,
+    )
 
-workload = WorkloadPod(
-    "reader",
-    WorkloadPodArgs(
-        namespace=identity.namespace,
-        service_account_name=identity.service_account_name,
-        image=image_ref,
-        vault_uri=vault.vault_uri,
-        secret_name=config.secret_name,
-        reveal_secret=config.reveal_secret,
-        replicas=config.replicas,
-        wait_for=[*identity.trust, *cluster.acr_pull_assignments],
-        network_policy=config.network_policy,
-        private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
-    ),
-    opts=on_cluster,
+kube_context = pulumi.Output.concat(
+    "az aks get-credentials -g ",
+    existing.resource_group_name if existing else group.name,
+    " -n ",
+    cluster.cluster_name,
+    # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
+    " && kubelogin convert-kubeconfig -l azurecli"
+    if (existing.entra if existing else config.cluster.entra_rbac)
+    else "",
 )
-
 pulumi.export("resource_group", group.name)
 pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("oidc_issuer_url", cluster.oidc_issuer_url)
-pulumi.export("identity_client_id", identity.client_id)
-pulumi.export("vault_uri", vault.vault_uri)
-pulumi.export("secret_name", config.secret_name)
-pulumi.export("image", image_ref)
-pulumi.export("namespace", workload.namespace)
-pulumi.export("service_account", identity.service_account_name)
 pulumi.export(
-    "logs_command",
-    pulumi.Output.concat(
-        "az aks get-credentials -g ",
-        group.name,
-        " -n ",
-        cluster.cluster_name,
-        # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
-        " && kubelogin convert-kubeconfig -l azurecli" if config.cluster.entra_rbac else "",
-        " && kubectl logs -f -n ",
-        workload.namespace,
-        " deploy/",
-        workload.deployment_name,
-    ),
+    "workloads",
+    {
+        name: {
+            "client_id": w.client_id,
+            "vault_uri": w.vault_uri,
+            "namespace": w.namespace,
+            "service_account": w.service_account_name,
+            "logs_command": pulumi.Output.concat(
+                kube_context, " && kubectl logs -f -n ", w.namespace, " deploy/", w.deployment_name
+            ),
+        }
+        for name, w in workloads.items()
+    },
 )

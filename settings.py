@@ -14,13 +14,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import yaml
 
 from components import facts
 from components.cluster import ClusterProfile, MaintenanceWindow, NodePool
+from components.deployment import Probes
+from components.workload import VAULT_URL_ENV
 
 PROJECT_FILE = Path(__file__).with_name("Pulumi.yaml")
 
@@ -50,6 +52,31 @@ class SettingsError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
+class SecretSetting:
+    name: str
+    #: From a secret config value (`valueFrom`), or None to generate one.
+    value: pulumi.Output[str] | None
+
+
+@dataclass(frozen=True)
+class WorkloadSetting:
+    """One entry of `workloads`."""
+
+    name: str
+    namespace: str
+    service_accounts: tuple[str, ...]
+    secrets: tuple[SecretSetting, ...]
+    #: Build context directory (built in the stack's registry) and repository, or a pinned prebuilt image.
+    build: str | None
+    repository: str
+    prebuilt: str | None
+    replicas: int
+    env: dict[str, str]
+    probes: Probes
+    network_policy: bool
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program reads from the stack's configuration."""
 
@@ -59,19 +86,13 @@ class Settings:
     cluster: ClusterProfile
     #: Kubernetes NetworkPolicies: deny all in the workload's namespace, then allow exactly what the app needs.
     network_policy: bool
-    namespace: str
-    service_account_name: str
-    secret_name: str
-    #: The secret's value from `config --secret`, or None to generate one.
-    secret_value: pulumi.Output[str] | None
-    reveal_secret: bool
-    role_scope: Literal["vault", "secret"]
-    replicas: int
-    image_repository: str
-    #: A pinned image to run instead of building app/ in a registry.
-    prebuilt_image: str | None
+    workloads: tuple[WorkloadSetting, ...]
+    #: One vault for every workload, each granted only its own secrets; otherwise a vault per workload.
+    shared_vault: bool
+    #: (resource group, name) of a cluster to deploy onto instead of creating one.
+    existing_cluster: tuple[str, str] | None
     registry_sku: str
-    #: Existing registries (ARM ids) the kubelet identity may pull from, e.g. the one `prebuilt_image` lives in.
+    #: Existing registries (ARM ids) the kubelet identity may pull from, e.g. the one a prebuilt image lives in.
     pull_registry_ids: tuple[str, ...]
     vault_soft_delete_retention_days: int
     vault_purge_protection: bool
@@ -115,42 +136,31 @@ def load() -> Settings:
         monitoring=r.boolean("monitoring"),
         azure_policy=r.boolean("azurePolicy"),
     )
-    namespace = r.matching("namespace", facts.DNS1123_LABEL_RULE, _DNS1123_LABEL)
-    if namespace in facts.RESERVED_NAMESPACES or namespace.startswith(facts.RESERVED_NAMESPACE_PREFIX):
-        r.fail("namespace", namespace, "a namespace of the stack's own, not default or kube-* (Kubernetes owns those)")
-    service_account = r.matching("serviceAccountName", facts.DNS1123_SUBDOMAIN_RULE, _DNS1123_SUBDOMAIN)
-    if service_account == facts.DEFAULT_SERVICE_ACCOUNT:
-        r.fail(
-            "serviceAccountName",
-            service_account,
-            "a service account of the stack's own, not the one Kubernetes creates in every namespace (default)",
-        )
-    prebuilt_image = r.pinned_image("prebuiltImage")
     pull_registry_ids = tuple(r.each("pullRegistryIds", _REGISTRY_ID, "a list of container registry ARM ids"))
+    network_policy = r.boolean("networkPolicy")
     settings = Settings(
         location=location,
         production=r.boolean("production"),
         cluster=cluster,
-        network_policy=r.boolean("networkPolicy"),
-        namespace=namespace,
-        service_account_name=service_account,
-        secret_name=r.matching(
-            "secretName", facts.SECRET_NAME_RULE, "a Key Vault secret name: 1-127 letters, digits and hyphens"
-        ),
-        secret_value=pulumi.Config().get_secret("secretValue"),
-        reveal_secret=r.boolean("revealSecret"),
-        role_scope=r.choice("roleScope", ("vault", "secret")),
-        replicas=r.integer("replicas", minimum=1),
-        image_repository=r.matching(
-            "imageRepository", _REPOSITORY, "a lowercase repository path such as secret-reader or team/app"
-        ),
-        prebuilt_image=prebuilt_image,
+        network_policy=network_policy,
+        workloads=_workloads(r, network_policy),
+        shared_vault=r.boolean("sharedVault"),
+        existing_cluster=_existing_cluster(r),
         registry_sku=r.choice("registrySku", ("Basic", "Standard", "Premium")),
         pull_registry_ids=pull_registry_ids,
         vault_soft_delete_retention_days=r.integer("vaultSoftDeleteRetentionDays", *facts.SOFT_DELETE_RETENTION_DAYS),
         vault_purge_protection=r.boolean("vaultPurgeProtection"),
         vault_private=r.boolean("vaultPrivateEndpoint"),
     )
+    if settings.shared_vault:
+        _shared_vault_rules(r, settings.workloads)
+    if settings.existing_cluster and settings.vault_private:
+        r.fail(
+            "vaultPrivateEndpoint",
+            True,
+            "false with an existing cluster: the private endpoint would have to go into that cluster's network, "
+            "which this stack does not manage",
+        )
     if settings.production:
         _production_rules(r, settings)
     if r.problems:
@@ -197,6 +207,241 @@ def _production_rules(r: _Reader, s: Settings) -> None:
     for key, value, ok, rule in demands:
         if not ok:
             r.fail(key, value, rule)
+
+
+#: Used when a stack sets no `workloads`: the secret reader, as the dev stack declares it.
+DEFAULT_WORKLOADS: list[dict[str, Any]] = [
+    {
+        "name": "reader",
+        "namespace": "wi-demo",
+        "serviceAccounts": ["wi-demo-sa"],
+        "secrets": [{"name": "Secret"}],
+        "image": {"build": "app", "repository": "secret-reader"},
+        "env": {"SECRET_NAME": "Secret", "REVEAL_SECRET": "false", "HEALTH_PORT": "8080"},
+    }
+]
+_WORKLOAD_KEYS = {
+    "name",
+    "namespace",
+    "serviceAccounts",
+    "secrets",
+    "image",
+    "replicas",
+    "env",
+    "probes",
+    "networkPolicy",
+}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Workload names become Azure and Kubernetes names (with suffixes), so they are short DNS-1123 labels.
+_WORKLOAD_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$")
+#: Variables a workload's env may not set: the stack injects the vault URL, the webhook its own.
+RESERVED_ENV = frozenset({VAULT_URL_ENV, *facts.INJECTED_ENV})
+
+
+def _workloads(r: _Reader, network_policy: bool) -> tuple[WorkloadSetting, ...]:
+    raw = r.structured("workloads", DEFAULT_WORKLOADS)
+    if not isinstance(raw, list) or not raw:
+        r.fail("workloads", raw, "a non-empty list of workloads (see the README's worked example)")
+        return ()
+    workloads = []
+    for i, entry in enumerate(raw):
+        workload = _workload(r, f"workloads[{i}]", entry, network_policy)
+        if workload:
+            workloads.append(workload)
+    _cross_workload_rules(r, workloads)
+    return tuple(workloads)
+
+
+def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> WorkloadSetting | None:
+    if not isinstance(entry, dict):
+        r.fail(at, entry, "a workload: a map with at least name, secrets and image")
+        return None
+    for key in sorted(set(entry) - _WORKLOAD_KEYS):
+        r.fail(f"{at}.{key}", entry[key], "absent: not a workload key (" + ", ".join(sorted(_WORKLOAD_KEYS)) + ")")
+    name = r.check(f"{at}.name", entry.get("name"), _WORKLOAD_NAME, "a DNS-1123 label of 1-24 characters")
+    namespace = r.check(f"{at}.namespace", entry.get("namespace", name), facts.DNS1123_LABEL_RULE, _DNS1123_LABEL)
+    if namespace in facts.RESERVED_NAMESPACES or str(namespace).startswith(facts.RESERVED_NAMESPACE_PREFIX):
+        r.fail(
+            f"{at}.namespace",
+            namespace,
+            "a namespace of the stack's own, not default or kube-* (Kubernetes owns those)",
+        )
+    accounts = entry.get("serviceAccounts", [name])
+    if not (isinstance(accounts, list) and 1 <= len(accounts) <= facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY):
+        r.fail(
+            f"{at}.serviceAccounts",
+            accounts,
+            f"a list of 1 to {facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY} service accounts: an identity takes at "
+            f"most {facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY} federated credentials",
+        )
+        accounts = []
+    for j, account in enumerate(accounts):
+        r.check(f"{at}.serviceAccounts[{j}]", account, facts.DNS1123_SUBDOMAIN_RULE, _DNS1123_SUBDOMAIN)
+        if account == facts.DEFAULT_SERVICE_ACCOUNT:
+            r.fail(f"{at}.serviceAccounts[{j}]", account, "a service account of the stack's own, not default")
+    if len(set(map(str, accounts))) != len(accounts):
+        r.fail(f"{at}.serviceAccounts", accounts, "a list without repeats")
+    secrets = _secrets(r, f"{at}.secrets", entry.get("secrets"))
+    build, repository, prebuilt = _image(r, f"{at}.image", entry.get("image"), str(name))
+    env = entry.get("env", {})
+    if not (isinstance(env, dict) and all(isinstance(v, str) for v in env.values())):
+        r.fail(f"{at}.env", env, "a map of variable names to string values (quote numbers and booleans)")
+        env = {}
+    for key in env:
+        if not _ENV_NAME.match(key):
+            r.fail(f"{at}.env.{key}", env[key], "set under a valid variable name (letters, digits, _)")
+        elif key in RESERVED_ENV:
+            r.fail(f"{at}.env.{key}", env[key], "absent: the stack or the webhook sets it")
+    probes = entry.get("probes", {})
+    probe_keys = {"port", "readinessPath", "livenessPath"}
+    if not (isinstance(probes, dict) and set(probes) <= probe_keys):
+        r.fail(f"{at}.probes", probes, "a map with port, readinessPath and livenessPath")
+        probes = {}
+    port = r.number(f"{at}.probes.port", probes.get("port", Probes.port), 1, 65535)
+    paths = {}
+    for key, default in (("readinessPath", Probes.readiness_path), ("livenessPath", Probes.liveness_path)):
+        paths[key] = r.check(f"{at}.probes.{key}", probes.get(key, default), _HTTP_PATH, "an HTTP path such as /readyz")
+    replicas = r.number(f"{at}.replicas", entry.get("replicas", 1), 1, None)
+    policy = entry.get("networkPolicy", network_policy)
+    if not isinstance(policy, bool):
+        r.fail(f"{at}.networkPolicy", policy, "true or false")
+    return WorkloadSetting(
+        name=str(name),
+        namespace=str(namespace),
+        service_accounts=tuple(map(str, accounts)),
+        secrets=secrets,
+        build=build,
+        repository=repository,
+        prebuilt=prebuilt,
+        replicas=replicas,
+        env=dict(env),
+        probes=Probes(port=port, readiness_path=paths["readinessPath"], liveness_path=paths["livenessPath"]),
+        network_policy=bool(policy),
+    )
+
+
+_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+
+
+def _secrets(r: _Reader, at: str, raw: Any) -> tuple[SecretSetting, ...]:
+    if not (isinstance(raw, list) and raw):
+        r.fail(
+            at,
+            raw,
+            "a non-empty list of secrets, each {name: ..., valueFrom: <secret config key>} (no valueFrom: generated)",
+        )
+        return ()
+    secrets = []
+    for j, secret in enumerate(raw):
+        if not (isinstance(secret, dict) and set(secret) <= {"name", "valueFrom"}):
+            r.fail(f"{at}[{j}]", secret, "a map with name and, optionally, valueFrom")
+            continue
+        name = r.check(
+            f"{at}[{j}].name",
+            secret.get("name"),
+            facts.SECRET_NAME_RULE,
+            "a Key Vault secret name: 1-127 letters, digits and hyphens",
+        )
+        value = None
+        if "valueFrom" in secret:
+            key = secret["valueFrom"]
+            value = pulumi.Config().get_secret(key) if isinstance(key, str) and key else None
+            if value is None:
+                r.fail(
+                    f"{at}[{j}].valueFrom",
+                    key,
+                    f"the key of a secret config value that is set (pulumi config set --secret {key} <value>)",
+                )
+        secrets.append(SecretSetting(str(name), value))
+    names = [s.name.lower() for s in secrets]
+    if len(set(names)) != len(names):
+        r.fail(at, [s.name for s in secrets], "a list of distinct secret names (Key Vault ignores case)")
+    return tuple(secrets)
+
+
+def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, str | None]:
+    """(build context, repository, prebuilt image): exactly one of `build` and `prebuilt`."""
+    if not (
+        isinstance(raw, dict)
+        and len({"build", "prebuilt"} & set(raw)) == 1
+        and set(raw) <= {"build", "repository", "prebuilt"}
+    ):
+        r.fail(at, raw, "either {build: <context directory>, repository: <name>} or {prebuilt: <pinned image>}")
+        return None, name, None
+    if "prebuilt" in raw:
+        return None, name, r.pinned_image(f"{at}.prebuilt", raw["prebuilt"])
+    build = raw["build"]
+    context = PROJECT_FILE.parent / str(build)
+    if not (isinstance(build, str) and _CONTEXT_DIR.match(build) and (context / "Dockerfile").is_file()):
+        r.fail(f"{at}.build", build, "a directory of this project, relative to Pulumi.yaml, holding a Dockerfile")
+    repository = r.check(
+        f"{at}.repository",
+        raw.get("repository", name),
+        _REPOSITORY,
+        "a lowercase repository path such as secret-reader or team/app",
+    )
+    return str(build), str(repository), None
+
+
+_CONTEXT_DIR = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]+$")
+
+
+def _cross_workload_rules(r: _Reader, workloads: list[WorkloadSetting]) -> None:
+    """What no single workload can break alone: names, service accounts and namespaces they share."""
+    seen: dict[str, int] = {}
+    accounts: dict[tuple[str, str], str] = {}
+    policies: dict[str, tuple[str, bool]] = {}
+    for i, w in enumerate(workloads):
+        if w.name in seen:
+            r.fail(f"workloads[{i}].name", w.name, f"unique: workloads[{seen[w.name]}] has the same name")
+        seen.setdefault(w.name, i)
+        for account in w.service_accounts:
+            owner = accounts.setdefault((w.namespace, account), w.name)
+            if owner != w.name:
+                r.fail(
+                    f"workloads[{i}].serviceAccounts",
+                    account,
+                    f"a service account no other workload claims: {owner} already federates {w.namespace}/{account}",
+                )
+        first = policies.setdefault(w.namespace, (w.name, w.network_policy))
+        if first[1] != w.network_policy:
+            r.fail(
+                f"workloads[{i}].networkPolicy",
+                w.network_policy,
+                f"{first[1]} like {first[0]}, which shares namespace {w.namespace}: its default-deny policy covers "
+                "the whole namespace",
+            )
+
+
+def _shared_vault_rules(r: _Reader, workloads: tuple[WorkloadSetting, ...]) -> None:
+    owners: dict[str, str] = {}
+    for i, w in enumerate(workloads):
+        for secret in w.secrets:
+            owner = owners.setdefault(secret.name.lower(), w.name)
+            if owner != w.name:
+                r.fail(
+                    f"workloads[{i}].secrets",
+                    secret.name,
+                    f"a name no other workload uses in the shared vault (sharedVault: true): {owner} has it",
+                )
+
+
+def _existing_cluster(r: _Reader) -> tuple[str, str] | None:
+    group, name = r.raw("existingClusterResourceGroup"), r.raw("existingClusterName")
+    if bool(group) != bool(name):
+        key = "existingClusterName" if group else "existingClusterResourceGroup"
+        r.fail(key, r.raw(key), "set together with the other existingCluster setting, or both empty")
+        return None
+    return (group, name) if group else None
+
+
+def registry_label(image: str) -> str:
+    """The name of the Azure registry an image reference points at (how `pullRegistryIds` are labelled), or ""."""
+    host = image.split("/", 1)[0]
+    for suffix in facts.ACR_LOGIN_SUFFIXES:
+        if host.endswith(suffix):
+            return host.removesuffix(suffix).lower()
+    return ""
 
 
 def _cidr(value: str) -> bool:
@@ -315,11 +560,33 @@ class _Reader:
             )
         return value
 
-    def pinned_image(self, key: str) -> str | None:
-        value = self.raw(key)
-        if not value:
-            return None
-        image = _IMAGE.match(value)
-        if image is None or not (image["digest"] or (image["tag"] and image["tag"] != "latest")):
-            self.fail(key, value, "a lowercase image reference with a tag other than 'latest' or an @sha256 digest")
+    def structured(self, key: str, default: Any) -> Any:
+        """A structured value (lists and maps in the stack file), or `default` when unset."""
+        value = self._config.get(key)
+        if value is None:
+            return default
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+
+    def check(self, path: str, value: Any, rule: re.Pattern[str], description: str) -> str:
+        """A string inside a structured setting, at `path` (e.g. workloads[0].name)."""
+        if not (isinstance(value, str) and rule.match(value)):
+            self.fail(path, value, description)
+        return str(value)
+
+    def number(self, path: str, value: Any, minimum: int, maximum: int | None) -> int:
+        """An integer inside a structured setting."""
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok or value < minimum or (maximum is not None and value > maximum):
+            rule = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+            self.fail(path, value, rule)
+            return minimum
         return value
+
+    def pinned_image(self, path: str, value: Any) -> str | None:
+        image = _IMAGE.match(value) if isinstance(value, str) else None
+        if image is None or not (image["digest"] or (image["tag"] and image["tag"] != "latest")):
+            self.fail(path, value, "a lowercase image reference with a tag other than 'latest' or an @sha256 digest")
+        return value if isinstance(value, str) else None

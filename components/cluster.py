@@ -68,10 +68,63 @@ class ClusterProfile:
 
 
 @dataclass(frozen=True)
+class ExistingCluster:
+    """A cluster the stack does not manage, as `read_existing_cluster` found it."""
+
+    resource_group_name: str
+    name: str
+    oidc_issuer_url: str
+    kubelet_object_id: str
+    #: Whether it signs in with Entra ID (its kubeconfig then runs kubelogin).
+    entra: bool
+
+
+class ClusterNotReady(pulumi.RunError):
+    """An existing cluster lacks what workload identity needs; nothing has been declared."""
+
+
+def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluster:
+    """Reads a cluster through the provider's own invoke and refuses one that cannot federate its pods.
+
+    Synchronous on purpose: it runs before anything is declared, so a refusal changes nothing.
+    """
+    found = containerservice.get_managed_cluster(resource_group_name=resource_group_name, resource_name=name)
+    issuer = found.oidc_issuer_profile
+    workload_identity = found.security_profile and found.security_profile.workload_identity
+    missing = []
+    if not (issuer and issuer.enabled and issuer.issuer_url):
+        missing.append(("the OIDC issuer", "--enable-oidc-issuer"))
+    if not (workload_identity and workload_identity.enabled):
+        missing.append(("workload identity", "--enable-workload-identity"))
+    if missing:
+        raise ClusterNotReady(
+            f"existing cluster {resource_group_name}/{name} has "
+            + " and ".join(what for what, _ in missing)
+            + " turned off; turn "
+            + ("them" if len(missing) > 1 else "it")
+            + f" on with: az aks update -g {resource_group_name} -n {name} "
+            + " ".join(flag for _, flag in missing)
+        )
+    kubelet = (found.identity_profile or {}).get(facts.KUBELET_IDENTITY_KEY)
+    if kubelet is None or not kubelet.object_id:
+        raise ClusterNotReady(f"existing cluster {resource_group_name}/{name} reports no kubelet identity")
+    assert issuer is not None and issuer.issuer_url is not None
+    return ExistingCluster(
+        resource_group_name=resource_group_name,
+        name=name,
+        oidc_issuer_url=issuer.issuer_url,
+        kubelet_object_id=kubelet.object_id,
+        entra=found.aad_profile is not None,
+    )
+
+
+@dataclass(frozen=True)
 class AksOidcClusterArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
     profile: ClusterProfile = field(default_factory=ClusterProfile)
+    #: Use this cluster instead of creating one: only the AcrPull grants and the provider are declared.
+    existing: ExistingCluster | None = None
     #: Subnet for the nodes (pods get overlay addresses, not subnet ones); None lets AKS make a network.
     node_subnet_id: pulumi.Input[str] | None = None
     #: Registries the kubelet identity may pull from (AcrPull), by a label that names each grant.
@@ -87,7 +140,6 @@ class AksOidcCluster(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
-    cluster_id: pulumi.Output[str]
     #: The issuer exactly as AKS reports it, trailing slash included: federated credentials must match it byte
     #: for byte.
     oidc_issuer_url: pulumi.Output[str]
@@ -95,11 +147,41 @@ class AksOidcCluster(pulumi.ComponentResource):
     #: The Kubernetes provider for this cluster; pass it to components that declare Kubernetes objects. Its
     #: kubeconfig (user credentials, secret) is never exported.
     provider: k8s.Provider
-    #: What a workload pulling from the AcrPull registries must wait for: the grants themselves.
-    acr_pull_assignments: list[pulumi.Resource]
+    #: The AcrPull grants by registry label: a workload pulling from one must wait for its grant.
+    acr_pulls: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: AksOidcClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AksOidcCluster", name, None, opts)
+        if args.existing:
+            existing = args.existing
+            self.cluster_name = pulumi.Output.from_input(existing.name)
+            self.oidc_issuer_url = pulumi.Output.from_input(existing.oidc_issuer_url)
+            self.kubelet_object_id = pulumi.Output.from_input(existing.kubelet_object_id)
+            # Its owners already gave the deployer access: the provider signs in as for a created cluster.
+            self.provider = self._kubernetes_provider(
+                name, existing.resource_group_name, self.cluster_name, existing.entra, args.profile.kubelogin_mode, []
+            )
+        else:
+            self._create(name, args)
+        self.acr_pulls = {
+            label: assign_role(
+                f"{name}-acr-pull-{label}",
+                role=facts.ACR_PULL,
+                principal_id=self.kubelet_object_id,
+                scope=registry_id,
+                parent=self,
+            )
+            for label, registry_id in sorted(args.acr_pull_registries.items())
+        }
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "oidc_issuer_url": self.oidc_issuer_url,
+                "kubelet_object_id": self.kubelet_object_id,
+            }
+        )
+
+    def _create(self, name: str, args: AksOidcClusterArgs) -> None:
         profile = args.profile
         child = pulumi.ResourceOptions(parent=self)
 
@@ -242,35 +324,13 @@ class AksOidcCluster(pulumi.ComponentResource):
                 )
 
         self.cluster_name = cluster.name
-        self.cluster_id = cluster.id
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: _required(p and p.issuer_url, "issuer"))
         self.kubelet_object_id = cluster.identity_profile.apply(
             lambda p: _required(p and p[facts.KUBELET_IDENTITY_KEY].object_id, "kubelet identity")
         )
 
-        self.acr_pull_assignments = [
-            assign_role(
-                f"{name}-acr-pull-{label}",
-                role=facts.ACR_PULL,
-                principal_id=self.kubelet_object_id,
-                scope=registry_id,
-                parent=self,
-            )
-            for label, registry_id in sorted(args.acr_pull_registries.items())
-        ]
-
-        credentials = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=args.resource_group_name,
-            resource_name=cluster.name,
-            format=facts.KUBECONFIG_EXEC_FORMAT if profile.entra_rbac else None,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        kubeconfig = pulumi.Output.secret(
-            credentials.kubeconfigs.apply(lambda configs: base64.b64decode(configs[0].value).decode())
-        )
         access: list[pulumi.Resource] = []
         if profile.entra_rbac:
-            kubeconfig = kubeconfig.apply(lambda text: unattended_kubeconfig(text, profile.kubelogin_mode))
             # The deployer creates namespaces and policies: it needs a cluster-wide Kubernetes role, which takes
             # minutes to reach the API server; everything on the cluster waits until it has.
             deployer = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -282,30 +342,49 @@ class AksOidcCluster(pulumi.ComponentResource):
                 scope=cluster.id,
                 parent=self,
             )
-            access.append(
-                command.local.Command(
-                    f"{name}-await-access",
-                    create=AWAIT_ACCESS_SCRIPT,
-                    environment={"KUBECONFIG_DATA": kubeconfig, "INTERVAL": str(ACCESS_POLL_SECONDS)},
-                    triggers=[grant.id],
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
-                )
+            access.append(grant)
+        self.provider = self._kubernetes_provider(
+            name, args.resource_group_name, cluster.name, profile.entra_rbac, profile.kubelogin_mode, access
+        )
+
+    def _kubernetes_provider(
+        self,
+        name: str,
+        resource_group_name: pulumi.Input[str],
+        cluster_name: pulumi.Input[str],
+        entra: bool,
+        kubelogin_mode: str,
+        access: list[pulumi.Resource],
+    ) -> k8s.Provider:
+        """A provider from the cluster's user credentials (secret, never exported); for an Entra cluster, in exec
+        format with kubelogin signing in unattended, and only once `access` grants have reached the API server."""
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=resource_group_name,
+            resource_name=cluster_name,
+            format=facts.KUBECONFIG_EXEC_FORMAT if entra else None,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(lambda configs: base64.b64decode(configs[0].value).decode())
+        )
+        if entra:
+            kubeconfig = kubeconfig.apply(lambda text: unattended_kubeconfig(text, kubelogin_mode))
+        waits: list[pulumi.Resource] = [
+            command.local.Command(
+                f"{name}-await-access",
+                create=AWAIT_ACCESS_SCRIPT,
+                environment={"KUBECONFIG_DATA": kubeconfig, "INTERVAL": str(ACCESS_POLL_SECONDS)},
+                triggers=[grant.id],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
             )
+            for grant in access
+        ]
         # delete_unreachable lets `pulumi destroy` finish when the cluster is already gone.
-        self.provider = k8s.Provider(
+        return k8s.Provider(
             f"{name}-k8s",
             kubeconfig=kubeconfig,
             delete_unreachable=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=access),
-        )
-
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_id": self.cluster_id,
-                "oidc_issuer_url": self.oidc_issuer_url,
-                "kubelet_object_id": self.kubelet_object_id,
-            }
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
 
 

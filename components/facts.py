@@ -74,6 +74,8 @@ SOFT_DELETE_RETENTION_DAYS = (7, 90)
 
 #: Lets the cluster's kubelet identity pull images.
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+#: Registry login servers: `<name>` plus the cloud's suffix (public, China, US Government).
+ACR_LOGIN_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")
 #: Registry names: 5-50 alphanumerics, no hyphens.
 REGISTRY_NAME_RULE = re.compile(r"^[A-Za-z0-9]{5,50}$")
 

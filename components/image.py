@@ -1,4 +1,4 @@
-"""AppImage: a container registry, and the app's image built in it by `pulumi up`, with no local Docker."""
+"""AppImage: an app's image, built in the stack's registry by `pulumi up`, with no local Docker."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_command as command
-import pulumi_random as random
 from docker.utils.build import exclude_paths
-from pulumi_azure_native import containerregistry
 
 #: Characters of the content hash used as the image tag.
 TAG_LENGTH = 16
@@ -26,14 +24,14 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 @dataclass(frozen=True)
 class AppImageArgs:
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
+    #: The registry to build in (an `ImageRegistry`'s outputs).
+    registry_id: pulumi.Input[str]
+    registry_name: pulumi.Input[str]
+    login_server: pulumi.Input[str]
     #: The Docker build context (with its Dockerfile), relative to the directory `pulumi` runs in.
     context_dir: str = "app"
     #: Repository of the image in the registry.
     repository: str = "secret-reader"
-    #: Registry SKU: Basic, Standard or Premium.
-    sku: str = "Basic"
 
 
 @dataclass(frozen=True)
@@ -57,62 +55,30 @@ class AppImage(pulumi.ComponentResource):
     needs the Azure CLI, logged in, on the deploying machine.
     """
 
-    registry_id: pulumi.Output[str]
-    login_server: pulumi.Output[str]
     #: `<login server>/<repository>@sha256:<digest>`, known once the image is pushed.
     image_ref: pulumi.Output[str]
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AppImage", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-
-        # Registry names: 5-50 alphanumerics, globally unique (facts: Container registry and image build); a new
-        # name whenever the registry must be replaced, so the replacement never collides with the live one.
-        prefix = re.sub(r"[^a-z0-9]", "", name.lower())[:30] or "acr"
-        suffix = random.RandomString(
-            f"{name}-suffix",
-            length=10,
-            special=False,
-            upper=False,
-            keepers={"location": args.location, "resource_group": args.resource_group_name},
-            opts=child,
-        )
-        registry = containerregistry.Registry(
-            f"{name}-registry",
-            registry_name=pulumi.Output.concat(prefix, suffix.result),
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            sku={"name": args.sku},
-            admin_user_enabled=False,
-            anonymous_pull_enabled=False,
-            opts=child,
-        )
-
         context = Path(args.context_dir)
         tag = context_hash(context)[:TAG_LENGTH]
-        image = f"{args.repository}:{tag}"
         build = command.local.Command(
             f"{name}-build",
             create=build_script(base_images(context)),
             environment={
-                "SUBSCRIPTION": registry.id.apply(lambda i: i.split("/")[2]),
-                "REGISTRY": registry.name,
-                "LOGIN_SERVER": registry.login_server,
-                "IMAGE": image,
+                "SUBSCRIPTION": pulumi.Output.from_input(args.registry_id).apply(lambda i: i.split("/")[2]),
+                "REGISTRY": args.registry_name,
+                "LOGIN_SERVER": args.login_server,
+                "IMAGE": f"{args.repository}:{tag}",
                 "CONTEXT": args.context_dir,
             },
-            triggers=[tag, registry.id],
-            opts=child,
+            triggers=[tag, args.registry_id],
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        self.registry_id = registry.id
-        self.login_server = registry.login_server
-        self.image_ref = pulumi.Output.all(registry.login_server, build.stdout).apply(
+        self.image_ref = pulumi.Output.all(args.login_server, build.stdout).apply(
             lambda values: f"{values[0]}/{args.repository}@{_digest(values[1])}"
         )
-        self.register_outputs(
-            {"registry_id": self.registry_id, "login_server": self.login_server, "image_ref": self.image_ref}
-        )
+        self.register_outputs({"image_ref": self.image_ref})
 
 
 def build_script(bases: list[BaseImage]) -> str:
@@ -127,7 +93,7 @@ def build_script(bases: list[BaseImage]) -> str:
         copy = f"{base.repository}@{base.digest}"
         lines.append(
             f"az acr repository show {registry} --image {copy} >/dev/null 2>&1 || "
-            f"az acr import {registry} --source {base.source} --image {base.repository}:{base.tag} >&2"
+            f"az acr import {registry} --source {base.source} --image {base.repository}:{base.tag} --force >&2"
         )
         build_args += f' --build-arg "{base.arg}=$LOGIN_SERVER/{copy}"'
     lines.append(f'az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" >&2')

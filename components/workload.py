@@ -1,171 +1,124 @@
-"""WorkloadPod: the secret-reader Deployment, labelled for workload identity and locked down."""
+"""Workload: one app with an identity of its own, the secrets only it may read, and its pods.
+
+Self-contained on purpose: it depends only on the shared cluster (issuer, provider) and image, and names every
+child after itself, so adding, removing or changing one workload never touches another's resources.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components import facts
+from components.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
+from components.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
+from components.vault import PrivateAccess, SecretVault, SecretVaultArgs
 
-#: How long a rollout may take before the Deployment (and `pulumi up`) fails: data-plane RBAC alone can take
-#: 10 minutes (facts: Key Vault), then the image pull and the first successful read.
-ROLLOUT_SECONDS = facts.RBAC_PROPAGATION_SECONDS + 600
-#: The app's health endpoints (its /readyz is 200 only after a recent successful read).
-READINESS_PATH = "/readyz"
-LIVENESS_PATH = "/livez"
+#: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
+VAULT_URL_ENV = "KEY_VAULT_URL"
 
 
 @dataclass(frozen=True)
-class WorkloadPodArgs:
+class WorkloadArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    #: The cluster's OIDC issuer URL, exactly as the cluster reports it.
+    issuer_url: pulumi.Input[str]
+    #: Namespace of the service accounts and pods (it must exist; pass the namespace's output to order them).
     namespace: pulumi.Input[str]
-    #: The federated service account the pods run as.
-    service_account_name: pulumi.Input[str]
-    #: Image reference, pinned by tag or digest.
+    #: Service accounts federated with the workload's identity; the pods run as the first.
+    service_account_names: Sequence[str]
     image: pulumi.Input[str]
-    #: The vault's `vaultUri` output.
-    vault_uri: pulumi.Input[str]
-    secret_name: str
-    #: A secret version to pin; None reads the latest.
-    version_id: str | None = None
-    #: Print the secret's value in the log instead of a mask.
-    reveal_secret: bool = False
+    #: Secret name -> value (None: generated). In the workload's own vault, unless `shared_vault` is given.
+    secrets: Mapping[str, pulumi.Input[str] | None]
+    #: A vault several workloads share, already holding these secrets: the workload may read each of its own
+    #: secrets there, and nothing else (Microsoft's guidance for secrets shared across applications).
+    shared_vault: SecretVault | None = None
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    probes: Probes = field(default_factory=Probes)
     replicas: int = 1
-    health_port: int = 8080
-    #: Resources the pods need in place before they start (federated credentials, role assignments, AcrPull).
-    wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    #: Allow the pods exactly the egress the app needs (for a namespace that denies everything else): DNS, and
-    #: HTTPS to public addresses (Entra ID) and to `private_endpoint_cidrs` (the vault's private endpoint).
+    #: Of the workload's own vault.
+    soft_delete_retention_days: int = 90
+    purge_protection: bool = True
+    private_access: PrivateAccess | None = None
     network_policy: bool = False
     private_endpoint_cidrs: Sequence[str] = ()
+    #: What the pods need besides their own trust chain, e.g. the AcrPull on the registry their image is in.
+    wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
-class WorkloadPod(pulumi.ComponentResource):
-    """Pods that read the secret through workload identity; `pulumi up` waits until one has really read it.
+class Workload(pulumi.ComponentResource):
+    """A federated identity, its vault (or its secrets' grants in a shared one), and its Deployment, whose pods
+    wait only for this workload's own federated credentials and role assignments."""
 
-    The webhook injects credentials only into pods whose own template carries the use label (facts: Workload
-    identity); the readiness probe is the app's /readyz, so the rollout completes only after a successful read.
-    Kubernetes objects use the `kubernetes` provider passed in `opts.providers`.
-    """
-
-    deployment_name: pulumi.Output[str]
+    client_id: pulumi.Output[str]
+    vault_uri: pulumi.Output[str]
     namespace: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: WorkloadPodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wi:index:WorkloadPod", name, None, opts)
-        if args.replicas < 1:
-            raise ValueError(f"replicas {args.replicas}: must be at least 1")
-
-        selector = {"app.kubernetes.io/name": "secret-reader", "app.kubernetes.io/instance": name}
-        env = [
-            {"name": "KEY_VAULT_URL", "value": args.vault_uri},
-            {"name": "SECRET_NAME", "value": args.secret_name},
-            {"name": "REVEAL_SECRET", "value": str(args.reveal_secret).lower()},
-            {"name": "HEALTH_PORT", "value": str(args.health_port)},
-        ]
-        if args.version_id:
-            env.append({"name": "VERSION_ID", "value": args.version_id})
-
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={"namespace": args.namespace, "labels": selector},
-            spec={
-                "replicas": args.replicas,
-                "selector": {"match_labels": selector},
-                "progress_deadline_seconds": ROLLOUT_SECONDS,
-                "template": {
-                    "metadata": {"labels": {**selector, facts.WORKLOAD_IDENTITY_USE_LABEL: "true"}},
-                    "spec": _pod_spec(args, env),
-                },
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(args.wait_for),
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{ROLLOUT_SECONDS}s", update=f"{ROLLOUT_SECONDS}s"),
-            ),
-        )
-
-        if args.network_policy:
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-egress",
-                metadata={"name": f"{name}-egress", "namespace": args.namespace},
-                spec=egress_policy(selector, args.private_endpoint_cidrs),
-                opts=pulumi.ResourceOptions(parent=self),
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wi:index:Workload", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.shared_vault is None:
+            vault = SecretVault(
+                name,
+                SecretVaultArgs(
+                    resource_group_name=args.resource_group_name,
+                    location=args.location,
+                    secrets=args.secrets,
+                    soft_delete_retention_days=args.soft_delete_retention_days,
+                    purge_protection=args.purge_protection,
+                    private_access=args.private_access,
+                ),
+                opts=child,
             )
-
-        self.deployment_name = deployment.metadata.name
-        self.namespace = deployment.metadata.namespace
-        self.register_outputs({"deployment_name": self.deployment_name, "namespace": self.namespace})
-
-
-def _pod_spec(args: WorkloadPodArgs, env: list[dict[str, pulumi.Input[str]]]) -> dict:
-    """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
-    probe = {"port": "health"}
-    return {
-        "service_account_name": args.service_account_name,
-        # The webhook's projected token is its own volume; the Kubernetes API token is not needed.
-        "automount_service_account_token": False,
-        "termination_grace_period_seconds": 10,
-        "node_selector": {"kubernetes.io/os": "linux"},
-        "security_context": {
-            "run_as_non_root": True,
-            "run_as_user": facts.APP_UID,
-            "run_as_group": facts.APP_UID,
-            "fs_group": facts.APP_UID,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
+            grants = [RoleGrant(name="reads-vault", scope=vault.vault_id)]
+        else:
+            vault = args.shared_vault
+            grants = [
+                RoleGrant(name=f"reads-secret-{secret.lower()}", scope=vault.secret_ids[secret])
+                for secret in args.secrets
+            ]
+        identity = FederatedIdentity(
+            name,
+            FederatedIdentityArgs(
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                issuer_url=args.issuer_url,
+                namespace=args.namespace,
+                service_account_names=args.service_account_names,
+                role_grants=grants,
+            ),
+            opts=child,
+        )
+        deployment = WorkloadDeployment(
+            name,
+            WorkloadDeploymentArgs(
+                namespace=identity.namespace,
+                service_account_name=identity.service_account_name,
+                image=args.image,
+                env={**args.env, VAULT_URL_ENV: vault.vault_uri},
+                probes=args.probes,
+                replicas=args.replicas,
+                wait_for=[*identity.trust, *args.wait_for],
+                network_policy=args.network_policy,
+                private_endpoint_cidrs=args.private_endpoint_cidrs,
+            ),
+            opts=child,
+        )
+        self.client_id = identity.client_id
+        self.vault_uri = vault.vault_uri
+        self.namespace = deployment.namespace
+        self.service_account_name = identity.service_account_name
+        self.deployment_name = deployment.deployment_name
+        self.register_outputs(
             {
-                "name": "secret-reader",
-                "image": args.image,
-                "env": env,
-                "ports": [{"name": "health", "container_port": args.health_port}],
-                "readiness_probe": {
-                    "http_get": {**probe, "path": READINESS_PATH},
-                    "period_seconds": 5,
-                    "failure_threshold": 3,
-                },
-                "liveness_probe": {
-                    "http_get": {**probe, "path": LIVENESS_PATH},
-                    "initial_delay_seconds": 10,
-                    "period_seconds": 10,
-                    "failure_threshold": 3,
-                },
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "96Mi"},
-                    "limits": {"cpu": "250m", "memory": "192Mi"},
-                },
-                "security_context": {
-                    "allow_privilege_escalation": False,
-                    "read_only_root_filesystem": True,
-                    "run_as_non_root": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+                "client_id": self.client_id,
+                "vault_uri": self.vault_uri,
+                "namespace": self.namespace,
+                "service_account_name": self.service_account_name,
+                "deployment_name": self.deployment_name,
             }
-        ],
-        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}],
-    }
-
-
-def egress_policy(selector: dict[str, str], private_cidrs: Sequence[str]) -> dict:
-    """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
-    addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
-    https = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
-    rules: list[dict] = [
-        {
-            "to": [
-                {
-                    "namespace_selector": {"match_labels": {facts.NAMESPACE_NAME_LABEL: facts.DNS_NAMESPACE}},
-                    "pod_selector": {"match_labels": facts.DNS_POD_LABELS},
-                }
-            ],
-            "ports": [{"protocol": "UDP", "port": facts.DNS_PORT}, {"protocol": "TCP", "port": facts.DNS_PORT}],
-        },
-        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
-    ]
-    if private_cidrs:
-        rules.append({"to": [{"ip_block": {"cidr": cidr}} for cidr in private_cidrs], "ports": https})
-    return {"pod_selector": {"match_labels": selector}, "policy_types": ["Egress"], "egress": rules}
+        )

@@ -75,6 +75,8 @@ class Registration:
 class Invocation:
     token: str
     args: dict[str, Any]
+    #: What the mock answered.
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,9 +122,25 @@ def _arm_group(inputs: dict[str, Any]) -> str:
 class AzureMocks(pulumi.runtime.Mocks):
     """Answers resources and invokes the way Azure and Kubernetes would."""
 
+    def __init__(self) -> None:
+        #: Subnet id -> address prefix, as declared, and the private endpoints placed in each so far: Azure gives
+        #: each endpoint the next free address of its subnet (the first four are reserved).
+        self.subnets: dict[str, str] = {}
+        self.endpoints: dict[str, int] = {}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        answer = _ANSWERS.get(args.typ)
         inputs = _unwrap(dict(args.inputs), "", [])
+        if args.typ == "azure-native:network:Subnet":
+            resource_id, outputs = _subnet(args.name, inputs)
+            self.subnets[resource_id] = inputs["addressPrefix"]
+            return resource_id, outputs
+        if args.typ == "azure-native:network:PrivateEndpoint":
+            subnet = inputs["subnet"]["id"]
+            self.endpoints[subnet] = self.endpoints.get(subnet, 0) + 1
+            # A subnet the program did not declare (passed in by id) gets addresses from a range of its own.
+            network = ipaddress.ip_network(self.subnets.get(subnet, "10.255.0.0/24"))
+            return _private_endpoint(args.name, inputs, str(network[3 + self.endpoints[subnet]]))
+        answer = _ANSWERS.get(args.typ)
         if answer is None:
             return f"{args.name}-id", inputs
         return answer(args.name, inputs)
@@ -140,6 +158,8 @@ class AzureMocks(pulumi.runtime.Mocks):
             return {
                 "kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]
             }, []
+        if args.token == "azure-native:containerservice:getManagedCluster":
+            return existing_cluster(args.args["resourceGroupName"], args.args["resourceName"]), []
         raise NotImplementedError(f"the mock engine does not answer the invoke {args.token}")
 
 
@@ -171,6 +191,17 @@ def _managed_cluster(name: str, inputs: dict) -> tuple[str, dict]:
             "enabled": True,
             "issuerURL": f"https://{location}.oic.prod-aks.azure.com/{TENANT_ID}/{guid(name, 'issuer')}/",
         },
+    }
+
+
+def existing_cluster(resource_group: str, name: str) -> dict[str, Any]:
+    """A cluster the stack did not create, as `getManagedCluster` reports it: OIDC issuer and workload identity
+    on, signing in with Entra ID."""
+    _, cluster = _managed_cluster(name, {"resourceGroupName": resource_group, "resourceName": name})
+    return {
+        **cluster,
+        "securityProfile": {"workloadIdentity": {"enabled": True}},
+        "aadProfile": {"managed": True, "enableAzureRBAC": True},
     }
 
 
@@ -257,27 +288,18 @@ def _arm_child(provider_type: str, name_key: str) -> Callable[[str, dict], tuple
     return answer
 
 
-#: Subnet id -> address prefix, as declared: a private endpoint takes its address from its subnet.
-_SUBNET_PREFIXES: dict[str, str] = {}
-
-
 def _subnet(name: str, inputs: dict) -> tuple[str, dict]:
     subnet = inputs.get("subnetName") or f"{name}{_suffix(name)}"
     resource_id = (
         f"{_arm_group(inputs)}/providers/Microsoft.Network/virtualNetworks/{inputs['virtualNetworkName']}"
         f"/subnets/{subnet}"
     )
-    _SUBNET_PREFIXES[resource_id] = inputs["addressPrefix"]
     return resource_id, {**inputs, "id": resource_id, "name": subnet}
 
 
-def _private_endpoint(name: str, inputs: dict) -> tuple[str, dict]:
-    """Azure gives the endpoint the subnet's first free address (the first four are reserved) and reports it
-    against the private-linked resource's public name."""
+def _private_endpoint(name: str, inputs: dict, address: str) -> tuple[str, dict]:
+    """The endpoint's address, reported against the private-linked resource's public name."""
     resource_id, outputs = _arm_child("Microsoft.Network/privateEndpoints", "privateEndpointName")(name, inputs)
-    # A subnet the program did not declare (passed in by id) gets an address from a range of its own.
-    prefix = _SUBNET_PREFIXES.get(inputs["subnet"]["id"], "10.255.0.0/24")
-    address = str(ipaddress.ip_network(prefix)[4])
     linked = inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"].rsplit("/", 1)[-1]
     fqdn = f"{linked}.vault.azure.net"
     return resource_id, {**outputs, "customDnsConfigs": [{"fqdn": fqdn, "ipAddresses": [address]}]}
@@ -306,8 +328,6 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     "kubernetes:apps/v1:Deployment": _kubernetes_object,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _kubernetes_object,
     "azure-native:network:VirtualNetwork": _arm_child("Microsoft.Network/virtualNetworks", "virtualNetworkName"),
-    "azure-native:network:Subnet": _subnet,
-    "azure-native:network:PrivateEndpoint": _private_endpoint,
     "azure-native:network:PrivateDnsZoneGroup": _arm_child(
         "Microsoft.Network/privateEndpoints/dnsZoneGroups", "privateDnsZoneGroupName"
     ),
@@ -406,8 +426,10 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
     def Invoke(self, request):  # noqa: N802 (gRPC method name)
-        self.invocations.append(Invocation(request.tok, dict(rpc.deserialize_properties(request.args))))
-        return super().Invoke(request)
+        response = super().Invoke(request)
+        result = dict(rpc.deserialize_properties(getattr(response, "return")))
+        self.invocations.append(Invocation(request.tok, dict(rpc.deserialize_properties(request.args)), result))
+        return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 (gRPC method name)
         if request.urn.endswith("::pulumi:pulumi:Stack::" + request.urn.split("::")[-1]):

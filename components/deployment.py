@@ -1,0 +1,165 @@
+"""WorkloadDeployment: any app's Deployment, labelled for workload identity, locked down, and allowed only the
+egress a Key Vault reader needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import facts
+
+#: How long a rollout may take before the Deployment (and `pulumi up`) fails: data-plane RBAC alone can take
+#: 10 minutes (facts: Key Vault), then the image pull and the first successful read.
+ROLLOUT_SECONDS = facts.RBAC_PROPAGATION_SECONDS + 600
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The container's HTTP health endpoints, on `port`. Readiness decides when a rollout (and `pulumi up`) is
+    done, so it should mean "the app really works", as the secret reader's /readyz (a recent successful read)."""
+
+    port: int = 8080
+    readiness_path: str = "/readyz"
+    liveness_path: str = "/livez"
+
+
+@dataclass(frozen=True)
+class WorkloadDeploymentArgs:
+    namespace: pulumi.Input[str]
+    #: The federated service account the pods run as.
+    service_account_name: pulumi.Input[str]
+    #: Image reference, pinned by digest (or a tag).
+    image: pulumi.Input[str]
+    #: Plain environment of the container; values may be outputs (e.g. a vault's URI). Never put a secret here:
+    #: the app reads its secrets from Key Vault with its identity.
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    probes: Probes = field(default_factory=Probes)
+    replicas: int = 1
+    #: Resources the pods need in place before they start (federated credentials, role assignments, AcrPull).
+    wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    #: Allow the pods exactly the egress a Key Vault reader needs (for a namespace that denies everything else):
+    #: DNS, and HTTPS to public addresses (Entra ID) and to `private_endpoint_cidrs` (a vault's private endpoint).
+    network_policy: bool = False
+    private_endpoint_cidrs: Sequence[str] = ()
+
+
+class WorkloadDeployment(pulumi.ComponentResource):
+    """A Deployment whose pods the workload-identity webhook injects credentials into, under the "restricted" Pod
+    Security profile; `pulumi up` waits until its readiness probe passes.
+
+    The webhook injects credentials only into pods whose own template carries the use label (facts: Workload
+    identity). Kubernetes objects use the `kubernetes` provider passed in `opts.providers`.
+    """
+
+    deployment_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wi:index:WorkloadDeployment", name, None, opts)
+        if args.replicas < 1:
+            raise ValueError(f"replicas {args.replicas}: must be at least 1")
+
+        selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"namespace": args.namespace, "labels": selector},
+            spec={
+                "replicas": args.replicas,
+                "selector": {"match_labels": selector},
+                "progress_deadline_seconds": ROLLOUT_SECONDS,
+                "template": {
+                    "metadata": {"labels": {**selector, facts.WORKLOAD_IDENTITY_USE_LABEL: "true"}},
+                    "spec": _pod_spec(name, args),
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.wait_for),
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{ROLLOUT_SECONDS}s", update=f"{ROLLOUT_SECONDS}s"),
+            ),
+        )
+        if args.network_policy:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-egress",
+                metadata={"name": f"{name}-egress", "namespace": args.namespace},
+                spec=egress_policy(selector, args.private_endpoint_cidrs),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.deployment_name = deployment.metadata.name
+        self.namespace = deployment.metadata.namespace
+        self.register_outputs({"deployment_name": self.deployment_name, "namespace": self.namespace})
+
+
+def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
+    """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
+    probe = {"port": "health"}
+    return {
+        "service_account_name": args.service_account_name,
+        # The webhook's projected token is its own volume; the Kubernetes API token is not needed.
+        "automount_service_account_token": False,
+        "termination_grace_period_seconds": 10,
+        "node_selector": {"kubernetes.io/os": "linux"},
+        "security_context": {
+            "run_as_non_root": True,
+            "run_as_user": facts.APP_UID,
+            "run_as_group": facts.APP_UID,
+            "fs_group": facts.APP_UID,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": name,
+                "image": args.image,
+                "env": [{"name": key, "value": value} for key, value in args.env.items()],
+                "ports": [{"name": "health", "container_port": args.probes.port}],
+                "readiness_probe": {
+                    "http_get": {**probe, "path": args.probes.readiness_path},
+                    "period_seconds": 5,
+                    "failure_threshold": 3,
+                },
+                "liveness_probe": {
+                    "http_get": {**probe, "path": args.probes.liveness_path},
+                    "initial_delay_seconds": 10,
+                    "period_seconds": 10,
+                    "failure_threshold": 3,
+                },
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "96Mi"},
+                    "limits": {"cpu": "250m", "memory": "192Mi"},
+                },
+                "security_context": {
+                    "allow_privilege_escalation": False,
+                    "read_only_root_filesystem": True,
+                    "run_as_non_root": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+            }
+        ],
+        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}],
+    }
+
+
+def egress_policy(selector: dict[str, str], private_cidrs: Sequence[str]) -> dict:
+    """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
+    addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
+    https = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
+    rules: list[dict] = [
+        {
+            "to": [
+                {
+                    "namespace_selector": {"match_labels": {facts.NAMESPACE_NAME_LABEL: facts.DNS_NAMESPACE}},
+                    "pod_selector": {"match_labels": facts.DNS_POD_LABELS},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": facts.DNS_PORT}, {"protocol": "TCP", "port": facts.DNS_PORT}],
+        },
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
+    ]
+    if private_cidrs:
+        rules.append({"to": [{"ip_block": {"cidr": cidr}} for cidr in private_cidrs], "ports": https})
+    return {"pod_selector": {"match_labels": selector}, "policy_types": ["Egress"], "egress": rules}
