@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from twin.declared import (  # noqa: F401 (re-exported to the test modules)
@@ -26,7 +28,7 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 RANDOM_STRING = "random:index/randomString:RandomString"
 #: The project's stacks, each with its Pulumi.<stack>.yaml.
-STACKS = ("dev", "prod")
+STACKS = ("dev", "prod", "byo")
 
 
 # Each stack's program runs once per test session: the tests that share a run only read what it recorded.
@@ -44,6 +46,11 @@ def dev() -> Program:
 @pytest.fixture(scope="session")
 def prod() -> Program:
     return run_program(stack="prod")
+
+
+@pytest.fixture(scope="session")
+def byo() -> Program:
+    return run_program(stack="byo")
 
 
 def named(program: Program, type_: str, name: str) -> Registration:
@@ -71,9 +78,43 @@ def depends_on(program: Program, resource: Registration, target: Registration) -
     return False
 
 
-def pod_template(program: Program) -> dict:
-    return program.one(DEPLOYMENT).inputs["spec"]["template"]
+def pod_template(program: Program, deployment: Registration | None = None) -> dict:
+    return (deployment or program.one(DEPLOYMENT)).inputs["spec"]["template"]
 
 
-def container_env(program: Program) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in pod_template(program)["spec"]["containers"][0]["env"]}
+def container_env(program: Program, deployment: Registration | None = None) -> dict[str, str]:
+    container = pod_template(program, deployment)["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def workload_names(program: Program) -> list[str]:
+    """The workloads a program declares, by their Deployments (`<workload>-deployment`)."""
+    return sorted(d.name.removesuffix("-deployment") for d in program.of_type(DEPLOYMENT))
+
+
+@dataclass
+class WorkloadParts:
+    """What one workload declared, found by the names its components give their children."""
+
+    identity: Registration
+    accounts: list[Registration]
+    credentials: list[Registration]
+    grants: list[Registration]
+    deployment: Registration
+    #: Its own vault, or the shared one.
+    vault: Registration
+
+
+def parts(program: Program, workload: str) -> WorkloadParts:
+    identity = named(program, IDENTITY, f"{workload}-identity")
+    vaults = {r.name: r for r in program.of_type(VAULT)}
+    return WorkloadParts(
+        identity=identity,
+        accounts=[r for r in program.of_type(SERVICE_ACCOUNT) if r.parent == identity.parent],
+        credentials=[r for r in program.of_type(FEDERATED_CREDENTIAL) if r.parent == identity.parent],
+        grants=[
+            r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == identity.outputs["principalId"]
+        ],
+        deployment=named(program, DEPLOYMENT, f"{workload}-deployment"),
+        vault=vaults.get(f"{workload}-vault") or vaults["shared-vault"],
+    )

@@ -9,7 +9,15 @@ import pytest
 import yaml
 from conftest import AGENT_POOL, CLUSTER, K8S_PROVIDER, RANDOM_STRING, ROLE_ASSIGNMENT, named
 
-from components import AksOidcCluster, AksOidcClusterArgs, ClusterProfile, NodePool, facts
+from components import (
+    AksOidcCluster,
+    AksOidcClusterArgs,
+    ClusterNotReady,
+    ClusterProfile,
+    NodePool,
+    facts,
+    read_existing_cluster,
+)
 from components.cluster import ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
 from twin.mocks import DEPLOYER_OBJECT_ID, run
 
@@ -254,3 +262,47 @@ def test_cluster_create_has_a_generous_timeout():
 def test_dns_prefix_is_valid_whatever_the_component_name():
     program = run(lambda: AksOidcCluster("orders_aks.prod", AksOidcClusterArgs(resource_group_name="rg", location="x")))
     assert program.one(CLUSTER).inputs["dnsPrefix"] == "orders-aks-prod"
+
+
+def existing(monkeypatch, **changes):
+    """The existing-cluster invoke answering with `changes` applied; returns what the program declared."""
+    from twin import mocks
+
+    answer = mocks.existing_cluster("platform-rg", "platform-aks")
+    monkeypatch.setattr(mocks, "existing_cluster", lambda group, name: {**answer, **changes})
+
+    def program():
+        found = read_existing_cluster("platform-rg", "platform-aks")
+        AksOidcCluster(
+            "c",
+            AksOidcClusterArgs(resource_group_name="rg", location="x", existing=found, acr_pull_registries=REGISTRIES),
+        )
+
+    return run(program)
+
+
+def test_an_existing_cluster_is_read_not_created_and_its_kubelet_gets_acr_pull(monkeypatch):
+    program = existing(monkeypatch)
+    assert program.of_type(CLUSTER) == []
+    (read,) = [i for i in program.invokes if i.token.endswith("getManagedCluster")]
+    kubelet = read.result["identityProfile"]["kubeletidentity"]["objectId"]
+    assert {r.inputs["principalId"] for r in program.of_type(ROLE_ASSIGNMENT)} == {kubelet}
+    (user,) = yaml.safe_load(program.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
+    assert user["user"]["exec"]["args"][:3] == ["get-token", "--login", "azurecli"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "flags"),
+    [
+        ({"oidcIssuerProfile": {"enabled": False}}, "--enable-oidc-issuer"),
+        ({"securityProfile": {}}, "--enable-workload-identity"),
+        (
+            {"oidcIssuerProfile": {"enabled": False}, "securityProfile": {}},
+            "--enable-oidc-issuer --enable-workload-identity",
+        ),
+    ],
+)
+def test_an_existing_cluster_without_issuer_or_workload_identity_is_refused_with_the_fix(monkeypatch, changes, flags):
+    with pytest.raises(ClusterNotReady) as refused:
+        existing(monkeypatch, **changes)
+    assert str(refused.value).endswith(f"az aks update -g platform-rg -n platform-aks {flags}")

@@ -1,27 +1,32 @@
-"""WorkloadPod, built alone."""
+"""WorkloadDeployment and WorkloadNamespace, built alone; and Workload, which composes the trust chain."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, container_env, pod_template
 
-from components import WorkloadNamespace, WorkloadNamespaceArgs, WorkloadPod, WorkloadPodArgs, facts
-from components.workload import ROLLOUT_SECONDS
+from components import (
+    Probes,
+    Workload,
+    WorkloadArgs,
+    WorkloadDeployment,
+    WorkloadDeploymentArgs,
+    WorkloadNamespace,
+    WorkloadNamespaceArgs,
+    facts,
+)
+from components.deployment import ROLLOUT_SECONDS
 from twin.mocks import run
 
 IMAGE = "contoso.azurecr.io/secret-reader:0123456789abcdef"
 
 
+ENV = {"KEY_VAULT_URL": "https://kv.vault.azure.net/", "SECRET_NAME": "Secret"}
+
+
 def build(**overrides):
-    args = {
-        "namespace": "apps",
-        "service_account_name": "reader",
-        "image": IMAGE,
-        "vault_uri": "https://kv.vault.azure.net/",
-        "secret_name": "Secret",
-        **overrides,
-    }
-    return run(lambda: WorkloadPod("w", WorkloadPodArgs(**args)))
+    args = {"namespace": "apps", "service_account_name": "reader", "image": IMAGE, "env": ENV, **overrides}
+    return run(lambda: WorkloadDeployment("w", WorkloadDeploymentArgs(**args)))
 
 
 def test_pod_template_carries_the_webhook_label_and_the_service_account():
@@ -31,22 +36,25 @@ def test_pod_template_carries_the_webhook_label_and_the_service_account():
     assert template["spec"]["automountServiceAccountToken"] is False
 
 
-def test_env_follows_the_app_contract():
-    assert container_env(build()) == {
-        "KEY_VAULT_URL": "https://kv.vault.azure.net/",
-        "SECRET_NAME": "Secret",
-        "REVEAL_SECRET": "false",
-        "HEALTH_PORT": "8080",
-    }
-    env = container_env(build(version_id="0" * 32, reveal_secret=True))
-    assert env["VERSION_ID"] == "0" * 32 and env["REVEAL_SECRET"] == "true"
+def test_env_is_passed_as_given_and_nothing_else():
+    assert container_env(build()) == ENV
+
+
+def test_any_image_port_and_probe_paths():
+    program = build(image="contoso.azurecr.io/api@sha256:" + "e" * 64, probes=Probes(9000, "/ready", "/health"))
+    (container,) = pod_template(program)["spec"]["containers"]
+    assert container["image"].startswith("contoso.azurecr.io/api@sha256:")
+    assert container["ports"] == [{"name": "health", "containerPort": 9000}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "health"}
+    assert container["name"] == "w"
 
 
 def test_pod_meets_the_restricted_profile():
     spec = pod_template(build())["spec"]
     (container,) = spec["containers"]
     assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["securityContext"]["runAsUser"] == facts.APP_UID >= 10000
+    assert spec["securityContext"]["runAsUser"] == spec["securityContext"]["runAsGroup"] == facts.APP_UID
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,
@@ -116,3 +124,36 @@ def test_namespace_is_restricted_and_denies_all_traffic_until_a_workload_allows_
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     open_namespace = run(lambda: WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps", network_policy=False)))
     assert open_namespace.of_type(NETWORK_POLICY) == []
+
+
+ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"
+
+
+def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_for_both():
+    args = WorkloadArgs(
+        resource_group_name="rg",
+        location="westeurope",
+        issuer_url=ISSUER,
+        namespace="orders",
+        service_account_names=["orders-api", "orders-worker"],
+        image=IMAGE,
+        secrets={"db-password": None},
+        env={"SECRET_NAME": "db-password"},
+    )
+    program = run(lambda: Workload("orders", args))
+    vault = program.one("azure-native:keyvault:Vault")
+    (grant,) = program.of_type("azure-native:authorization:RoleAssignment")
+    identity = program.one("azure-native:managedidentity:UserAssignedIdentity")
+    assert (grant.name, grant.inputs["scope"], grant.inputs["principalId"]) == (
+        "orders-reads-vault",
+        vault.outputs["id"],
+        identity.outputs["principalId"],
+    )
+    deployment = program.one(DEPLOYMENT)
+    assert container_env(program) == {
+        "SECRET_NAME": "db-password",
+        "KEY_VAULT_URL": vault.outputs["properties"]["vaultUri"],
+    }
+    assert pod_template(program)["spec"]["serviceAccountName"] == "orders-api"
+    credentials = program.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    assert {c.urn for c in credentials} | {grant.urn} <= set(deployment.dependencies)

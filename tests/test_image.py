@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import BUILD, RANDOM_STRING, REGISTRY
 
-from components import AppImage, AppImageArgs, facts
+from components import AppImage, AppImageArgs, ImageRegistry, ImageRegistryArgs, facts
 from components.image import TAG_LENGTH, base_images, build_script, context_hash
 from twin.mocks import SUBSCRIPTION_ID, run
 
@@ -28,13 +28,26 @@ def context(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def build(context_dir: str, **overrides):
-    args = {"resource_group_name": "rg", "location": "eastus", "context_dir": context_dir, **overrides}
-    return run(lambda: AppImage("app", AppImageArgs(**args)))
+REGISTRY_ID = (
+    f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/reg1"
+)
+
+
+def build(context_dir: str):
+    args = AppImageArgs(
+        registry_id=REGISTRY_ID,
+        registry_name="reg1",
+        login_server="reg1.azurecr.io",
+        context_dir=context_dir,
+        repository="secret-reader",
+    )
+    return run(lambda: AppImage("app", args))
 
 
 def test_registry_is_private_with_a_valid_name_from_prefix_and_suffix():
-    program = build(str(APP_DIR), sku="Premium")
+    program = run(
+        lambda: ImageRegistry("app", ImageRegistryArgs(resource_group_name="rg", location="eastus", sku="Premium"))
+    )
     registry = program.one(REGISTRY).inputs
     assert (registry["adminUserEnabled"], registry["anonymousPullEnabled"]) == (False, False)
     assert registry["sku"] == {"name": "Premium"}
@@ -51,12 +64,12 @@ def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context
     tag = context_hash(context)[:TAG_LENGTH]
     assert command["environment"] == {
         "SUBSCRIPTION": SUBSCRIPTION_ID,
-        "REGISTRY": program.one(REGISTRY).outputs["name"],
-        "LOGIN_SERVER": program.one(REGISTRY).outputs["loginServer"],
+        "REGISTRY": "reg1",
+        "LOGIN_SERVER": "reg1.azurecr.io",
         "IMAGE": f"secret-reader:{tag}",
         "CONTEXT": str(context),
     }
-    assert command["triggers"] == [tag, program.one(REGISTRY).outputs["id"]]
+    assert command["triggers"] == [tag, REGISTRY_ID]
     lines = command["create"].splitlines()
     registry = '--subscription "$SUBSCRIPTION" --name "$REGISTRY"'
     digest = "sha256:" + "c" * 64
@@ -64,7 +77,7 @@ def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context
         "set -eu",
         f"az acr repository show {registry} --image library/python@{digest} >/dev/null 2>&1 || "
         f"az acr import {registry} --source docker.io/library/python@{digest} "
-        "--image library/python:3.11.14-slim-bookworm >&2",
+        "--image library/python:3.11.14-slim-bookworm --force >&2",
         'az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
         f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" >&2',
         f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',

@@ -8,6 +8,7 @@ from conftest import (
     CLUSTER,
     DEPLOYMENT,
     K8S_PROVIDER,
+    NAMESPACE,
     NETWORK_POLICY,
     PRIVATE_ENDPOINT,
     REGISTRY,
@@ -59,25 +60,41 @@ def test_prod_upgrades_tier_and_observability(prod):
     assert {w.inputs["maintenanceWindow"]["startTime"] for w in windows} == {"02:00"}
 
 
-def test_prod_vault_is_private_purge_protected_and_resolved_inside_the_network(prod):
-    vault = prod.one(VAULT).inputs["properties"]
-    assert vault["publicNetworkAccess"] == "Disabled"
-    assert vault["enablePurgeProtection"] is True and vault["softDeleteRetentionInDays"] == 90
-    endpoint = prod.one(PRIVATE_ENDPOINT)
-    assert endpoint.inputs["subnet"]["id"] == named(prod, "azure-native:network:Subnet", "net-endpoints").outputs["id"]
-    (config,) = endpoint.outputs["customDnsConfigs"]
-    assert config["fqdn"] == prod.one(VAULT).outputs["properties"]["vaultUri"][8:-1]
+def test_prod_vaults_are_private_purge_protected_and_resolved_inside_the_network(prod):
+    endpoints = {
+        e.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"]: e for e in prod.of_type(PRIVATE_ENDPOINT)
+    }
+    subnet = named(prod, "azure-native:network:Subnet", "net-endpoints").outputs["id"]
+    addresses = set()
+    for vault in prod.of_type(VAULT):
+        properties = vault.inputs["properties"]
+        assert properties["publicNetworkAccess"] == "Disabled"
+        assert properties["enablePurgeProtection"] is True and properties["softDeleteRetentionInDays"] == 90
+        endpoint = endpoints[vault.outputs["id"]]
+        assert endpoint.inputs["subnet"]["id"] == subnet
+        (config,) = endpoint.outputs["customDnsConfigs"]
+        assert config["fqdn"] == vault.outputs["properties"]["vaultUri"][8:-1]
+        addresses.update(config["ipAddresses"])
+    assert len(addresses) == len(prod.of_type(VAULT)) == 3
 
 
-def test_prod_namespace_denies_all_then_the_app_gets_the_vaults_endpoint_range(prod):
-    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in prod.of_type(NETWORK_POLICY)}
-    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    (egress,) = [spec for name, spec in policies.items() if name != "default-deny"]
-    assert {"to": [{"ipBlock": {"cidr": ENDPOINT_SUBNET}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress[
-        "egress"
-    ]
+def test_prod_namespaces_deny_all_then_each_app_gets_the_vaults_endpoint_range(prod):
+    policies = {
+        (p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): p.inputs["spec"]
+        for p in prod.of_type(NETWORK_POLICY)
+    }
+    namespaces = {n.inputs["metadata"]["name"] for n in prod.of_type(NAMESPACE)}
+    assert namespaces == {"wi-demo", "orders", "billing"}
+    for namespace in namespaces:
+        assert policies[(namespace, "default-deny")] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    egress = [spec for (_, name), spec in policies.items() if name != "default-deny"]
+    assert len(egress) == 3
+    for spec in egress:
+        assert {"to": [{"ipBlock": {"cidr": ENDPOINT_SUBNET}}], "ports": [{"protocol": "TCP", "port": 443}]} in spec[
+            "egress"
+        ]
 
 
 def test_prod_registry_and_replicas(prod):
     assert prod.one(REGISTRY).inputs["sku"] == {"name": "Standard"}
-    assert prod.one(DEPLOYMENT).inputs["spec"]["replicas"] == 2
+    assert all(d.inputs["spec"]["replicas"] == 2 for d in prod.of_type(DEPLOYMENT))

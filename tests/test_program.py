@@ -1,4 +1,4 @@
-"""The whole program: what the dev stack declares and how the pieces are wired together."""
+"""The whole program: what each stack declares, workload by workload, and how the pieces are wired together."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import yaml
 from conftest import (
     BUILD,
     CLUSTER,
@@ -24,17 +25,23 @@ from conftest import (
     container_env,
     depends_on,
     named,
+    parts,
     pod_template,
+    workload_names,
 )
 
 from components import facts
-from twin.mocks import SUBSCRIPTION_ID, run_program
+from twin.mocks import PROJECT_DIR, SUBSCRIPTION_ID, run_program
+
+PROJECT_FILES = {stack: PROJECT_DIR / f"Pulumi.{stack}.yaml" for stack in ("dev", "prod", "byo")}
+WORKLOADS = "aks-workload-identity:workloads"
 
 #: The Kubernetes version whose API schema the declared objects are checked against.
 KUBERNETES_SCHEMA_VERSION = "1.33"
 
 DEV_STACK_TYPES = {
     "azure-native:resources:ResourceGroup": 1,
+    "wi:index:ImageRegistry": 1,
     "wi:index:AppImage": 1,
     RANDOM_STRING: 2,
     REGISTRY: 1,
@@ -51,11 +58,12 @@ DEV_STACK_TYPES = {
     "wi:index:WorkloadNamespace": 1,
     NAMESPACE: 1,
     NETWORK_POLICY: 2,
+    "wi:index:Workload": 1,
     "wi:index:FederatedIdentity": 1,
     IDENTITY: 1,
     SERVICE_ACCOUNT: 1,
     CREDENTIAL: 1,
-    "wi:index:WorkloadPod": 1,
+    "wi:index:WorkloadDeployment": 1,
     DEPLOYMENT: 1,
 }
 
@@ -67,84 +75,167 @@ def test_dev_stack_declares_each_resource_once(dev):
     assert declared == DEV_STACK_TYPES
 
 
-def test_federated_issuer_is_the_cluster_issuer_byte_for_byte(program):
-    issuer = program.one(CLUSTER).outputs["oidcIssuerProfile"]["issuerURL"]
+def test_stacks_declare_their_workloads(program):
+    expected = {"dev": ["reader"], "prod": ["billing", "orders", "reader"], "byo": ["ledger", "payments"]}
+    assert workload_names(program) == expected[program.stack]
+    assert sorted(program.exports["workloads"]) == expected[program.stack]
+
+
+def test_each_credential_trusts_the_cluster_issuer_byte_for_byte_and_its_own_service_account(program):
+    issuer = program.exports["oidc_issuer_url"]
     assert issuer.endswith("/")
-    assert program.one(CREDENTIAL).inputs["issuer"] == issuer
-    assert program.exports["oidc_issuer_url"] == issuer
+    for workload in workload_names(program):
+        w = parts(program, workload)
+        subjects = {
+            f"system:serviceaccount:{a.outputs['metadata']['namespace']}:{a.outputs['metadata']['name']}"
+            for a in w.accounts
+        }
+        assert {c.inputs["subject"] for c in w.credentials} == subjects, workload
+        for credential in w.credentials:
+            assert credential.inputs["issuer"] == issuer
+            assert credential.inputs["audiences"] == [facts.TOKEN_AUDIENCE]
+            assert credential.inputs["resourceName"] == w.identity.outputs["name"]
+            assert credential.inputs["resourceGroupName"] == w.identity.inputs["resourceGroupName"]
 
 
-def test_federated_subject_is_the_declared_service_account(program):
-    account = program.one(SERVICE_ACCOUNT).outputs["metadata"]
-    credential = program.one(CREDENTIAL).inputs
-    assert credential["subject"] == f"system:serviceaccount:{account['namespace']}:{account['name']}"
-    assert credential["subject"] == "system:serviceaccount:wi-demo:wi-demo-sa"
-    assert credential["audiences"] == [facts.TOKEN_AUDIENCE]
+def test_dev_federates_the_walkthroughs_service_account(dev):
+    (credential,) = dev.of_type(CREDENTIAL)
+    assert credential.inputs["subject"] == "system:serviceaccount:wi-demo:wi-demo-sa"
 
 
-def test_federated_credential_is_on_the_workload_identity(program):
-    (identity,) = [r for r in program.of_type(IDENTITY) if r.name == "workload-identity"]
-    credential = program.one(CREDENTIAL).inputs
-    assert credential["resourceName"] == identity.outputs["name"]
-    assert credential["resourceGroupName"] == identity.inputs["resourceGroupName"]
+def test_each_service_account_names_its_own_identity(program):
+    for workload in workload_names(program):
+        w = parts(program, workload)
+        for account in w.accounts:
+            annotations = account.inputs["metadata"]["annotations"]
+            assert annotations[facts.CLIENT_ID_ANNOTATION] == w.identity.outputs["clientId"]
+            assert annotations[facts.TENANT_ID_ANNOTATION] == w.identity.outputs["tenantId"]
+        assert program.exports["workloads"][workload]["client_id"] == w.identity.outputs["clientId"]
 
 
-def test_service_account_names_the_identity_client_and_tenant(program):
-    identity = named(program, IDENTITY, "workload-identity").outputs
-    annotations = program.one(SERVICE_ACCOUNT).inputs["metadata"]["annotations"]
-    assert annotations[facts.CLIENT_ID_ANNOTATION] == identity["clientId"]
-    assert annotations[facts.TENANT_ID_ANNOTATION] == identity["tenantId"]
-    assert program.exports["identity_client_id"] == identity["clientId"]
+def test_each_pod_template_is_labelled_and_runs_as_its_first_service_account(program):
+    configured = yaml.safe_load(PROJECT_FILES[program.stack].read_text())["config"][WORKLOADS]
+    for entry in configured:
+        w = parts(program, entry["name"])
+        template = pod_template(program, w.deployment)
+        assert template["metadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL] == "true"
+        assert template["spec"]["serviceAccountName"] == entry["serviceAccounts"][0]
+        federated = {(a.outputs["metadata"]["namespace"], a.outputs["metadata"]["name"]) for a in w.accounts}
+        assert (w.deployment.inputs["metadata"]["namespace"], entry["serviceAccounts"][0]) in federated
 
 
-def test_pod_template_is_labelled_and_runs_as_the_federated_account(program):
-    template = pod_template(program)
-    assert template["metadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL] == "true"
-    account = program.one(SERVICE_ACCOUNT).outputs["metadata"]
-    assert template["spec"]["serviceAccountName"] == account["name"]
-    assert program.one(DEPLOYMENT).inputs["metadata"]["namespace"] == account["namespace"]
+def test_each_workload_reads_its_own_vault(program):
+    for workload in workload_names(program):
+        w = parts(program, workload)
+        env = container_env(program, w.deployment)
+        assert env["KEY_VAULT_URL"] == w.vault.outputs["properties"]["vaultUri"]
+        assert program.exports["workloads"][workload]["vault_uri"] == env["KEY_VAULT_URL"]
 
 
-def test_workload_reads_the_vault_the_program_declares(program):
-    env = container_env(program)
-    assert env["KEY_VAULT_URL"] == program.one(VAULT).outputs["properties"]["vaultUri"]
-    assert env["SECRET_NAME"] == program.one(SECRET).inputs["secretName"] == "Secret"
-    assert env["REVEAL_SECRET"] == "false"
-    assert "VERSION_ID" not in env
+def test_dev_workload_env_is_the_walkthroughs(dev):
+    env = container_env(dev)
+    assert env == {
+        "SECRET_NAME": "Secret",
+        "REVEAL_SECRET": "false",
+        "HEALTH_PORT": "8080",
+        "KEY_VAULT_URL": dev.one(VAULT).outputs["properties"]["vaultUri"],
+    }
+    assert dev.one(SECRET).inputs["secretName"] == "Secret"
 
 
-def test_identity_gets_secrets_user_on_the_vault_only(program):
-    principal = named(program, IDENTITY, "workload-identity").outputs["principalId"]
-    grants = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == principal]
-    assert [(g.name, g.inputs) for g in grants] == [
-        (
-            "workload-reads-vault",
-            {
-                "principalId": principal,
-                "principalType": "ServicePrincipal",
-                "roleDefinitionId": facts.role_definition_id(SUBSCRIPTION_ID, facts.KEY_VAULT_SECRETS_USER),
-                "scope": program.one(VAULT).outputs["id"],
-            },
-        )
+def configured_secrets(stack: str) -> dict[str, set[str]]:
+    """Workload name -> the secret names its entry in the stack file lists."""
+    workloads = yaml.safe_load(PROJECT_FILES[stack].read_text())["config"][WORKLOADS]
+    return {w["name"]: {s["name"] for s in w["secrets"]} for w in workloads}
+
+
+def test_each_identity_may_read_its_own_secrets_and_nothing_else(program):
+    """A vault per workload: Secrets User on that vault, which holds its secrets alone. A shared vault: Secrets User
+    on each of its own secrets."""
+    secrets = {r.outputs["id"]: r for r in program.of_type(SECRET)}
+    for workload, own in configured_secrets(program.stack).items():
+        w = parts(program, workload)
+        assert w.grants, workload
+        for grant in w.grants:
+            assert grant.inputs["roleDefinitionId"] == facts.role_definition_id(
+                SUBSCRIPTION_ID, facts.KEY_VAULT_SECRETS_USER
+            )
+            assert grant.inputs["principalType"] == "ServicePrincipal"
+        scopes = {g.inputs["scope"] for g in w.grants}
+        if w.vault.name == "shared-vault":
+            assert {secrets[scope].inputs["secretName"] for scope in scopes} == own, workload
+        else:
+            assert scopes == {w.vault.outputs["id"]}, workload
+            in_vault = {
+                s.inputs["secretName"] for s in secrets.values() if s.inputs["vaultName"] == w.vault.outputs["name"]
+            }
+            assert in_vault == own, workload
+
+
+def test_no_identity_has_a_grant_on_another_workloads_vault_or_secret(program):
+    names = workload_names(program)
+    for a in names:
+        scopes = {g.inputs["scope"] for g in parts(program, a).grants}
+        for b in set(names) - {a}:
+            theirs = parts(program, b)
+            if theirs.vault.name != "shared-vault":
+                assert theirs.vault.outputs["id"] not in scopes, (a, b)
+            their_scopes = {g.inputs["scope"] for g in theirs.grants}
+            assert not scopes & their_scopes, (a, b)
+
+
+def test_each_deployment_waits_for_its_own_trust_and_no_other_workloads(program):
+    names = workload_names(program)
+    for a in names:
+        mine = parts(program, a)
+        for resource in (*mine.credentials, *mine.grants):
+            assert resource.urn in mine.deployment.dependencies, (a, resource.name)
+        for b in set(names) - {a}:
+            theirs = parts(program, b)
+            for resource in (theirs.identity, *theirs.credentials, *theirs.grants, theirs.deployment):
+                assert not depends_on(program, mine.deployment, resource), (a, resource.name)
+
+
+def test_credentials_are_written_one_at_a_time_per_identity_and_in_parallel_across_identities(prod):
+    orders = parts(prod, "orders").credentials
+    assert len(orders) == 2 and orders[0].urn in orders[1].dependencies
+    others = [c for w in ("reader", "billing") for c in parts(prod, w).credentials]
+    for credential in orders:
+        assert not any(other.urn in credential.dependencies for other in others)
+
+
+def test_removing_a_workload_changes_no_other_workloads_resources(prod):
+    workloads = [
+        w for w in yaml.safe_load(PROJECT_FILES["prod"].read_text())["config"][WORKLOADS] if w["name"] != "orders"
     ]
-
-
-def test_role_scope_secret_assigns_on_the_secret_itself():
-    program = run_program({"roleScope": "secret"})
-    principal = named(program, IDENTITY, "workload-identity").outputs["principalId"]
-    (grant,) = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == principal]
-    assert grant.inputs["scope"] == program.one(SECRET).outputs["id"]
-    assert grant.inputs["scope"].startswith(program.one(VAULT).outputs["id"] + "/secrets/")
-    assert grant.name == "workload-reads-secret-secret"
+    fewer = run_program({"workloads": json.dumps(workloads)}, stack="prod")
+    kept = {r.urn: r.inputs for r in prod.resources if not r.urn.split("::")[-1].startswith("orders")}
+    after = {r.urn: r.inputs for r in fewer.resources}
+    for urn, inputs in kept.items():
+        if "orders" in urn:
+            continue
+        assert urn in after, urn
+        assert after[urn] == inputs or urn.endswith(("::wi-k8s", "::rg")), urn
+    assert not [urn for urn in after if urn.split("::")[-1].startswith("orders")]
 
 
 def test_acr_pull_goes_to_the_kubelet_identity_on_the_registry(program):
-    kubelet = program.one(CLUSTER).outputs["identityProfile"]["kubeletidentity"]["objectId"]
+    kubelet = kubelet_object_id(program)
     (grant,) = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == kubelet]
     assert grant.inputs["roleDefinitionId"].endswith("/" + facts.ACR_PULL)
     assert grant.inputs["scope"] == program.one(REGISTRY).outputs["id"]
     assert grant.inputs["principalType"] == "ServicePrincipal"
-    assert kubelet != program.one(CLUSTER).outputs["identity"]["principalId"]
+    for workload in workload_names(program):
+        assert grant.urn in parts(program, workload).deployment.dependencies
+
+
+def kubelet_object_id(program) -> str:
+    """The kubelet identity: of the created cluster, or as the existing cluster's invoke reported it."""
+    clusters = program.of_type(CLUSTER)
+    if clusters:
+        return clusters[0].outputs["identityProfile"]["kubeletidentity"]["objectId"]
+    (read,) = [i for i in program.invokes if i.token.endswith("getManagedCluster")]
+    return read.result["identityProfile"]["kubeletidentity"]["objectId"]
 
 
 def test_each_grant_is_named_by_what_it_grants_so_adding_one_moves_no_other(dev):
@@ -158,19 +249,20 @@ def test_each_grant_is_named_by_what_it_grants_so_adding_one_moves_no_other(dev)
     after = {r.name: r.inputs["scope"] for r in more.of_type(ROLE_ASSIGNMENT)}
     assert before == {
         "wi-acr-pull-app": dev.one(REGISTRY).outputs["id"],
-        "workload-reads-vault": dev.one(VAULT).outputs["id"],
+        "reader-reads-vault": dev.one(VAULT).outputs["id"],
     }
     assert after == {**before, "wi-acr-pull-sharedimages": registry}
 
 
-def test_prebuilt_image_from_a_private_registry_gets_acr_pull_on_it():
+def test_prebuilt_image_from_a_private_registry_waits_for_acr_pull_on_that_registry():
     registry = (
         f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/ci/providers/Microsoft.ContainerRegistry/registries/contoso"
     )
     image = "contoso.azurecr.io/secret-reader@sha256:" + "b" * 64
-    program = run_program({"prebuiltImage": image, "pullRegistryIds": json.dumps([registry])})
-    kubelet = program.one(CLUSTER).outputs["identityProfile"]["kubeletidentity"]["objectId"]
-    (grant,) = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == kubelet]
+    workloads = [{"name": "reader", "secrets": [{"name": "s"}], "image": {"prebuilt": image}}]
+    program = run_program({"workloads": json.dumps(workloads), "pullRegistryIds": json.dumps([registry])})
+    assert program.of_type(REGISTRY) == [] and program.of_type(BUILD) == []
+    (grant,) = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == kubelet_object_id(program)]
     assert (grant.inputs["scope"], grant.inputs["roleDefinitionId"]) == (
         registry,
         facts.role_definition_id(SUBSCRIPTION_ID, facts.ACR_PULL),
@@ -179,27 +271,31 @@ def test_prebuilt_image_from_a_private_registry_gets_acr_pull_on_it():
     assert pod_template(program)["spec"]["containers"][0]["image"] == image
 
 
-def test_workload_runs_the_built_image_by_the_digest_the_build_printed(program):
-    image = pod_template(program)["spec"]["containers"][0]["image"]
-    build = named(program, BUILD, "app-build")
-    assert image == f"{program.one(REGISTRY).outputs['loginServer']}/secret-reader@{build.outputs['stdout'].strip()}"
+def test_a_public_prebuilt_image_needs_no_grant():
+    image = "mcr.microsoft.com/azure-cli@sha256:" + "c" * 64
+    workloads = [{"name": "cli", "secrets": [{"name": "s"}], "image": {"prebuilt": image}}]
+    program = run_program({"workloads": json.dumps(workloads)})
+    assert not any(r.inputs["roleDefinitionId"].endswith(facts.ACR_PULL) for r in program.of_type(ROLE_ASSIGNMENT))
+
+
+def test_workloads_run_the_built_image_by_the_digest_the_build_printed(program):
+    build = named(program, BUILD, "secret-reader-build")
+    image = f"{program.one(REGISTRY).outputs['loginServer']}/secret-reader@{build.outputs['stdout'].strip()}"
     assert re.fullmatch(r"[a-z0-9.]+/secret-reader@sha256:[0-9a-f]{64}", image)
+    for workload in workload_names(program):
+        assert pod_template(program, parts(program, workload).deployment)["spec"]["containers"][0]["image"] == image
     assert ":latest" not in build.inputs["environment"]["IMAGE"]
-    assert program.exports["image"] == image
 
 
-def test_prebuilt_image_builds_nothing_and_is_run_as_given():
-    image = "contoso.azurecr.io/secret-reader:1.2.3"
-    program = run_program({"prebuiltImage": image})
-    assert program.of_type(REGISTRY) == [] and program.of_type(BUILD) == []
-    assert pod_template(program)["spec"]["containers"][0]["image"] == image
-    assert all(not r.inputs["roleDefinitionId"].endswith(facts.ACR_PULL) for r in program.of_type(ROLE_ASSIGNMENT))
+def test_one_registry_and_one_build_per_image_however_many_workloads(prod):
+    assert len(prod.of_type(REGISTRY)) == 1
+    assert [b.name for b in prod.of_type(BUILD) if b.name.endswith("-build")] == ["secret-reader-build"]
 
 
-def test_vault_uses_rbac_and_registry_admin_and_anonymous_pull_are_off(program):
-    vault = program.one(VAULT).inputs["properties"]
-    assert vault["enableRbacAuthorization"] is True
-    assert vault["accessPolicies"] == []
+def test_vaults_use_rbac_and_registry_admin_and_anonymous_pull_are_off(program):
+    for vault in program.of_type(VAULT):
+        assert vault.inputs["properties"]["enableRbacAuthorization"] is True
+        assert vault.inputs["properties"]["accessPolicies"] == []
     registry = program.one(REGISTRY).inputs
     assert (registry["adminUserEnabled"], registry["anonymousPullEnabled"]) == (False, False)
 
@@ -213,58 +309,58 @@ def test_dev_vault_can_be_purged_after_destroy(dev):
 def test_destroy_and_renames_never_delete_a_secret_through_the_data_plane(program):
     """azure-native deletes a Secret through Key Vault's data plane (facts: Key Vault secret delete), which the
     deployer may not reach: secrets are left to go with their vault."""
-    assert program.one(SECRET).retain_on_delete is True
-    assert program.one(VAULT).retain_on_delete is False
-    renamed = run_program({"secretName": "Renamed"}, stack=program.stack)
-    assert renamed.one(SECRET).inputs["secretName"] == "Renamed"
-    assert renamed.one(SECRET).retain_on_delete is True
+    for secret in program.of_type(SECRET):
+        assert secret.retain_on_delete is True
+    assert not any(vault.retain_on_delete for vault in program.of_type(VAULT))
 
 
-def test_secret_value_is_registered_secret_and_appears_in_no_output():
+def test_a_secret_from_config_is_registered_secret_and_appears_in_no_output():
     value = "correct-horse-battery-staple"
-    program = run_program({"secretValue": value})
+    workloads = [
+        {"name": "orders", "secrets": [{"name": "db-password", "valueFrom": "ordersDb"}], "image": {"build": "app"}}
+    ]
+    program = run_program({"workloads": json.dumps(workloads), "ordersDb": value})
     secret = program.one(SECRET)
     assert secret.inputs["properties"] == {"value": value, "contentType": "text/plain"}
     assert "properties" in secret.secret_inputs
+    assert program.of_type("random:index/randomPassword:RandomPassword") == []
     assert value not in repr(program.exports)
     others = [r for r in program.resources if r is not secret]
     assert all(value not in repr(r.inputs) and value not in repr(r.outputs) for r in others)
 
 
-def test_generated_secret_value_is_registered_secret(program):
-    secret = program.one(SECRET)
-    assert secret.inputs["properties"]["value"]
-    assert "properties" in secret.secret_inputs
-    assert secret.inputs["properties"]["value"] not in repr(program.exports)
+def test_generated_secret_values_are_registered_secret(program):
+    for secret in program.of_type(SECRET):
+        assert secret.inputs["properties"]["value"]
+        assert "properties" in secret.secret_inputs
+        assert secret.inputs["properties"]["value"] not in repr(program.exports)
 
 
 def test_exports_give_what_a_user_needs_and_no_credential(program):
-    assert set(program.exports) == {
-        "resource_group",
-        "cluster_name",
-        "oidc_issuer_url",
-        "identity_client_id",
-        "vault_uri",
-        "secret_name",
-        "image",
-        "namespace",
-        "service_account",
-        "logs_command",
-    }
+    assert set(program.exports) == {"resource_group", "cluster_name", "oidc_issuer_url", "workloads"}
     assert program.secret_exports == []
     assert "mock-user-token" not in repr(program.exports)
-    deployment = program.one(DEPLOYMENT).outputs["metadata"]["name"]
-    assert program.exports["logs_command"].endswith(f"kubectl logs -f -n wi-demo deploy/{deployment}")
+    for workload, exported in program.exports["workloads"].items():
+        w = parts(program, workload)
+        assert set(exported) == {"client_id", "vault_uri", "namespace", "service_account", "logs_command"}
+        deployment = w.deployment.outputs["metadata"]
+        assert exported["logs_command"].endswith(
+            f"kubectl logs -f -n {deployment['namespace']} deploy/{deployment['name']}"
+        )
 
 
 def test_every_child_has_its_component_as_parent(program):
     components = {r.urn: r for r in program.resources if r.type.startswith("wi:index:")}
     stack_children = {r.type for r in program.resources if r.parent not in components}
-    assert stack_children == {"azure-native:resources:ResourceGroup", *(r.type for r in components.values())}
+    assert "azure-native:resources:ResourceGroup" in stack_children
+    assert stack_children <= {"azure-native:resources:ResourceGroup", *(r.type for r in components.values())}
     for resource in program.resources:
         if resource.parent in components:
             component = components[resource.parent]
-            assert resource.name.startswith(component.name + "-"), (resource.name, component.name)
+            assert resource.name == component.name or resource.name.startswith(component.name + "-"), (
+                resource.name,
+                component.name,
+            )
 
 
 @pytest.mark.parametrize("type_", [NAMESPACE, SERVICE_ACCOUNT, DEPLOYMENT, NETWORK_POLICY])
@@ -282,23 +378,47 @@ def test_kubernetes_objects_use_the_cluster_provider(program):
             assert resource.provider.startswith(provider.urn + "::"), type_
 
 
-def test_workload_waits_for_its_trust_chain(program):
-    deployment = program.one(DEPLOYMENT)
-    for resource in (*program.of_type(CREDENTIAL), named(program, BUILD, "app-build")):
-        assert resource.urn in deployment.dependencies, resource.name
-    workload_grants = [
-        r for r in program.of_type(ROLE_ASSIGNMENT) if r.name in ("workload-reads-vault", "wi-acr-pull-app")
-    ]
-    assert len(workload_grants) == 2
-    for grant in workload_grants:
-        assert grant.urn in deployment.dependencies, grant.name
-
-
 def test_independent_work_does_not_wait_for_the_cluster(program):
-    cluster = program.one(CLUSTER)
-    for type_ in (REGISTRY, VAULT, SECRET):
-        assert not depends_on(program, program.one(type_), cluster), type_
-    for type_, name in ((BUILD, "app-build"), (IDENTITY, "workload-identity")):
-        assert not depends_on(program, named(program, type_, name), cluster), name
+    clusters = program.of_type(CLUSTER)
+    if not clusters:
+        return
+    cluster = clusters[0]
+    for resource in (*program.of_type(REGISTRY), *program.of_type(VAULT), *program.of_type(SECRET)):
+        assert not depends_on(program, resource, cluster), resource.name
+    for workload in workload_names(program):
+        assert not depends_on(program, parts(program, workload).identity, cluster), workload
+    assert not depends_on(program, named(program, BUILD, "secret-reader-build"), cluster)
     for type_ in (CREDENTIAL, SERVICE_ACCOUNT, DEPLOYMENT):
-        assert depends_on(program, program.one(type_), cluster), type_
+        for resource in program.of_type(type_):
+            assert depends_on(program, resource, cluster), resource.name
+
+
+def test_bring_your_own_cluster_creates_none_and_reads_the_existing_one(byo):
+    assert byo.of_type(CLUSTER) == [] and byo.of_type("azure-native:containerservice:AgentPool") == []
+    (read,) = [i for i in byo.invokes if i.token.endswith("getManagedCluster")]
+    assert read.args == {"resourceGroupName": "platform-rg", "resourceName": "platform-aks"}
+    assert byo.exports["oidc_issuer_url"] == read.result["oidcIssuerProfile"]["issuerURL"]
+    (credentials,) = [i for i in byo.invokes if i.token.endswith("listManagedClusterUserCredentials")]
+    assert credentials.args == {"resourceGroupName": "platform-rg", "resourceName": "platform-aks", "format": "exec"}
+    assert "az aks get-credentials -g platform-rg -n platform-aks && kubelogin" in str(byo.exports["workloads"])
+    # Nothing on the cluster waits for a cluster: trust and rollout only.
+    assert not any(r.type == "command:local:Command" and r.name.endswith("await-access") for r in byo.resources)
+
+
+def test_an_existing_cluster_that_cannot_federate_stops_the_run_before_anything_is_declared(monkeypatch):
+    from components import ClusterNotReady
+    from twin import mocks
+
+    answer = mocks.existing_cluster("platform-rg", "platform-aks")
+    monkeypatch.setattr(mocks, "existing_cluster", lambda group, name: {**answer, "securityProfile": {}})
+    created: list[str] = []
+    original = mocks.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        created.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(ClusterNotReady, match="--enable-workload-identity"):
+        run_program(stack="byo")
+    assert [t for t in created if t != "pulumi:pulumi:Stack"] == []

@@ -19,17 +19,10 @@ REGISTRY_ID = (
 )
 
 BAD_SETTINGS = [
-    ("namespace", "Wi_Demo", f"{P}namespace = 'Wi_Demo': must be a DNS-1123 label"),
-    ("namespace", "default", f"{P}namespace = 'default': must be a namespace of the stack's own"),
-    ("namespace", "kube-extra", f"{P}namespace = 'kube-extra': must be a namespace of the stack's own"),
-    ("serviceAccountName", "-sa", f"{P}serviceAccountName = '-sa': must be a DNS-1123 subdomain"),
-    ("serviceAccountName", "default", f"{P}serviceAccountName = 'default': must be a service account of the stack"),
-    ("secretName", "my_secret", f"{P}secretName = 'my_secret': must be a Key Vault secret name"),
     ("nodeCount", "0", f"{P}nodeCount = '0': must be an integer from 1 to 1000"),
     ("nodeCount", "two", f"{P}nodeCount = 'two': must be an integer from 1 to 1000"),
     ("nodeCount", "1001", f"{P}nodeCount = '1001': must be an integer from 1 to 1000"),
     ("nodeMaxCount", "-1", f"{P}nodeMaxCount = '-1': must be an integer from 0 to 1000"),
-    ("replicas", "0", f"{P}replicas = '0': must be an integer >= 1"),
     ("nodeVmSize", " ", f"{P}nodeVmSize = ' ': must be an Azure VM size name"),
     ("nodeVmSize", "Standard_B4ms", f"{P}nodeVmSize = 'Standard_B4ms': must be a size a system node pool accepts"),
     ("nodeVmSize", "Standard_D2s_v5", f"{P}nodeVmSize = 'Standard_D2s_v5': must be a size a system node pool"),
@@ -40,15 +33,8 @@ BAD_SETTINGS = [
     ("azure-native:location", "", "azure-native:location = '': must be an Azure region name"),
     ("azure-native:location", "West Europe", "azure-native:location = 'West Europe': must be an Azure region name"),
     ("azure-native:location", "marscentral", "azure-native:location = 'marscentral': must be an Azure region name"),
-    ("prebuiltImage", "contoso.azurecr.io/app:latest", "prebuiltImage = 'contoso.azurecr.io/app:latest': must be a"),
-    ("prebuiltImage", "localhost:5000/app", "prebuiltImage = 'localhost:5000/app': must be a lowercase image"),
-    ("prebuiltImage", "contoso.azurecr.io/App:1.0", "prebuiltImage = 'contoso.azurecr.io/App:1.0': must be a"),
-    ("prebuiltImage", " contoso.azurecr.io/app:1", "prebuiltImage = ' contoso.azurecr.io/app:1': must be a"),
-    ("roleScope", "subscription", "roleScope = 'subscription': must be one of vault, secret"),
-    ("revealSecret", "yes", "revealSecret = 'yes': must be true or false"),
     ("vaultSoftDeleteRetentionDays", "3", "vaultSoftDeleteRetentionDays = '3': must be an integer from 7 to 90"),
     ("kubernetesVersion", "latest", "kubernetesVersion = 'latest': must be empty or a version"),
-    ("imageRepository", "Secret Reader", "imageRepository = 'Secret Reader': must be a lowercase repository path"),
     ("clusterTier", "Gold", "clusterTier = 'Gold': must be one of Free, Standard, Premium"),
     ("upgradeChannel", "latest", "upgradeChannel = 'latest': must be one of none, patch, stable, rapid, node-image"),
     ("maintenanceDay", "Sun", "maintenanceDay = 'Sun': must be one of Monday"),
@@ -60,6 +46,8 @@ BAD_SETTINGS = [
     ("adminGroupObjectIds", '["admins"]', "adminGroupObjectIds = 'admins': must be a list of Entra group object ids"),
     ("pullRegistryIds", '["contoso.azurecr.io"]', "pullRegistryIds = 'contoso.azurecr.io': must be a list of"),
     ("registrySku", "Free", "registrySku = 'Free': must be one of Basic, Standard, Premium"),
+    ("sharedVault", "sometimes", "sharedVault = 'sometimes': must be true or false"),
+    ("existingClusterName", "aks", "existingClusterResourceGroup = '': must be set together with the other"),
 ]
 
 
@@ -71,9 +59,114 @@ def test_bad_setting_names_key_value_and_rule(key, value, message):
     assert str(failure.value).count("\n  - ") == 1
 
 
+READER = settings.DEFAULT_WORKLOADS[0]
+IMAGE = "contoso.azurecr.io/app@sha256:" + "a" * 64
+
+
+def workloads(*entries: dict) -> dict[str, str]:
+    return {"workloads": json.dumps(list(entries))}
+
+
+def reader(**changes) -> dict:
+    return {**READER, **changes}
+
+
+BAD_WORKLOADS = [
+    (reader(name="Reader"), "workloads[0].name = 'Reader': must be a DNS-1123 label of 1-24 characters"),
+    (reader(name="a" * 25), "workloads[0].name = 'aaaaaaaaaaaaaaaaaaaaaaaaa': must be a DNS-1123 label"),
+    (reader(namespace="Wi_Demo"), "workloads[0].namespace = 'Wi_Demo': must be a DNS-1123 label"),
+    (reader(namespace="default"), "workloads[0].namespace = 'default': must be a namespace of the stack's own"),
+    (reader(namespace="kube-extra"), "workloads[0].namespace = 'kube-extra': must be a namespace of the stack's"),
+    (reader(serviceAccounts=["-sa"]), "workloads[0].serviceAccounts[0] = '-sa': must be a DNS-1123 subdomain"),
+    (reader(serviceAccounts=["default"]), "workloads[0].serviceAccounts[0] = 'default': must be a service account"),
+    (reader(serviceAccounts=["a", "a"]), "workloads[0].serviceAccounts = ['a', 'a']: must be a list without"),
+    (reader(serviceAccounts=[f"sa{i}" for i in range(21)]), "must be a list of 1 to 20 service accounts"),
+    (reader(serviceAccounts=[]), "workloads[0].serviceAccounts = []: must be a list of 1 to 20 service accounts"),
+    (reader(secrets=[{"name": "my_secret"}]), "workloads[0].secrets[0].name = 'my_secret': must be a Key Vault"),
+    (reader(secrets=[]), "workloads[0].secrets = []: must be a non-empty list of secrets"),
+    (
+        reader(secrets=[{"name": "a"}, {"name": "A"}]),
+        "must be a list of distinct secret names (Key Vault ignores case)",
+    ),
+    (reader(secrets=[{"name": "a", "value": "x"}]), "workloads[0].secrets[0] = {'name': 'a', 'value': 'x'}: must be"),
+    (reader(secrets=[{"name": "a", "valueFrom": "unset"}]), "workloads[0].secrets[0].valueFrom = 'unset': must be"),
+    (reader(replicas=0), "workloads[0].replicas = 0: must be an integer >= 1"),
+    (reader(replicas="2"), "workloads[0].replicas = '2': must be an integer >= 1"),
+    (reader(image={"prebuilt": "contoso.azurecr.io/app:latest"}), "workloads[0].image.prebuilt = 'contoso.azurecr"),
+    (reader(image={"prebuilt": "localhost:5000/app"}), "image.prebuilt = 'localhost:5000/app': must be a lowercase"),
+    (reader(image={"prebuilt": "contoso.azurecr.io/App:1.0"}), "image.prebuilt = 'contoso.azurecr.io/App:1.0'"),
+    (reader(image={"prebuilt": " contoso.azurecr.io/app:1"}), "image.prebuilt = ' contoso.azurecr.io/app:1'"),
+    (reader(image={"build": "app", "prebuilt": IMAGE}), "workloads[0].image = {'build': 'app', 'prebuilt':"),
+    (reader(image={"build": "../outside"}), "workloads[0].image.build = '../outside': must be a directory of this"),
+    (reader(image={"build": "twin"}), "workloads[0].image.build = 'twin': must be a directory of this project"),
+    (reader(image={"build": "app", "repository": "Secret Reader"}), "image.repository = 'Secret Reader': must be"),
+    (reader(env={"KEY_VAULT_URL": "https://x.vault.azure.net/"}), "workloads[0].env.KEY_VAULT_URL = 'https://x"),
+    (reader(env={"AZURE_CLIENT_ID": "x"}), "workloads[0].env.AZURE_CLIENT_ID = 'x': must be absent"),
+    (reader(env={"1X": "y"}), "workloads[0].env.1X = 'y': must be set under a valid variable name"),
+    (reader(env={"REVEAL_SECRET": True}), "workloads[0].env = {'REVEAL_SECRET': True}: must be a map of variable"),
+    (reader(probes={"port": 0}), "workloads[0].probes.port = 0: must be an integer from 1 to 65535"),
+    (reader(probes={"readinessPath": "readyz"}), "workloads[0].probes.readinessPath = 'readyz': must be an HTTP"),
+    (reader(networkPolicy="yes"), "workloads[0].networkPolicy = 'yes': must be true or false"),
+    (reader(replica=2), "workloads[0].replica = 2: must be absent: not a workload key"),
+    ("reader", "workloads[0] = 'reader': must be a workload"),
+]
+
+
+@pytest.mark.parametrize(("entry", "message"), BAD_WORKLOADS, ids=[m.split(":")[0] for _, m in BAD_WORKLOADS])
+def test_bad_workload_names_its_path_value_and_rule(entry, message):
+    with pytest.raises(settings.SettingsError) as failure:
+        run_program(workloads(entry))
+    assert f"{P}{message}" in str(failure.value) or message in str(failure.value)
+    assert str(failure.value).count("\n  - ") == 1, str(failure.value)
+
+
+BAD_TOGETHER = [
+    ([reader(), reader()], "workloads[1].name = 'reader': must be unique: workloads[0] has the same name"),
+    (
+        [reader(), reader(name="other")],
+        "workloads[1].serviceAccounts = 'wi-demo-sa': must be a service account no other workload claims: reader",
+    ),
+    (
+        [reader(), reader(name="other", serviceAccounts=["other"], networkPolicy=False)],
+        "workloads[1].networkPolicy = False: must be True like reader, which shares namespace wi-demo",
+    ),
+    ([], "workloads = []: must be a non-empty list of workloads"),
+]
+
+
+@pytest.mark.parametrize(("entries", "message"), BAD_TOGETHER, ids=["name", "service account", "namespace", "none"])
+def test_workloads_that_clash_are_refused(entries, message):
+    with pytest.raises(settings.SettingsError) as failure:
+        run_program(workloads(*entries))
+    assert message in str(failure.value)
+
+
+def test_secret_names_must_not_collide_in_a_shared_vault():
+    other = reader(name="other", namespace="other", serviceAccounts=["other"], secrets=[{"name": "secret"}])
+    with pytest.raises(settings.SettingsError) as failure:
+        run_program({**workloads(reader(), other), "sharedVault": "true"})
+    assert "workloads[1].secrets = 'secret': must be a name no other workload uses in the shared vault" in str(
+        failure.value
+    )
+    run_program(workloads(reader(), other))  # each in a vault of its own: no clash
+
+
+def test_a_workload_with_all_defaults_builds_app_and_runs_as_its_own_name():
+    program = run_program(workloads({"name": "api", "secrets": [{"name": "token"}], "image": {"build": "app"}}))
+    template = pod_template(program)
+    assert program.one(DEPLOYMENT).inputs["metadata"]["namespace"] == "api"
+    assert template["spec"]["serviceAccountName"] == "api"
+    assert template["spec"]["containers"][0]["image"].split("@")[0].endswith("/api")
+
+
+def test_an_existing_cluster_cannot_take_the_stacks_private_vault_network():
+    with pytest.raises(settings.SettingsError, match="vaultPrivateEndpoint = True: must be false with an existing"):
+        run_program({"existingClusterResourceGroup": "g", "existingClusterName": "c", "vaultPrivateEndpoint": "true"})
+
+
 def test_bad_settings_are_all_reported_at_once():
     with pytest.raises(settings.SettingsError) as failure:
-        run_program({"namespace": "A", "nodeCount": "-1", "secretName": ""})
+        run_program({**workloads(reader(namespace="A", replicas=0)), "nodeCount": "-1"})
     assert str(failure.value).count("\n  - ") == 3
 
 
@@ -125,7 +218,8 @@ def test_pinned_images_by_tag_or_digest_are_accepted():
         digest,
         "contoso.azurecr.io/app:1.0@" + digest[-71:],
     ):
-        assert pod_template(run_program({"prebuiltImage": image}))["spec"]["containers"][0]["image"] == image
+        program = run_program(workloads(reader(image={"prebuilt": image})))
+        assert pod_template(program)["spec"]["containers"][0]["image"] == image
 
 
 def test_structured_settings_reach_the_cluster():
@@ -142,8 +236,8 @@ def test_structured_settings_reach_the_cluster():
     assert cluster["kubernetesVersion"] == "1.33"
 
 
-def test_reveal_secret_true_reaches_the_app():
-    env = pod_template(run_program({"revealSecret": "true"}))["spec"]["containers"][0]["env"]
+def test_extra_env_reaches_the_app():
+    env = pod_template(run_program(workloads(reader(env={"REVEAL_SECRET": "true"}))))["spec"]["containers"][0]["env"]
     assert {"name": "REVEAL_SECRET", "value": "true"} in env
 
 
@@ -167,7 +261,7 @@ def test_stack_files_pass_the_cli_type_check_of_the_project_schema(stack):
     values = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
     for key, value in values.items():
         namespace, _, name = key.partition(":")
-        if namespace != "aks-workload-identity":
+        if namespace != "aks-workload-identity" or name == "workloads":
             continue
         assert "." not in name, key
         assert name in schema, f"{key} is not declared in Pulumi.yaml"
@@ -184,7 +278,7 @@ def test_stack_files_pass_the_cli_type_check_of_the_project_schema(stack):
 def test_readme_documents_every_setting_and_the_test_command_ci_runs():
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
-    for key in [*settings.project_config_schema(), "secretValue", "azure-native:location"]:
+    for key in [*settings.project_config_schema(), "workloads", "azure-native:location"]:
         assert f"| `{key}` |" in readme, key
     assert "```bash\nmake test\n```" in readme
     assert "make test" in (root / ".ci" / "run").read_text()
