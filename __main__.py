@@ -10,7 +10,7 @@ import pulumi
 from pulumi_azure_native import resources
 
 import settings
-from components import (
+from aks_workload_identity import (
     AksOidcCluster,
     AksOidcClusterArgs,
     AppImage,

@@ -19,10 +19,10 @@ from typing import Any
 import pulumi
 import yaml
 
-from components import facts
-from components.cluster import ClusterProfile, MaintenanceWindow, NodePool
-from components.deployment import Probes
-from components.workload import VAULT_URL_ENV
+from aks_workload_identity import facts
+from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool
+from aks_workload_identity.deployment import Probes
+from aks_workload_identity.workload import VAULT_URL_ENV
 
 PROJECT_FILE = Path(__file__).with_name("Pulumi.yaml")
 

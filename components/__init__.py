@@ -1,6 +1,6 @@
 """Pulumi components for Azure Workload Identity on AKS; import them into any Pulumi Python program."""
 
-from components.cluster import (
+from aks_workload_identity.cluster import (
     AksOidcCluster,
     AksOidcClusterArgs,
     ClusterNotReady,
@@ -10,14 +10,14 @@ from components.cluster import (
     NodePool,
     read_existing_cluster,
 )
-from components.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
-from components.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
-from components.image import AppImage, AppImageArgs
-from components.namespace import WorkloadNamespace, WorkloadNamespaceArgs
-from components.network import ClusterNetwork, ClusterNetworkArgs
-from components.registry import ImageRegistry, ImageRegistryArgs
-from components.vault import PrivateAccess, SecretVault, SecretVaultArgs
-from components.workload import Workload, WorkloadArgs
+from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
+from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
+from aks_workload_identity.image import AppImage, AppImageArgs
+from aks_workload_identity.namespace import WorkloadNamespace, WorkloadNamespaceArgs
+from aks_workload_identity.network import ClusterNetwork, ClusterNetworkArgs
+from aks_workload_identity.registry import ImageRegistry, ImageRegistryArgs
+from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs
+from aks_workload_identity.workload import Workload, WorkloadArgs
 
 __all__ = [
     "AksOidcCluster",

@@ -14,8 +14,8 @@ import pulumi_random as random
 import yaml
 from pulumi_azure_native import authorization, containerservice, managedidentity, operationalinsights
 
-from components import facts
-from components.roles import assign_role
+from aks_workload_identity import facts
+from aks_workload_identity.roles import assign_role
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import facts
+from aks_workload_identity import facts
 
 #: How long a rollout may take before the Deployment (and `pulumi up`) fails: data-plane RBAC alone can take
 #: 10 minutes (facts: Key Vault), then the image pull and the first successful read.

@@ -10,8 +10,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import managedidentity
 
-from components import facts
-from components.roles import assign_role
+from aks_workload_identity import facts
+from aks_workload_identity.roles import assign_role
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import facts
+from aks_workload_identity import facts
 
 
 @dataclass(frozen=True)

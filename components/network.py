@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network, privatedns
 
-from components import facts
+from aks_workload_identity import facts
 
 #: The address plan: nodes and private endpoints here; pods and services in the cluster's own overlay ranges
 #: (facts: CLUSTER_ADDRESS_SPACES), which must not overlap it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import authorization
 
-from components import facts
+from aks_workload_identity import facts
 
 
 def assign_role(

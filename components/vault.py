@@ -10,7 +10,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import authorization, keyvault, network
 
-from components import facts
+from aks_workload_identity import facts
 
 #: Length of a generated secret value.
 GENERATED_SECRET_LENGTH = 32

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
-from components.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
-from components.vault import PrivateAccess, SecretVault, SecretVaultArgs
+from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
+from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
+from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs
 
 #: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
 VAULT_URL_ENV = "KEY_VAULT_URL"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import AGENT_POOL, CLUSTER, K8S_PROVIDER, RANDOM_STRING, ROLE_ASSIGNMENT, named
 
-from components import (
+from aks_workload_identity import (
     AksOidcCluster,
     AksOidcClusterArgs,
     ClusterNotReady,
@@ -18,7 +18,7 @@ from components import (
     facts,
     read_existing_cluster,
 )
-from components.cluster import ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
+from aks_workload_identity.cluster import ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
 from twin.mocks import DEPLOYER_OBJECT_ID, run
 
 REGISTRIES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, container_env, pod_template
 
-from components import (
+from aks_workload_identity import (
     Probes,
     Workload,
     WorkloadArgs,
@@ -15,7 +15,7 @@ from components import (
     WorkloadNamespaceArgs,
     facts,
 )
-from components.deployment import ROLLOUT_SECONDS
+from aks_workload_identity.deployment import ROLLOUT_SECONDS
 from twin.mocks import run
 
 IMAGE = "contoso.azurecr.io/secret-reader:0123456789abcdef"

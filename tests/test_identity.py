@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import CREDENTIAL, IDENTITY, ROLE_ASSIGNMENT, SERVICE_ACCOUNT
 
-from components import FederatedIdentity, FederatedIdentityArgs, RoleGrant, facts
+from aks_workload_identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant, facts
 from twin.mocks import run
 
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"

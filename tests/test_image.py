@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import BUILD, RANDOM_STRING, REGISTRY
 
-from components import AppImage, AppImageArgs, ImageRegistry, ImageRegistryArgs, facts
-from components.image import TAG_LENGTH, base_images, build_script, context_hash
+from aks_workload_identity import AppImage, AppImageArgs, ImageRegistry, ImageRegistryArgs, facts
+from aks_workload_identity.image import TAG_LENGTH, base_images, build_script, context_hash
 from twin.mocks import SUBSCRIPTION_ID, run
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from components import ClusterNetwork, ClusterNetworkArgs, facts
-from components.network import ADDRESS_SPACE, ENDPOINT_SUBNET, NODE_SUBNET
+from aks_workload_identity import ClusterNetwork, ClusterNetworkArgs, facts
+from aks_workload_identity.network import ADDRESS_SPACE, ENDPOINT_SUBNET, NODE_SUBNET
 from twin.mocks import run
 
 

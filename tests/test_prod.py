@@ -18,8 +18,8 @@ from conftest import (
     named,
 )
 
-from components import facts
-from components.network import ENDPOINT_SUBNET
+from aks_workload_identity import facts
+from aks_workload_identity.network import ENDPOINT_SUBNET
 
 
 def test_prod_cluster_signs_in_with_entra_only_behind_authorized_ranges(prod):

@@ -30,7 +30,7 @@ from conftest import (
     workload_names,
 )
 
-from components import facts
+from aks_workload_identity import facts
 from twin.mocks import PROJECT_DIR, SUBSCRIPTION_ID, run_program
 
 PROJECT_FILES = {stack: PROJECT_DIR / f"Pulumi.{stack}.yaml" for stack in ("dev", "prod", "byo")}
@@ -406,7 +406,7 @@ def test_bring_your_own_cluster_creates_none_and_reads_the_existing_one(byo):
 
 
 def test_an_existing_cluster_that_cannot_federate_stops_the_run_before_anything_is_declared(monkeypatch):
-    from components import ClusterNotReady
+    from aks_workload_identity import ClusterNotReady
     from twin import mocks
 
     answer = mocks.existing_cluster("platform-rg", "platform-aks")

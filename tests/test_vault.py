@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import PRIVATE_ENDPOINT, RANDOM_STRING, SECRET, VAULT
 
-from components import PrivateAccess, SecretVault, SecretVaultArgs, facts
+from aks_workload_identity import PrivateAccess, SecretVault, SecretVaultArgs, facts
 from twin.mocks import TENANT_ID, run
 
 
