@@ -38,7 +38,13 @@ common = {"resource_group_name": group.name, "location": group.location}
 
 # A vault without public access needs a network of the stack's own, shared with the nodes.
 net = ClusterNetwork("net", ClusterNetworkArgs(**common)) if config.vault_private else None
-private_access = PrivateAccess(net.endpoint_subnet_id, net.vault_dns_zone_id) if net else None
+private_access = PrivateAccess(subnet_id=net.endpoint_subnet_id, dns_zone_id=net.vault_dns_zone_id) if net else None
+# What a workload's own vault takes from the stack's settings.
+vault_settings = {
+    "soft_delete_retention_days": config.vault_soft_delete_retention_days,
+    "purge_protection": config.vault_purge_protection,
+    **({"private_access": private_access} if private_access else {}),
+}
 
 # Existing registries the kubelet may pull prebuilt images from, by name; plus the stack's own for its builds.
 pull_registries: dict[str, pulumi.Input[str]] = {
@@ -62,16 +68,12 @@ if builds:
         )
         images[repository] = image.image_ref
 
-cluster = AksOidcCluster(
-    "wi",
-    AksOidcClusterArgs(
-        **common,
-        profile=config.cluster,
-        existing=existing,
-        node_subnet_id=net.node_subnet_id if net else None,
-        acr_pull_registries=pull_registries,
-    ),
-)
+cluster_args = AksOidcClusterArgs(**common, profile=config.cluster, acr_pull_registries=pull_registries)
+if existing:
+    cluster_args["existing"] = existing
+if net:
+    cluster_args["node_subnet_id"] = net.node_subnet_id
+cluster = AksOidcCluster("wi", cluster_args)
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 
 
@@ -83,14 +85,7 @@ def acr_pull_for(workload: settings.WorkloadSetting) -> list[pulumi.Resource]:
 
 shared_vault = (
     SecretVault(
-        "shared",
-        SecretVaultArgs(
-            **common,
-            secrets={s.name: s.value for w in config.workloads for s in w.secrets},
-            soft_delete_retention_days=config.vault_soft_delete_retention_days,
-            purge_protection=config.vault_purge_protection,
-            private_access=private_access,
-        ),
+        "shared", SecretVaultArgs(**common, secrets=[s for w in config.workloads for s in w.secrets], **vault_settings)
     )
     if config.shared_vault
     else None
@@ -104,37 +99,36 @@ namespaces = {
 workloads = {}
 for w in config.workloads:
     image_ref = images[w.repository] if w.build else w.prebuilt
+    args = WorkloadArgs(
+        **common,
+        issuer_url=cluster.oidc_issuer_url,
+        namespace=namespaces[w.namespace],
+        service_account_names=list(w.service_accounts),
+        image=image_ref,
+        secrets=list(w.secrets),
+        env=w.env,
+        probes=w.probes,
+        replicas=w.replicas,
+        network_policy=w.network_policy,
+        private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
+    )
+    if shared_vault:
+        args["shared_vault"] = shared_vault.shared
+    else:
+        args.update(vault_settings)  # type: ignore[typeddict-item]
+    # The pods (and nothing else of the workload) wait for the AcrPull grant on their image's registry.
     workloads[w.name] = Workload(
-        w.name,
-        WorkloadArgs(
-            **common,
-            issuer_url=cluster.oidc_issuer_url,
-            namespace=namespaces[w.namespace],
-            service_account_names=list(w.service_accounts),
-            image=image_ref,
-            secrets={s.name: s.value for s in w.secrets},
-            shared_vault=shared_vault,
-            env=w.env,
-            probes=w.probes,
-            replicas=w.replicas,
-            soft_delete_retention_days=config.vault_soft_delete_retention_days,
-            purge_protection=config.vault_purge_protection,
-            private_access=private_access,
-            network_policy=w.network_policy,
-            private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
-            wait_for=acr_pull_for(w),
-        ),
-        opts=on_cluster,
+        w.name, args, opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=acr_pull_for(w)))
     )
 
 kube_context = pulumi.Output.concat(
     "az aks get-credentials -g ",
-    existing.resource_group_name if existing else group.name,
+    existing["resource_group_name"] if existing else group.name,
     " -n ",
     cluster.cluster_name,
     # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
     " && kubelogin convert-kubeconfig -l azurecli"
-    if (existing.entra if existing else config.cluster.entra_rbac)
+    if (existing["entra"] if existing else config.cluster["entra_rbac"])
     else "",
 )
 pulumi.export("resource_group", group.name)

@@ -21,7 +21,8 @@ import yaml
 
 from aks_workload_identity import facts
 from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool
-from aks_workload_identity.deployment import Probes
+from aks_workload_identity.deployment import PROBE_DEFAULTS, Probes
+from aks_workload_identity.vault import VaultSecret
 from aks_workload_identity.workload import VAULT_URL_ENV
 
 PROJECT_FILE = Path(__file__).with_name("Pulumi.yaml")
@@ -52,20 +53,14 @@ class SettingsError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
-class SecretSetting:
-    name: str
-    #: From a secret config value (`valueFrom`), or None to generate one.
-    value: pulumi.Output[str] | None
-
-
-@dataclass(frozen=True)
 class WorkloadSetting:
     """One entry of `workloads`."""
 
     name: str
     namespace: str
     service_accounts: tuple[str, ...]
-    secrets: tuple[SecretSetting, ...]
+    #: Each with its value from a secret config value (`valueFrom`), or without one, to be generated.
+    secrets: tuple[VaultSecret, ...]
     #: Build context directory (built in the stack's registry) and repository, or a pinned prebuilt image.
     build: str | None
     repository: str
@@ -117,10 +112,8 @@ def load() -> Settings:
     user_pool = _pool(r, "userPool", system=False) if r.raw("userPoolVmSize").strip() else None
     cluster = ClusterProfile(
         system_pool=system_pool,
-        user_pool=user_pool,
-        zones=tuple(dict.fromkeys(zones)),
+        zones=list(dict.fromkeys(zones)),
         max_pods=r.integer("maxPodsPerNode", *facts.MAX_PODS_RANGE),
-        kubernetes_version=r.optional("kubernetesVersion", _KUBERNETES_VERSION, "a version such as 1.33"),
         tier=r.choice("clusterTier", ("Free", "Standard", "Premium")),
         upgrade_channel=r.choice("upgradeChannel", ("none", "patch", "stable", "rapid", "node-image")),
         node_os_upgrade_channel=r.choice("nodeOsUpgradeChannel", ("None", "Unmanaged", "NodeImage", "SecurityPatch")),
@@ -129,13 +122,18 @@ def load() -> Settings:
             start_time=r.matching("maintenanceStartTime", _TIME, "a UTC time HH:MM"),
         ),
         entra_rbac=r.boolean("entraRbac"),
-        admin_group_object_ids=tuple(r.each("adminGroupObjectIds", _GUID, "a list of Entra group object ids")),
+        admin_group_object_ids=r.each("adminGroupObjectIds", _GUID, "a list of Entra group object ids"),
         kubelogin_mode=r.choice("kubeloginMode", ("azurecli", "workloadidentity")),
         deployer_principal_type=r.choice("deployerPrincipalType", ("User", "ServicePrincipal")),
-        authorized_ip_ranges=tuple(r.each("apiServerAuthorizedIpRanges", None, "a list of IPv4 CIDRs", _cidr)),
+        authorized_ip_ranges=r.each("apiServerAuthorizedIpRanges", None, "a list of IPv4 CIDRs", _cidr),
         monitoring=r.boolean("monitoring"),
         azure_policy=r.boolean("azurePolicy"),
     )
+    if user_pool:
+        cluster["user_pool"] = user_pool
+    kubernetes_version = r.optional("kubernetesVersion", _KUBERNETES_VERSION, "a version such as 1.33")
+    if kubernetes_version:
+        cluster["kubernetes_version"] = kubernetes_version
     pull_registry_ids = tuple(r.each("pullRegistryIds", _REGISTRY_ID, "a list of container registry ARM ids"))
     network_policy = r.boolean("networkPolicy")
     settings = Settings(
@@ -180,18 +178,26 @@ def _pool(r: _Reader, prefix: str, *, system: bool) -> NodePool:
     max_count = r.integer(max_key, 0, facts.NODE_POOL_MAX_COUNT)
     if max_count and max_count < count:
         r.fail(max_key, str(max_count), f"0 (no autoscaling) or at least {min_key} ({count})")
-    return NodePool(vm_size=vm_size, count=count, max_count=max_count or None)
+    pool = NodePool(vm_size=vm_size, count=count)
+    if max_count:
+        pool["max_count"] = max_count
+    return pool
 
 
 def _production_rules(r: _Reader, s: Settings) -> None:
     """What `production: true` demands beyond each setting's own rule (README, "Production controls")."""
     c = s.cluster
     demands: list[tuple[str, object, bool, str]] = [
-        ("entraRbac", c.entra_rbac, c.entra_rbac, "true on a production stack (Entra ID sign-in, no local accounts)"),
+        (
+            "entraRbac",
+            c["entra_rbac"],
+            c["entra_rbac"],
+            "true on a production stack (Entra ID sign-in, no local accounts)",
+        ),
         (
             "apiServerAuthorizedIpRanges",
-            list(c.authorized_ip_ranges),
-            bool(c.authorized_ip_ranges),
+            list(c["authorized_ip_ranges"]),
+            bool(c["authorized_ip_ranges"]),
             "a non-empty list on a production stack: the API server must not be open to the whole internet",
         ),
         ("vaultPurgeProtection", s.vault_purge_protection, s.vault_purge_protection, "true on a production stack"),
@@ -199,8 +205,8 @@ def _production_rules(r: _Reader, s: Settings) -> None:
         ("networkPolicy", s.network_policy, s.network_policy, "true on a production stack"),
         (
             "maxPodsPerNode",
-            c.max_pods,
-            c.max_pods >= facts.PRODUCTION_MIN_PODS_PER_NODE,
+            c["max_pods"],
+            c["max_pods"] >= facts.PRODUCTION_MIN_PODS_PER_NODE,
             f"at least {facts.PRODUCTION_MIN_PODS_PER_NODE} on a production stack",
         ),
     ]
@@ -297,9 +303,12 @@ def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> Workload
     if not (isinstance(probes, dict) and set(probes) <= probe_keys):
         r.fail(f"{at}.probes", probes, "a map with port, readinessPath and livenessPath")
         probes = {}
-    port = r.number(f"{at}.probes.port", probes.get("port", Probes.port), 1, 65535)
+    port = r.number(f"{at}.probes.port", probes.get("port", PROBE_DEFAULTS["port"]), 1, 65535)
     paths = {}
-    for key, default in (("readinessPath", Probes.readiness_path), ("livenessPath", Probes.liveness_path)):
+    for key, default in (
+        ("readinessPath", PROBE_DEFAULTS["readiness_path"]),
+        ("livenessPath", PROBE_DEFAULTS["liveness_path"]),
+    ):
         paths[key] = r.check(f"{at}.probes.{key}", probes.get(key, default), _HTTP_PATH, "an HTTP path such as /readyz")
     replicas = r.number(f"{at}.replicas", entry.get("replicas", 1), 1, None)
     policy = entry.get("networkPolicy", network_policy)
@@ -323,7 +332,7 @@ def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> Workload
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 
 
-def _secrets(r: _Reader, at: str, raw: Any) -> tuple[SecretSetting, ...]:
+def _secrets(r: _Reader, at: str, raw: Any) -> tuple[VaultSecret, ...]:
     if not (isinstance(raw, list) and raw):
         r.fail(
             at,
@@ -352,10 +361,10 @@ def _secrets(r: _Reader, at: str, raw: Any) -> tuple[SecretSetting, ...]:
                     key,
                     f"the key of a secret config value that is set (pulumi config set --secret {key} <value>)",
                 )
-        secrets.append(SecretSetting(str(name), value))
-    names = [s.name.lower() for s in secrets]
+        secrets.append(VaultSecret(name=str(name)) if value is None else VaultSecret(name=str(name), value=value))
+    names = [s["name"].lower() for s in secrets]
     if len(set(names)) != len(names):
-        r.fail(at, [s.name for s in secrets], "a list of distinct secret names (Key Vault ignores case)")
+        r.fail(at, [s["name"] for s in secrets], "a list of distinct secret names (Key Vault ignores case)")
     return tuple(secrets)
 
 
@@ -417,11 +426,11 @@ def _shared_vault_rules(r: _Reader, workloads: tuple[WorkloadSetting, ...]) -> N
     owners: dict[str, str] = {}
     for i, w in enumerate(workloads):
         for secret in w.secrets:
-            owner = owners.setdefault(secret.name.lower(), w.name)
+            owner = owners.setdefault(secret["name"].lower(), w.name)
             if owner != w.name:
                 r.fail(
                     f"workloads[{i}].secrets",
-                    secret.name,
+                    secret["name"],
                     f"a name no other workload uses in the shared vault (sharedVault: true): {owner} has it",
                 )
 

@@ -1,11 +1,8 @@
 """AksOidcCluster: an AKS cluster whose service-account tokens Entra ID can trust, hardened as its profile asks."""
 
-from __future__ import annotations
-
 import base64
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_command as command
@@ -18,65 +15,101 @@ from aks_workload_identity import facts
 from aks_workload_identity.roles import assign_role
 
 
-@dataclass(frozen=True)
-class NodePool:
+class NodePool(TypedDict):
     """A node pool's VM size and node count; with `max_count` the autoscaler moves between `count` and it."""
 
-    vm_size: str = "Standard_D4ds_v5"
-    count: int = 1
-    max_count: int | None = None
+    vm_size: NotRequired[str]
+    """The VM size, e.g. `Standard_D4ds_v5` (the default). A size with a local temp disk (`d`) gets ephemeral OS
+    disks. A system pool needs at least 4 vCPUs and no B-series size."""
+    count: NotRequired[int]
+    """Nodes, or the autoscaler's minimum; default 1."""
+    max_count: NotRequired[int]
+    """The autoscaler's maximum; without it the pool has a fixed size."""
 
 
-@dataclass(frozen=True)
-class MaintenanceWindow:
+class MaintenanceWindow(TypedDict):
     """The weekly window (UTC) in which AKS applies cluster and node OS upgrades."""
 
-    day: str = "Sunday"
-    start_time: str = "00:00"
+    day: NotRequired[pulumi.Input[str]]
+    """Weekday the window starts on; default Sunday."""
+    start_time: NotRequired[pulumi.Input[str]]
+    """UTC start of the 4-hour window, `HH:MM`; default `00:00`."""
 
 
-@dataclass(frozen=True)
-class ClusterProfile:
-    """Everything about the cluster a stack chooses; the defaults are the secure ones that cost nothing."""
+class ClusterProfile(TypedDict):
+    """Everything about the cluster a stack chooses; what is left out is the secure choice that costs nothing."""
 
-    #: The system pool. Its VM size, zones and pods per node cannot change in place (facts: node pool changes):
-    #: changing one replaces the cluster.
-    system_pool: NodePool = field(default_factory=NodePool)
-    #: A pool for workloads; the system pool is then tainted for critical add-ons only. Changing its VM size, zones
-    #: or pods per node creates a new pool, then deletes the old one.
-    user_pool: NodePool | None = None
-    zones: tuple[str, ...] = ()
-    max_pods: int = 110
-    kubernetes_version: str | None = None
-    tier: str = "Free"
-    upgrade_channel: str = "patch"
-    node_os_upgrade_channel: str = "NodeImage"
-    maintenance_window: MaintenanceWindow | None = field(default_factory=MaintenanceWindow)
-    #: Entra ID sign-in with Azure RBAC for Kubernetes, local accounts off; the deploy signs in with kubelogin.
-    entra_rbac: bool = True
-    admin_group_object_ids: tuple[str, ...] = ()
-    #: kubelogin's non-interactive login: `azurecli` (a developer's `az login`) or `workloadidentity` (CI).
-    kubelogin_mode: str = "azurecli"
-    #: What signs in for `pulumi up`: `User` or `ServicePrincipal` (CI). ARM refuses a role assignment whose
-    #: principal type does not match the principal (facts: Role assignments).
-    deployer_principal_type: str = "User"
-    #: CIDRs allowed to reach the API server; empty means any.
-    authorized_ip_ranges: tuple[str, ...] = ()
-    #: Container Insights into a Log Analytics workspace of the cluster's own.
-    monitoring: bool = False
-    azure_policy: bool = False
+    system_pool: NotRequired[NodePool]
+    """The system pool; by default one Standard_D4ds_v5 node. Its VM size, zones and pods per node cannot change in
+    place: changing one replaces the cluster."""
+    user_pool: NotRequired[NodePool]
+    """A pool for workloads; the system pool is then tainted for critical add-ons only. Changing its VM size, zones or
+    pods per node creates a new pool, then deletes the old one. None by default."""
+    zones: NotRequired[list[str]]
+    """Availability zones of both pools, from 1, 2, 3; none by default."""
+    max_pods: NotRequired[int]
+    """Pods per node, 10-250 (Azure CNI Overlay); default 110."""
+    kubernetes_version: NotRequired[pulumi.Input[str]]
+    """AKS version such as `1.33`; by default the region's default."""
+    tier: NotRequired[pulumi.Input[str]]
+    """`Free` (the default), `Standard` (uptime SLA, billed) or `Premium`."""
+    upgrade_channel: NotRequired[pulumi.Input[str]]
+    """Cluster auto-upgrade: `none`, `patch` (the default), `stable`, `rapid` or `node-image`."""
+    node_os_upgrade_channel: NotRequired[pulumi.Input[str]]
+    """Node OS upgrades: `None`, `Unmanaged`, `NodeImage` (the default) or `SecurityPatch`."""
+    maintenance_window: NotRequired[MaintenanceWindow | None]
+    """When upgrades happen; by default Sundays from 00:00 UTC. In Python, None leaves the schedule to AKS."""
+    entra_rbac: NotRequired[bool]
+    """Entra ID sign-in with Azure RBAC for Kubernetes, local accounts off (the default); the deploy then signs in
+    with kubelogin."""
+    admin_group_object_ids: NotRequired[list[str]]
+    """Entra group object ids whose members are cluster admins; none by default."""
+    kubelogin_mode: NotRequired[str]
+    """kubelogin's non-interactive login: `azurecli` (a developer's `az login`, the default) or `workloadidentity`
+    (CI)."""
+    deployer_principal_type: NotRequired[pulumi.Input[str]]
+    """What signs in for `pulumi up`: `User` (the default) or `ServicePrincipal` (CI). It gets Azure Kubernetes
+    Service RBAC Cluster Admin, and ARM refuses an assignment whose principal type is wrong."""
+    authorized_ip_ranges: NotRequired[list[str]]
+    """IPv4 CIDRs allowed to reach the API server; empty (the default) means any."""
+    monitoring: NotRequired[bool]
+    """Container Insights into a Log Analytics workspace of the cluster's own (billed per GB); off by default."""
+    azure_policy: NotRequired[bool]
+    """The Azure Policy add-on; off by default."""
 
 
-@dataclass(frozen=True)
-class ExistingCluster:
+#: What a node pool or profile setting is when not given: the secure choice that costs nothing.
+POOL_DEFAULTS = NodePool(vm_size="Standard_D4ds_v5", count=1)
+PROFILE_DEFAULTS = ClusterProfile(
+    zones=[],
+    max_pods=110,
+    tier="Free",
+    upgrade_channel="patch",
+    node_os_upgrade_channel="NodeImage",
+    maintenance_window=MaintenanceWindow(day="Sunday", start_time="00:00"),
+    entra_rbac=True,
+    admin_group_object_ids=[],
+    kubelogin_mode="azurecli",
+    deployer_principal_type="User",
+    authorized_ip_ranges=[],
+    monitoring=False,
+    azure_policy=False,
+)
+
+
+class ExistingCluster(TypedDict):
     """A cluster the stack does not manage, as `read_existing_cluster` found it."""
 
-    resource_group_name: str
-    name: str
-    oidc_issuer_url: str
-    kubelet_object_id: str
-    #: Whether it signs in with Entra ID (its kubeconfig then runs kubelogin).
+    resource_group_name: pulumi.Input[str]
+    """The cluster's resource group."""
+    name: pulumi.Input[str]
+    """The cluster's name."""
+    oidc_issuer_url: pulumi.Input[str]
+    """Its OIDC issuer URL, exactly as AKS reports it."""
+    kubelet_object_id: pulumi.Input[str]
+    """Object id of its kubelet identity, which gets AcrPull."""
     entra: bool
+    """Whether it signs in with Entra ID (its kubeconfig then runs kubelogin)."""
 
 
 class ClusterNotReady(pulumi.RunError):
@@ -118,17 +151,19 @@ def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluste
     )
 
 
-@dataclass(frozen=True)
-class AksOidcClusterArgs:
+class AksOidcClusterArgs(TypedDict):
     resource_group_name: pulumi.Input[str]
+    """The resource group of the cluster and of what it needs (its identity, its log workspace)."""
     location: pulumi.Input[str]
-    profile: ClusterProfile = field(default_factory=ClusterProfile)
-    #: Use this cluster instead of creating one: only the AcrPull grants and the provider are declared.
-    existing: ExistingCluster | None = None
-    #: Subnet for the nodes (pods get overlay addresses, not subnet ones); None lets AKS make a network.
-    node_subnet_id: pulumi.Input[str] | None = None
-    #: Registries the kubelet identity may pull from (AcrPull), by a label that names each grant.
-    acr_pull_registries: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Azure region of the cluster."""
+    profile: NotRequired[ClusterProfile]
+    """Pools, tier, upgrades, sign-in and add-ons; what is left out is the secure choice that costs nothing."""
+    existing: NotRequired[ExistingCluster]
+    """Use this cluster instead of creating one: only the AcrPull grants and the provider are declared."""
+    node_subnet_id: NotRequired[pulumi.Input[str]]
+    """Subnet for the nodes (pods get overlay addresses, not subnet ones); without it AKS makes a network."""
+    acr_pull_registries: NotRequired[dict[str, pulumi.Input[str]]]
+    """Registries the kubelet identity may pull from (AcrPull): label -> ARM id. The label names the grant."""
 
 
 class AksOidcCluster(pulumi.ComponentResource):
@@ -140,30 +175,33 @@ class AksOidcCluster(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
-    #: The issuer exactly as AKS reports it, trailing slash included: federated credentials must match it byte
-    #: for byte.
+    """The cluster's name in its resource group."""
     oidc_issuer_url: pulumi.Output[str]
+    """The issuer exactly as AKS reports it, trailing slash included: federated credentials must match it byte for
+    byte."""
     kubelet_object_id: pulumi.Output[str]
-    #: The Kubernetes provider for this cluster; pass it to components that declare Kubernetes objects. Its
-    #: kubeconfig (user credentials, secret) is never exported.
-    provider: k8s.Provider
-    #: The AcrPull grants by registry label: a workload pulling from one must wait for its grant.
-    acr_pulls: dict[str, pulumi.Resource]
+    """Object id of the kubelet identity, the one that pulls images."""
 
     def __init__(self, name: str, args: AksOidcClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AksOidcCluster", name, None, opts)
-        if args.existing:
-            existing = args.existing
-            self.cluster_name = pulumi.Output.from_input(existing.name)
-            self.oidc_issuer_url = pulumi.Output.from_input(existing.oidc_issuer_url)
-            self.kubelet_object_id = pulumi.Output.from_input(existing.kubelet_object_id)
+        profile = _profile(args)
+        existing = args.get("existing")
+        if existing:
+            self.cluster_name = pulumi.Output.from_input(existing["name"])
+            self.oidc_issuer_url = pulumi.Output.from_input(existing["oidc_issuer_url"])
+            self.kubelet_object_id = pulumi.Output.from_input(existing["kubelet_object_id"])
             # Its owners already gave the deployer access: the provider signs in as for a created cluster.
-            self.provider = self._kubernetes_provider(
-                name, existing.resource_group_name, self.cluster_name, existing.entra, args.profile.kubelogin_mode, []
+            self._provider = self._kubernetes_provider(
+                name,
+                existing["resource_group_name"],
+                self.cluster_name,
+                existing["entra"],
+                profile["kubelogin_mode"],
+                [],
             )
         else:
-            self._create(name, args)
-        self.acr_pulls = {
+            self._create(name, args, profile)
+        self._acr_pulls: dict[str, pulumi.Resource] = {
             label: assign_role(
                 f"{name}-acr-pull-{label}",
                 role=facts.ACR_PULL,
@@ -171,7 +209,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                 scope=registry_id,
                 parent=self,
             )
-            for label, registry_id in sorted(args.acr_pull_registries.items())
+            for label, registry_id in sorted(args.get("acr_pull_registries", {}).items())
         }
         self.register_outputs(
             {
@@ -181,16 +219,28 @@ class AksOidcCluster(pulumi.ComponentResource):
             }
         )
 
-    def _create(self, name: str, args: AksOidcClusterArgs) -> None:
-        profile = args.profile
+    @property
+    def provider(self) -> k8s.Provider:
+        """Python only: the Kubernetes provider for this cluster; pass it to components that declare Kubernetes
+        objects (`opts.providers`). Its kubeconfig (user credentials, secret) is never exported."""
+        return self._provider
+
+    @property
+    def acr_pulls(self) -> dict[str, pulumi.Resource]:
+        """Python only: the AcrPull grants by registry label. A workload pulling from one must wait for its grant
+        (put it in the workload's `depends_on`)."""
+        return self._acr_pulls
+
+    def _create(self, name: str, args: AksOidcClusterArgs, profile: ClusterProfile) -> None:
         child = pulumi.ResourceOptions(parent=self)
+        node_subnet_id = args.get("node_subnet_id")
 
         addons: dict[str, containerservice.ManagedClusterAddonProfileArgsDict] = {}
-        if profile.monitoring:
+        if profile["monitoring"]:
             workspace = operationalinsights.Workspace(
                 f"{name}-logs",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args["resource_group_name"],
+                location=args["location"],
                 sku={"name": operationalinsights.WorkspaceSkuNameEnum.PER_GB2018},
                 retention_in_days=30,
                 opts=child,
@@ -199,7 +249,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                 "enabled": True,
                 "config": {facts.MONITORING_WORKSPACE_KEY: workspace.id},
             }
-        if profile.azure_policy:
+        if profile["azure_policy"]:
             addons[facts.AZURE_POLICY_ADDON] = {"enabled": True}
 
         # With a subnet of the stack's own, the control plane must be allowed to join nodes to it before the cluster
@@ -208,11 +258,11 @@ class AksOidcCluster(pulumi.ComponentResource):
             "type": containerservice.ResourceIdentityType.SYSTEM_ASSIGNED
         }
         subnet_access: list[pulumi.Resource] = []
-        if args.node_subnet_id is not None:
+        if node_subnet_id is not None:
             control_plane = managedidentity.UserAssignedIdentity(
                 f"{name}-control-plane",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=args["resource_group_name"],
+                location=args["location"],
                 opts=child,
             )
             identity = {
@@ -224,26 +274,26 @@ class AksOidcCluster(pulumi.ComponentResource):
                     f"{name}-control-plane-network",
                     role=facts.NETWORK_CONTRIBUTOR,
                     principal_id=control_plane.principal_id,
-                    scope=args.node_subnet_id,
+                    scope=node_subnet_id,
                     parent=self,
                 )
             )
 
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
             dns_prefix=_dns_prefix(name),
-            kubernetes_version=profile.kubernetes_version,
-            sku={"name": containerservice.ManagedClusterSKUName.BASE, "tier": profile.tier},
+            kubernetes_version=profile.get("kubernetes_version"),
+            sku={"name": containerservice.ManagedClusterSKUName.BASE, "tier": profile["tier"]},
             identity=identity,
             agent_pool_profiles=[
                 {
                     "name": "system",
                     "mode": containerservice.AgentPoolMode.SYSTEM,
-                    **_pool(profile.system_pool, profile, args.node_subnet_id),
+                    **_pool(_pool_settings(profile.get("system_pool", {})), profile, node_subnet_id),
                     # With a user pool, only critical add-ons run here (facts: node pools).
-                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.user_pool else None,
+                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.get("user_pool") else None,
                 }
             ],
             network_profile={
@@ -259,18 +309,20 @@ class AksOidcCluster(pulumi.ComponentResource):
                 {
                     "managed": True,
                     "enable_azure_rbac": True,
-                    "admin_group_object_ids": list(profile.admin_group_object_ids) or None,
+                    "admin_group_object_ids": list(profile["admin_group_object_ids"]) or None,
                 }
-                if profile.entra_rbac
+                if profile["entra_rbac"]
                 else None
             ),
-            disable_local_accounts=profile.entra_rbac,
+            disable_local_accounts=profile["entra_rbac"],
             api_server_access_profile=(
-                {"authorized_ip_ranges": list(profile.authorized_ip_ranges)} if profile.authorized_ip_ranges else None
+                {"authorized_ip_ranges": list(profile["authorized_ip_ranges"])}
+                if profile["authorized_ip_ranges"]
+                else None
             ),
             auto_upgrade_profile={
-                "upgrade_channel": profile.upgrade_channel,
-                "node_os_upgrade_channel": profile.node_os_upgrade_channel,
+                "upgrade_channel": profile["upgrade_channel"],
+                "node_os_upgrade_channel": profile["node_os_upgrade_channel"],
             },
             addon_profiles=addons or None,
             opts=pulumi.ResourceOptions(
@@ -285,17 +337,21 @@ class AksOidcCluster(pulumi.ComponentResource):
                 ),
             ),
         )
-        on_cluster = {"resource_group_name": args.resource_group_name, "resource_name_": cluster.name}
+        on_cluster = {"resource_group_name": args["resource_group_name"], "resource_name_": cluster.name}
 
-        if profile.user_pool:
-            pool = profile.user_pool
+        if profile.get("user_pool"):
+            pool = _pool_settings(profile["user_pool"])
             # A new name whenever the pool must be replaced, so the new pool is created before the old one goes.
             pool_suffix = random.RandomString(
                 f"{name}-user-pool-suffix",
                 length=6,
                 special=False,
                 upper=False,
-                keepers={"vm_size": pool.vm_size, "zones": ",".join(profile.zones), "max_pods": str(profile.max_pods)},
+                keepers={
+                    "vm_size": pool["vm_size"],
+                    "zones": ",".join(profile["zones"]),
+                    "max_pods": str(profile["max_pods"]),
+                },
                 opts=child,
             )
             containerservice.AgentPool(
@@ -303,21 +359,21 @@ class AksOidcCluster(pulumi.ComponentResource):
                 **on_cluster,
                 agent_pool_name=pulumi.Output.concat("user", pool_suffix.result),
                 mode=containerservice.AgentPoolMode.USER,
-                **_pool(pool, profile, args.node_subnet_id),
+                **_pool(pool, profile, node_subnet_id),
                 opts=child,
             )
 
-        if profile.maintenance_window:
-            window = profile.maintenance_window
+        if profile["maintenance_window"]:
+            window = {**PROFILE_DEFAULTS["maintenance_window"], **profile["maintenance_window"]}
             for config_name in facts.MAINTENANCE_CONFIGURATIONS:
                 containerservice.MaintenanceConfiguration(
                     f"{name}-{config_name}",
                     **on_cluster,
                     config_name=config_name,
                     maintenance_window={
-                        "schedule": {"weekly": {"day_of_week": window.day, "interval_weeks": 1}},
+                        "schedule": {"weekly": {"day_of_week": window["day"], "interval_weeks": 1}},
                         "duration_hours": facts.MAINTENANCE_WINDOW_HOURS,
-                        "start_time": window.start_time,
+                        "start_time": window["start_time"],
                         "utc_offset": "+00:00",
                     },
                     opts=child,
@@ -330,7 +386,7 @@ class AksOidcCluster(pulumi.ComponentResource):
         )
 
         access: list[pulumi.Resource] = []
-        if profile.entra_rbac:
+        if profile["entra_rbac"]:
             # The deployer creates namespaces and policies: it needs a cluster-wide Kubernetes role, which takes
             # minutes to reach the API server; everything on the cluster waits until it has.
             deployer = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -338,13 +394,13 @@ class AksOidcCluster(pulumi.ComponentResource):
                 f"{name}-deployer-cluster-admin",
                 role=facts.AKS_RBAC_CLUSTER_ADMIN,
                 principal_id=deployer.object_id,
-                principal_type=profile.deployer_principal_type,
+                principal_type=profile["deployer_principal_type"],
                 scope=cluster.id,
                 parent=self,
             )
             access.append(grant)
-        self.provider = self._kubernetes_provider(
-            name, args.resource_group_name, cluster.name, profile.entra_rbac, profile.kubelogin_mode, access
+        self._provider = self._kubernetes_provider(
+            name, args["resource_group_name"], cluster.name, profile["entra_rbac"], profile["kubelogin_mode"], access
         )
 
     def _kubernetes_provider(
@@ -408,24 +464,35 @@ exit 1
 """
 
 
+def _profile(args: AksOidcClusterArgs) -> ClusterProfile:
+    """The profile with every setting left out at its default."""
+    return ClusterProfile(**{**PROFILE_DEFAULTS, **args.get("profile", {})})  # type: ignore[typeddict-item]
+
+
+def _pool_settings(pool: NodePool) -> NodePool:
+    """The pool with every setting left out at its default."""
+    return NodePool(**{**POOL_DEFAULTS, **pool})  # type: ignore[typeddict-item]
+
+
 def _pool(
     pool: NodePool, profile: ClusterProfile, subnet_id: pulumi.Input[str] | None
 ) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
     """The settings a system pool and a user pool share."""
-    autoscale = pool.max_count is not None
+    max_count = pool.get("max_count")
+    autoscale = max_count is not None
     return {
-        "vm_size": pool.vm_size,
-        "count": pool.count,
+        "vm_size": pool["vm_size"],
+        "count": pool["count"],
         "enable_auto_scaling": autoscale,
-        "min_count": pool.count if autoscale else None,
-        "max_count": pool.max_count,
-        "max_pods": profile.max_pods,
-        "availability_zones": list(profile.zones) or None,
+        "min_count": pool["count"] if autoscale else None,
+        "max_count": max_count,
+        "max_pods": profile["max_pods"],
+        "availability_zones": list(profile["zones"]) or None,
         # Ephemeral OS disks live on the VM's local temp disk, which sizes with a `d` feature letter have
         # (facts: node pools); the others keep a managed OS disk.
         "os_disk_type": (
             containerservice.OSDiskType.EPHEMERAL
-            if has_temp_disk(pool.vm_size)
+            if has_temp_disk(pool["vm_size"])
             else containerservice.OSDiskType.MANAGED
         ),
         "os_type": containerservice.OSType.LINUX,

@@ -1,10 +1,9 @@
 """WorkloadDeployment: any app's Deployment, labelled for workload identity, locked down, and allowed only the
 egress a Key Vault reader needs."""
 
-from __future__ import annotations
-
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,34 +15,65 @@ from aks_workload_identity import facts
 ROLLOUT_SECONDS = facts.RBAC_PROPAGATION_SECONDS + 600
 
 
-@dataclass(frozen=True)
-class Probes:
-    """The container's HTTP health endpoints, on `port`. Readiness decides when a rollout (and `pulumi up`) is
-    done, so it should mean "the app really works", as the secret reader's /readyz (a recent successful read)."""
+class Probes(TypedDict):
+    """The container's HTTP health endpoints. Readiness decides when a rollout (and `pulumi up`) is done, so it
+    should mean "the app really works", as the secret reader's /readyz (a recent successful read)."""
 
-    port: int = 8080
-    readiness_path: str = "/readyz"
-    liveness_path: str = "/livez"
+    port: NotRequired[int]
+    """The port both endpoints listen on; default 8080."""
+    readiness_path: NotRequired[str]
+    """Path of the readiness endpoint; default `/readyz`."""
+    liveness_path: NotRequired[str]
+    """Path of the liveness endpoint; default `/livez`."""
 
 
-@dataclass(frozen=True)
-class WorkloadDeploymentArgs:
+#: What a probe setting is when not given: the secret reader's endpoints.
+PROBE_DEFAULTS = Probes(port=8080, readiness_path="/readyz", liveness_path="/livez")
+
+
+class WorkloadDeploymentArgs(TypedDict):
     namespace: pulumi.Input[str]
-    #: The federated service account the pods run as.
+    """Namespace of the Deployment, the one its service account is in."""
     service_account_name: pulumi.Input[str]
-    #: Image reference, pinned by digest (or a tag).
+    """The federated service account the pods run as (a `FederatedIdentity`'s `service_account_name`)."""
     image: pulumi.Input[str]
-    #: Plain environment of the container; values may be outputs (e.g. a vault's URI). Never put a secret here:
-    #: the app reads its secrets from Key Vault with its identity.
-    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    probes: Probes = field(default_factory=Probes)
-    replicas: int = 1
-    #: Resources the pods need in place before they start (federated credentials, role assignments, AcrPull).
-    wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    #: Allow the pods exactly the egress a Key Vault reader needs (for a namespace that denies everything else):
-    #: DNS, and HTTPS to public addresses (Entra ID) and to `private_endpoint_cidrs` (a vault's private endpoint).
-    network_policy: bool = False
-    private_endpoint_cidrs: Sequence[str] = ()
+    """Image reference, pinned by digest (or a tag)."""
+    env: NotRequired[dict[str, pulumi.Input[str]]]
+    """Plain environment of the container; values may be outputs (e.g. a vault's URI). Never put a secret here: the
+    app reads its secrets from Key Vault with its identity."""
+    probes: NotRequired[Probes]
+    """The container's health endpoints; by default the secret reader's (8080, /readyz, /livez)."""
+    replicas: NotRequired[int]
+    """Number of pods, at least 1; default 1."""
+    network_policy: NotRequired[bool]
+    """Allow the pods exactly the egress a Key Vault reader needs, for a namespace that denies everything else: DNS,
+    and HTTPS to public addresses (Entra ID) and to `private_endpoint_cidrs`. Off by default."""
+    private_endpoint_cidrs: NotRequired[list[pulumi.Input[str]]]
+    """Address ranges of private endpoints the pods may reach on 443, e.g. a `ClusterNetwork`'s `endpoint_cidr`."""
+
+
+def pods_wait_for(
+    opts: pulumi.ResourceOptions | None,
+) -> tuple[pulumi.ResourceOptions | None, list[pulumi.Resource]]:
+    """Splits a workload component's `depends_on` off its options: it is what the pods need before they start (the
+    AcrPull grant on their image's registry, say), so the component hands it to its Deployment alone.
+
+    Left on the component, it would hold back every child (identity, vault, policies) until those resources exist,
+    and the AcrPull grant exists only once the cluster does. A `depends_on` that is itself an output stays on the
+    component.
+    """
+    if opts is None or opts.depends_on is None:
+        return opts, []
+    wait_for = opts.depends_on
+    if isinstance(wait_for, pulumi.Resource):
+        resources = [wait_for]
+    elif isinstance(wait_for, Sequence) and all(isinstance(r, pulumi.Resource) for r in wait_for):
+        resources = list(wait_for)
+    else:
+        return opts, []
+    own = copy.copy(opts)
+    own.depends_on = None
+    return own, resources
 
 
 class WorkloadDeployment(pulumi.ComponentResource):
@@ -55,19 +85,26 @@ class WorkloadDeployment(pulumi.ComponentResource):
     """
 
     deployment_name: pulumi.Output[str]
+    """The Deployment's name in its namespace (auto-named)."""
     namespace: pulumi.Output[str]
+    """The Deployment's namespace."""
 
     def __init__(self, name: str, args: WorkloadDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        """`opts.depends_on` is what the pods need before they start (federated credentials, role assignments, the
+        AcrPull grant): the Deployment depends on it, and the egress policy does not wait for it."""
+        opts, wait_for = pods_wait_for(opts)
         super().__init__("wi:index:WorkloadDeployment", name, None, opts)
-        if args.replicas < 1:
-            raise ValueError(f"replicas {args.replicas}: must be at least 1")
+        replicas = args.get("replicas", 1)
+        if replicas < 1:
+            raise ValueError(f"replicas {replicas}: must be at least 1")
+        private_cidrs = list(args.get("private_endpoint_cidrs", []))
 
         selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={"namespace": args.namespace, "labels": selector},
+            metadata={"namespace": args["namespace"], "labels": selector},
             spec={
-                "replicas": args.replicas,
+                "replicas": replicas,
                 "selector": {"match_labels": selector},
                 "progress_deadline_seconds": ROLLOUT_SECONDS,
                 "template": {
@@ -77,15 +114,15 @@ class WorkloadDeployment(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=list(args.wait_for),
+                depends_on=wait_for,
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{ROLLOUT_SECONDS}s", update=f"{ROLLOUT_SECONDS}s"),
             ),
         )
-        if args.network_policy:
+        if args.get("network_policy", False):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-egress",
-                metadata={"name": f"{name}-egress", "namespace": args.namespace},
-                spec=egress_policy(selector, args.private_endpoint_cidrs),
+                metadata={"name": f"{name}-egress", "namespace": args["namespace"]},
+                spec=egress_policy(selector, private_cidrs),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
@@ -97,8 +134,9 @@ class WorkloadDeployment(pulumi.ComponentResource):
 def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
     """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
     probe = {"port": "health"}
+    probes = {**PROBE_DEFAULTS, **args.get("probes", {})}
     return {
-        "service_account_name": args.service_account_name,
+        "service_account_name": args["service_account_name"],
         # The webhook's projected token is its own volume; the Kubernetes API token is not needed.
         "automount_service_account_token": False,
         "termination_grace_period_seconds": 10,
@@ -113,16 +151,16 @@ def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
         "containers": [
             {
                 "name": name,
-                "image": args.image,
-                "env": [{"name": key, "value": value} for key, value in args.env.items()],
-                "ports": [{"name": "health", "container_port": args.probes.port}],
+                "image": args["image"],
+                "env": [{"name": key, "value": value} for key, value in args.get("env", {}).items()],
+                "ports": [{"name": "health", "container_port": probes["port"]}],
                 "readiness_probe": {
-                    "http_get": {**probe, "path": args.probes.readiness_path},
+                    "http_get": {**probe, "path": probes["readiness_path"]},
                     "period_seconds": 5,
                     "failure_threshold": 3,
                 },
                 "liveness_probe": {
-                    "http_get": {**probe, "path": args.probes.liveness_path},
+                    "http_get": {**probe, "path": probes["liveness_path"]},
                     "initial_delay_seconds": 10,
                     "period_seconds": 10,
                     "failure_threshold": 3,
@@ -144,7 +182,7 @@ def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
     }
 
 
-def egress_policy(selector: dict[str, str], private_cidrs: Sequence[str]) -> dict:
+def egress_policy(selector: dict[str, str], private_cidrs: Sequence[pulumi.Input[str]]) -> dict:
     """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
     addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
     https = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]

@@ -1,11 +1,10 @@
 """AppImage: an app's image, built in the stack's registry by `pulumi up`, with no local Docker."""
 
-from __future__ import annotations
-
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_command as command
@@ -22,16 +21,18 @@ _BASE_IMAGE_ARG = re.compile(
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
-class AppImageArgs:
-    #: The registry to build in (an `ImageRegistry`'s outputs).
+class AppImageArgs(TypedDict):
     registry_id: pulumi.Input[str]
+    """ARM id of the registry to build in (an `ImageRegistry`'s `registry_id`)."""
     registry_name: pulumi.Input[str]
+    """Name of that registry (its `registry_name`)."""
     login_server: pulumi.Input[str]
-    #: The Docker build context (with its Dockerfile), relative to the directory `pulumi` runs in.
-    context_dir: str = "app"
-    #: Repository of the image in the registry.
-    repository: str = "secret-reader"
+    """Login server of that registry (its `login_server`)."""
+    context_dir: NotRequired[str]
+    """The Docker build context, with its Dockerfile, relative to the directory `pulumi` runs in; default `app`. It is
+    read while the program runs (its hash is the image's tag), so it is a plain value."""
+    repository: NotRequired[str]
+    """Repository of the image in the registry; default `secret-reader`."""
 
 
 @dataclass(frozen=True)
@@ -55,28 +56,30 @@ class AppImage(pulumi.ComponentResource):
     needs the Azure CLI, logged in, on the deploying machine.
     """
 
-    #: `<login server>/<repository>@sha256:<digest>`, known once the image is pushed.
     image_ref: pulumi.Output[str]
+    """`<login server>/<repository>@sha256:<digest>`, known once the image is pushed."""
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AppImage", name, None, opts)
-        context = Path(args.context_dir)
+        context_dir = args.get("context_dir", "app")
+        repository = args.get("repository", "secret-reader")
+        context = Path(context_dir)
         tag = context_hash(context)[:TAG_LENGTH]
         build = command.local.Command(
             f"{name}-build",
             create=build_script(base_images(context)),
             environment={
-                "SUBSCRIPTION": pulumi.Output.from_input(args.registry_id).apply(lambda i: i.split("/")[2]),
-                "REGISTRY": args.registry_name,
-                "LOGIN_SERVER": args.login_server,
-                "IMAGE": f"{args.repository}:{tag}",
-                "CONTEXT": args.context_dir,
+                "SUBSCRIPTION": pulumi.Output.from_input(args["registry_id"]).apply(lambda i: i.split("/")[2]),
+                "REGISTRY": args["registry_name"],
+                "LOGIN_SERVER": args["login_server"],
+                "IMAGE": f"{repository}:{tag}",
+                "CONTEXT": context_dir,
             },
-            triggers=[tag, args.registry_id],
+            triggers=[tag, args["registry_id"]],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.image_ref = pulumi.Output.all(args.login_server, build.stdout).apply(
-            lambda values: f"{values[0]}/{args.repository}@{_digest(values[1])}"
+        self.image_ref = pulumi.Output.all(args["login_server"], build.stdout).apply(
+            lambda values: f"{values[0]}/{repository}@{_digest(values[1])}"
         )
         self.register_outputs({"image_ref": self.image_ref})
 

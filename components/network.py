@@ -1,8 +1,6 @@
 """ClusterNetwork: the virtual network the nodes and the private endpoints share, and Key Vault's private DNS zone."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 from pulumi_azure_native import network, privatedns
@@ -16,10 +14,11 @@ NODE_SUBNET = "10.240.0.0/22"
 ENDPOINT_SUBNET = "10.240.8.0/24"
 
 
-@dataclass(frozen=True)
-class ClusterNetworkArgs:
+class ClusterNetworkArgs(TypedDict):
     resource_group_name: pulumi.Input[str]
+    """The resource group the network and the zone go into."""
     location: pulumi.Input[str]
+    """Azure region of the network."""
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -27,21 +26,25 @@ class ClusterNetwork(pulumi.ComponentResource):
     name to its private endpoint from inside it (facts: Key Vault private endpoints)."""
 
     vnet_id: pulumi.Output[str]
+    """ARM id of the virtual network."""
     node_subnet_id: pulumi.Output[str]
+    """ARM id of the subnet for the cluster's nodes (`AksOidcCluster`'s `node_subnet_id`)."""
     endpoint_subnet_id: pulumi.Output[str]
-    #: The address range private endpoints take their addresses from (what a NetworkPolicy must allow).
-    endpoint_cidr: str
+    """ARM id of the subnet for private endpoints (`SecretVault`'s `private_access`)."""
+    endpoint_cidr: pulumi.Output[str]
+    """The address range private endpoints take their addresses from: what a NetworkPolicy must allow."""
     vault_dns_zone_id: pulumi.Output[str]
+    """ARM id of the private DNS zone that resolves a vault's name to its private endpoint."""
 
     def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:ClusterNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        where = {"resource_group_name": args.resource_group_name}
+        where = {"resource_group_name": args["resource_group_name"]}
 
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
             **where,
-            location=args.location,
+            location=args["location"],
             address_space={"address_prefixes": [ADDRESS_SPACE]},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
         )
@@ -81,7 +84,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         self.vnet_id = vnet.id
         self.node_subnet_id = nodes.id
         self.endpoint_subnet_id = endpoints.id
-        self.endpoint_cidr = ENDPOINT_SUBNET
+        self.endpoint_cidr = pulumi.Output.from_input(ENDPOINT_SUBNET)
         self.vault_dns_zone_id = zone.id
         self.register_outputs(
             {

@@ -4,112 +4,124 @@ Self-contained on purpose: it depends only on the shared cluster (issuer, provid
 child after itself, so adding, removing or changing one workload never touches another's resources.
 """
 
-from __future__ import annotations
-
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
 
-from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
+from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs, pods_wait_for
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
-from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs
+from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
 
 #: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
 VAULT_URL_ENV = "KEY_VAULT_URL"
 
 
-@dataclass(frozen=True)
-class WorkloadArgs:
+class WorkloadArgs(TypedDict):
     resource_group_name: pulumi.Input[str]
+    """The resource group of the workload's identity and vault."""
     location: pulumi.Input[str]
-    #: The cluster's OIDC issuer URL, exactly as the cluster reports it.
+    """Azure region of the workload's identity and vault."""
     issuer_url: pulumi.Input[str]
-    #: Namespace of the service accounts and pods (it must exist; pass the namespace's output to order them).
+    """The cluster's OIDC issuer URL, exactly as the cluster reports it (an `AksOidcCluster`'s `oidc_issuer_url`)."""
     namespace: pulumi.Input[str]
-    #: Service accounts federated with the workload's identity; the pods run as the first.
-    service_account_names: Sequence[str]
+    """Namespace of the service accounts and pods. It must exist: pass the namespace's output (a
+    `WorkloadNamespace`'s `name`) to create them after it."""
+    service_account_names: list[str]
+    """Service accounts federated with the workload's identity, 1 to 20; the pods run as the first."""
     image: pulumi.Input[str]
-    #: Secret name -> value (None: generated). In the workload's own vault, unless `shared_vault` is given.
-    secrets: Mapping[str, pulumi.Input[str] | None]
-    #: A vault several workloads share, already holding these secrets: the workload may read each of its own
-    #: secrets there, and nothing else (Microsoft's guidance for secrets shared across applications).
-    shared_vault: SecretVault | None = None
-    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    probes: Probes = field(default_factory=Probes)
-    replicas: int = 1
-    #: Of the workload's own vault.
-    soft_delete_retention_days: int = 90
-    purge_protection: bool = True
-    private_access: PrivateAccess | None = None
-    network_policy: bool = False
-    private_endpoint_cidrs: Sequence[str] = ()
-    #: What the pods need besides their own trust chain, e.g. the AcrPull on the registry their image is in.
-    wait_for: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """Image reference, pinned by digest (or a tag)."""
+    secrets: list[VaultSecret]
+    """The workload's secrets: written to its own vault, unless `shared_vault` is given."""
+    shared_vault: NotRequired[SharedVault]
+    """A vault several workloads share, already holding these secrets: the workload may read each of its own
+    secrets there, and nothing else. Without it, the workload gets a vault of its own."""
+    env: NotRequired[dict[str, pulumi.Input[str]]]
+    """Plain environment of the container; the workload adds KEY_VAULT_URL, its vault's URI. Never a secret."""
+    probes: NotRequired[Probes]
+    """The container's health endpoints; by default the secret reader's (8080, /readyz, /livez)."""
+    replicas: NotRequired[int]
+    """Number of pods, at least 1; default 1."""
+    soft_delete_retention_days: NotRequired[int]
+    """Of the workload's own vault: days a deleted vault stays recoverable, 7-90; default 90."""
+    purge_protection: NotRequired[bool]
+    """Of the workload's own vault: forbid purging it during retention (the default; irreversible once on)."""
+    private_access: NotRequired[PrivateAccess]
+    """Of the workload's own vault: reach it only through a private endpoint. Public by default."""
+    network_policy: NotRequired[bool]
+    """Allow the pods exactly the egress a Key Vault reader needs (for a namespace that denies everything else).
+    Off by default."""
+    private_endpoint_cidrs: NotRequired[list[pulumi.Input[str]]]
+    """Address ranges of private endpoints the pods may reach on 443, e.g. a `ClusterNetwork`'s `endpoint_cidr`."""
 
 
 class Workload(pulumi.ComponentResource):
     """A federated identity, its vault (or its secrets' grants in a shared one), and its Deployment, whose pods
-    wait only for this workload's own federated credentials and role assignments."""
+    wait only for this workload's own federated credentials and role assignments, and for what the `depends_on`
+    option names (e.g. the AcrPull grant on the registry its image is in), which nothing else of the workload waits
+    for."""
 
     client_id: pulumi.Output[str]
+    """The workload identity's client id."""
     vault_uri: pulumi.Output[str]
+    """URI of the vault the workload reads (its own or the shared one)."""
     namespace: pulumi.Output[str]
+    """Namespace of the pods and service accounts."""
     service_account_name: pulumi.Output[str]
+    """The service account the pods run as."""
     deployment_name: pulumi.Output[str]
+    """The Deployment's name in its namespace."""
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        opts, wait_for = pods_wait_for(opts)
         super().__init__("wi:index:Workload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.shared_vault is None:
-            vault = SecretVault(
-                name,
-                SecretVaultArgs(
-                    resource_group_name=args.resource_group_name,
-                    location=args.location,
-                    secrets=args.secrets,
-                    soft_delete_retention_days=args.soft_delete_retention_days,
-                    purge_protection=args.purge_protection,
-                    private_access=args.private_access,
-                ),
-                opts=child,
-            )
+        shared_vault = args.get("shared_vault")
+        if shared_vault is None:
+            own: SecretVaultArgs = {
+                "resource_group_name": args["resource_group_name"],
+                "location": args["location"],
+                "secrets": args["secrets"],
+            }
+            for key in ("soft_delete_retention_days", "purge_protection", "private_access"):
+                if key in args:
+                    own[key] = args[key]  # type: ignore[literal-required]
+            vault = SecretVault(name, own, opts=child)
+            vault_uri = vault.vault_uri
             grants = [RoleGrant(name="reads-vault", scope=vault.vault_id)]
         else:
-            vault = args.shared_vault
+            vault_uri = pulumi.Output.from_input(shared_vault["vault_uri"])
             grants = [
-                RoleGrant(name=f"reads-secret-{secret.lower()}", scope=vault.secret_ids[secret])
-                for secret in args.secrets
+                RoleGrant(
+                    name=f"reads-secret-{secret['name'].lower()}", scope=shared_vault["secret_ids"][secret["name"]]
+                )
+                for secret in args["secrets"]
             ]
         identity = FederatedIdentity(
             name,
             FederatedIdentityArgs(
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                issuer_url=args.issuer_url,
-                namespace=args.namespace,
-                service_account_names=args.service_account_names,
+                resource_group_name=args["resource_group_name"],
+                location=args["location"],
+                issuer_url=args["issuer_url"],
+                namespace=args["namespace"],
+                service_account_names=args["service_account_names"],
                 role_grants=grants,
             ),
             opts=child,
         )
+        pods: WorkloadDeploymentArgs = {
+            "namespace": identity.namespace,
+            "service_account_name": identity.service_account_name,
+            "image": args["image"],
+            "env": {**args.get("env", {}), VAULT_URL_ENV: vault_uri},
+        }
+        for key in ("probes", "replicas", "network_policy", "private_endpoint_cidrs"):
+            if key in args:
+                pods[key] = args[key]  # type: ignore[literal-required]
         deployment = WorkloadDeployment(
-            name,
-            WorkloadDeploymentArgs(
-                namespace=identity.namespace,
-                service_account_name=identity.service_account_name,
-                image=args.image,
-                env={**args.env, VAULT_URL_ENV: vault.vault_uri},
-                probes=args.probes,
-                replicas=args.replicas,
-                wait_for=[*identity.trust, *args.wait_for],
-                network_policy=args.network_policy,
-                private_endpoint_cidrs=args.private_endpoint_cidrs,
-            ),
-            opts=child,
+            name, pods, opts=pulumi.ResourceOptions(parent=self, depends_on=[*identity.trust, *wait_for])
         )
         self.client_id = identity.client_id
-        self.vault_uri = vault.vault_uri
+        self.vault_uri = vault_uri
         self.namespace = deployment.namespace
         self.service_account_name = identity.service_account_name
         self.deployment_name = deployment.deployment_name

@@ -60,7 +60,9 @@ def test_defaults_are_the_secure_posture_that_costs_nothing():
 
 def test_system_pool_and_version_come_from_the_profile():
     profile = ClusterProfile(
-        system_pool=NodePool("Standard_D4s_v5", count=3, max_count=5), zones=("1", "2"), kubernetes_version="1.33"
+        system_pool=NodePool(vm_size="Standard_D4s_v5", count=3, max_count=5),
+        zones=["1", "2"],
+        kubernetes_version="1.33",
     )
     cluster = build(profile).one(CLUSTER).inputs
     (pool,) = cluster["agentPoolProfiles"]
@@ -84,7 +86,9 @@ def test_a_fixed_size_pool_has_no_autoscaler():
 
 
 def test_sizes_with_a_temp_disk_get_ephemeral_os_disks():
-    profile = ClusterProfile(system_pool=NodePool("Standard_D4ds_v5"), user_pool=NodePool("Standard_E8ads_v5"))
+    profile = ClusterProfile(
+        system_pool=NodePool(vm_size="Standard_D4ds_v5"), user_pool=NodePool(vm_size="Standard_E8ads_v5")
+    )
     program = build(profile)
     assert program.one(CLUSTER).inputs["agentPoolProfiles"][0]["osDiskType"] == "Ephemeral"
     assert program.one(AGENT_POOL).inputs["osDiskType"] == "Ephemeral"
@@ -98,7 +102,9 @@ def test_a_pool_change_azure_refuses_in_place_replaces_instead():
 
 
 def test_user_pool_is_a_separate_pool_whose_name_changes_with_what_forces_a_new_pool():
-    profile = ClusterProfile(user_pool=NodePool("Standard_D8ds_v5", count=2, max_count=6), zones=("1", "2", "3"))
+    profile = ClusterProfile(
+        user_pool=NodePool(vm_size="Standard_D8ds_v5", count=2, max_count=6), zones=["1", "2", "3"]
+    )
     program = build(profile)
     pool = program.one(AGENT_POOL).inputs
     (system,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
@@ -167,7 +173,7 @@ def test_no_registry_and_no_entra_means_no_role_assignment():
 
 
 def test_entra_cluster_grants_the_deployer_cluster_admin():
-    program = build(ClusterProfile(admin_group_object_ids=("11111111-2222-3333-4444-555555555555",)))
+    program = build(ClusterProfile(admin_group_object_ids=["11111111-2222-3333-4444-555555555555"]))
     grant = named(program, ROLE_ASSIGNMENT, "c-deployer-cluster-admin").inputs
     assert grant == {
         "principalId": DEPLOYER_OBJECT_ID,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pulumi
+import pulumi_random as random
 import pytest
-from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, container_env, pod_template
+from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, ROLE_ASSIGNMENT, SECRET, container_env, pod_template
 
 from aks_workload_identity import (
     Probes,
+    SecretVault,
+    SecretVaultArgs,
     Workload,
     WorkloadArgs,
     WorkloadDeployment,
@@ -41,7 +45,10 @@ def test_env_is_passed_as_given_and_nothing_else():
 
 
 def test_any_image_port_and_probe_paths():
-    program = build(image="contoso.azurecr.io/api@sha256:" + "e" * 64, probes=Probes(9000, "/ready", "/health"))
+    program = build(
+        image="contoso.azurecr.io/api@sha256:" + "e" * 64,
+        probes=Probes(port=9000, readiness_path="/ready", liveness_path="/health"),
+    )
     (container,) = pod_template(program)["spec"]["containers"]
     assert container["image"].startswith("contoso.azurecr.io/api@sha256:")
     assert container["ports"] == [{"name": "health", "containerPort": 9000}]
@@ -137,7 +144,7 @@ def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_
         namespace="orders",
         service_account_names=["orders-api", "orders-worker"],
         image=IMAGE,
-        secrets={"db-password": None},
+        secrets=[{"name": "db-password"}],
         env={"SECRET_NAME": "db-password"},
     )
     program = run(lambda: Workload("orders", args))
@@ -157,3 +164,73 @@ def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_
     assert pod_template(program)["spec"]["serviceAccountName"] == "orders-api"
     credentials = program.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     assert {c.urn for c in credentials} | {grant.urn} <= set(deployment.dependencies)
+
+
+def waits_for_a_grant(build_component) -> tuple:
+    """Runs `build_component(opts)` with `opts.depends_on` naming a stand-in for the AcrPull grant."""
+
+    def program():
+        grant = random.RandomString("acr-pull", length=4)
+        build_component(pulumi.ResourceOptions(depends_on=[grant]))
+
+    program_run = run(program)
+    grant = next(r for r in program_run.resources if r.name == "acr-pull")
+    return program_run, grant
+
+
+def test_the_pods_and_nothing_else_of_a_deployment_wait_for_its_depends_on():
+    args = WorkloadDeploymentArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
+    program, grant = waits_for_a_grant(lambda opts: WorkloadDeployment("w", args, opts=opts))
+    assert grant.urn in program.one(DEPLOYMENT).dependencies
+    others = [r for r in program.resources if r.type != DEPLOYMENT and r is not grant]
+    assert {r.type for r in others} == {"wi:index:WorkloadDeployment", NETWORK_POLICY}
+    assert all(grant.urn not in r.dependencies for r in others)
+
+
+def test_a_workloads_depends_on_holds_back_its_pods_alone_not_its_identity_or_vault():
+    """The AcrPull grant exists only once the cluster does: the identity, vault and credentials must not wait."""
+    args = WorkloadArgs(
+        resource_group_name="rg",
+        location="westeurope",
+        issuer_url=ISSUER,
+        namespace="orders",
+        service_account_names=["orders-api"],
+        image=IMAGE,
+        secrets=[{"name": "db-password"}],
+    )
+    program, grant = waits_for_a_grant(lambda opts: Workload("orders", args, opts=opts))
+    deployment = program.one(DEPLOYMENT)
+    credential = program.one("azure-native:managedidentity:FederatedIdentityCredential")
+    assert {grant.urn, credential.urn} <= set(deployment.dependencies)
+    for resource in program.resources:
+        if resource not in (deployment, grant):
+            assert grant.urn not in resource.dependencies, resource.name
+
+
+def test_a_workload_in_a_shared_vault_reads_each_of_its_own_secrets_and_waits_for_those_alone():
+    def program():
+        secrets = [{"name": "orders-db"}, {"name": "billing-db"}]
+        shared = SecretVault("shared", SecretVaultArgs(resource_group_name="rg", location="x", secrets=secrets))
+        Workload(
+            "orders",
+            WorkloadArgs(
+                resource_group_name="rg",
+                location="westeurope",
+                issuer_url=ISSUER,
+                namespace="orders",
+                service_account_names=["orders-api"],
+                image=IMAGE,
+                secrets=[{"name": "orders-db"}],
+                shared_vault=shared.shared,
+            ),
+        )
+
+    declared = run(program)
+    secrets = {s.inputs["secretName"]: s for s in declared.of_type(SECRET)}
+    (grant,) = declared.of_type(ROLE_ASSIGNMENT)
+    assert (grant.name, grant.inputs["scope"]) == ("orders-reads-secret-orders-db", secrets["orders-db"].outputs["id"])
+    assert secrets["orders-db"].urn in grant.dependencies
+    assert secrets["billing-db"].urn not in grant.dependencies
+    assert len(declared.of_type("azure-native:keyvault:Vault")) == 1
+    vault_uri = declared.one("azure-native:keyvault:Vault").outputs["properties"]["vaultUri"]
+    assert container_env(declared)["KEY_VAULT_URL"] == vault_uri

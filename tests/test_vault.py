@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from conftest import PRIVATE_ENDPOINT, RANDOM_STRING, SECRET, VAULT
 
-from aks_workload_identity import PrivateAccess, SecretVault, SecretVaultArgs, facts
+from aks_workload_identity import PrivateAccess, SecretVault, SecretVaultArgs, VaultSecret, facts
 from twin.mocks import TENANT_ID, run
 
 
 def build(**overrides):
-    args = {"resource_group_name": "rg", "location": "westeurope", "secrets": {"Secret": "Hello"}, **overrides}
-    return run(lambda: SecretVault("kv", SecretVaultArgs(**args)))
+    args = {
+        "resource_group_name": "rg",
+        "location": "westeurope",
+        "secrets": [VaultSecret(name="Secret", value="Hello")],
+    }
+    return run(lambda: SecretVault("kv", SecretVaultArgs(**{**args, **overrides})))
 
 
 def test_vault_uses_rbac_with_no_access_policies_in_the_callers_tenant():
@@ -73,7 +77,7 @@ def test_purge_protection_is_on_by_default_and_absent_when_off():
 
 
 def test_each_secret_is_written_through_arm_as_a_secret():
-    program = build(secrets={"Secret": "Hello", "other": "World"})
+    program = build(secrets=[{"name": "Secret", "value": "Hello"}, {"name": "other", "value": "World"}])
     secrets = {s.inputs["secretName"]: s for s in program.of_type(SECRET)}
     assert {n: s.inputs["properties"]["value"] for n, s in secrets.items()} == {"Secret": "Hello", "other": "World"}
     for secret in secrets.values():
@@ -86,7 +90,7 @@ def test_each_secret_is_written_through_arm_as_a_secret():
 
 
 def test_missing_value_is_generated_with_random_password():
-    program = build(secrets={"Secret": None})
+    program = build(secrets=[{"name": "Secret"}])
     password = program.one("random:index/randomPassword:RandomPassword")
     assert program.one(SECRET).inputs["properties"]["value"] == password.outputs["result"]
     assert "properties" in program.one(SECRET).secret_inputs
@@ -94,8 +98,28 @@ def test_missing_value_is_generated_with_random_password():
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"secrets": {"bad_name": "x"}}, "secret name 'bad_name'"), ({"soft_delete_retention_days": 91}, "7-90")],
+    [
+        ({"secrets": [{"name": "bad_name", "value": "x"}]}, "secret name 'bad_name'"),
+        ({"secrets": [{"name": "a"}, {"name": "A"}]}, "each needs a name of its own"),
+        ({"soft_delete_retention_days": 91}, "7-90"),
+    ],
 )
 def test_bad_args_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         build(**overrides)
+
+
+def test_outputs_list_the_secrets_names_and_ids():
+    seen: dict[str, object] = {}
+
+    def program():
+        secrets = [VaultSecret(name="a"), VaultSecret(name="b")]
+        vault = SecretVault("kv", SecretVaultArgs(resource_group_name="rg", location="x", secrets=secrets))
+        vault.secret_names.apply(lambda names: seen.update(names=names))
+        vault.secret_ids.apply(lambda ids: seen.update(ids=ids))
+
+    declared = run(program)
+    assert seen == {
+        "names": ["a", "b"],
+        "ids": {s.inputs["secretName"]: s.outputs["id"] for s in declared.of_type(SECRET)},
+    }
