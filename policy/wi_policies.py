@@ -378,6 +378,7 @@ def _is_production(config: Mapping[str, Any]) -> bool:
 
 @_skip_unknown
 def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The projected token's audience (facts: Workload identity, token audience)."""
     if args.resource_type != FEDERATED_CREDENTIAL:
         return
     audiences = _get(args.props, "audiences", default=[])
@@ -392,6 +393,7 @@ def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs
 
 @_skip_unknown
 def federated_credential_subject_is_a_service_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The token's subject is `system:serviceaccount:<namespace>:<name>` (facts: Workload identity, subject)."""
     if args.resource_type != FEDERATED_CREDENTIAL:
         return
     external = _config(args).get("externalIssuers") or []
@@ -408,6 +410,7 @@ def federated_credential_subject_is_a_service_account(args: ResourceValidationAr
 
 
 def federated_credential_issuer_is_the_cluster_issuer(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Entra ID compares the issuer byte for byte, trailing slash included (facts: Workload identity, cluster)."""
     config = _config(args)
     trusted = list(config.get("trustedIssuers") or [])
     external = list(config.get("externalIssuers") or [])
@@ -475,6 +478,7 @@ def _issuer_mismatch(credential: str, issuer: str, issuers: dict[str, str]) -> s
 def federated_credential_subject_is_a_declared_service_account(
     args: StackValidationArgs, report: ReportViolation
 ) -> None:
+    """A subject naming no declared account federates nothing the stack runs (AADSTS70021)."""
     config = _config(args)
     external_issuers = config.get("externalIssuers") or []
     external = _external_subjects(config)
@@ -506,6 +510,7 @@ def federated_credential_subject_is_a_declared_service_account(
 
 
 def service_account_client_id_is_a_federated_identity(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The webhook injects the annotated client id; it must be an identity federated with this account."""
     config = _config(args)
     external_ids = set(config.get("externalClientIds") or [])
     stack = _Stack(args)
@@ -561,6 +566,7 @@ def service_account_client_id_is_a_federated_identity(args: StackValidationArgs,
 
 
 def labelled_pods_run_as_federated_service_accounts(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A labelled pod gets its AZURE_CLIENT_ID from its service account's annotation (facts: Workload identity)."""
     external = _external_subjects(_config(args))
     stack = _Stack(args)
     checks = _Checks(args, report)
@@ -601,6 +607,7 @@ def labelled_pods_run_as_federated_service_accounts(args: StackValidationArgs, r
 
 
 def federated_pods_carry_the_use_label(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The webhook mutates only pods labelled on the pod itself (facts: Workload identity, webhook v1.0)."""
     stack = _Stack(args)
     checks = _Checks(args, report)
     for workload in stack.workloads():
@@ -637,6 +644,7 @@ def federated_pods_carry_the_use_label(args: StackValidationArgs, report: Report
 
 @_skip_unknown
 def key_vault_uses_rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RBAC permission model, no access policies (facts: Key Vault; Checked against sources, permission model)."""
     if args.resource_type == ACCESS_POLICY:
         report(
             f"Key Vault access policy '{args.name}': vaults use the RBAC permission model; delete it and grant "
@@ -669,6 +677,7 @@ def _in_declared_vault(assignment: PolicyResource, vault_ids: list[str], stack: 
 
 
 def federated_identity_reads_its_vault(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Key Vault Secrets User at vault or secret scope (facts: Key Vault, read-only workload role)."""
     stack = _Stack(args)
     vaults = stack.of(VAULT)
     if not vaults:
@@ -717,6 +726,7 @@ def _workload_assignments(stack: _Stack, checks: _Checks) -> Iterator[tuple[Poli
 
 
 def workload_identity_roles_are_read_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Never Officer or Administrator for the workload (facts: Key Vault), nor any role that writes or delegates."""
     stack = _Stack(args)
     checks = _Checks(args, report)
     forbidden = FORBIDDEN_WORKLOAD_ROLES | {r.lower() for r in (_config(args).get("forbiddenRoles") or [])}
@@ -735,6 +745,7 @@ def workload_identity_roles_are_read_only(args: StackValidationArgs, report: Rep
 
 
 def workload_role_assignments_name_service_principals(args: StackValidationArgs, report: ReportViolation) -> None:
+    """principalType ServicePrincipal for a just-created identity (facts: Key Vault, role assignments)."""
     stack = _Stack(args)
     checks = _Checks(args, report)
     for assignment, principal, kind in _workload_assignments(stack, checks):
@@ -754,6 +765,7 @@ def workload_role_assignments_name_service_principals(args: StackValidationArgs,
 
 @_skip_unknown
 def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Keep adminUserEnabled false (facts: Container registry and image build)."""
     if args.resource_type == REGISTRY and _get(args.props, "adminUserEnabled") is True:
         report(
             f"Registry '{args.name}' has its admin user enabled: set adminUserEnabled to false; the kubelet pulls with "
@@ -764,6 +776,7 @@ def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportVio
 
 @_skip_unknown
 def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Only identities with AcrPull pull (the README's production controls)."""
     if args.resource_type == REGISTRY and _get(args.props, "anonymousPullEnabled") is True:
         report(
             f"Registry '{args.name}' allows anonymous pull: set anonymousPullEnabled to false so only identities "
@@ -773,6 +786,7 @@ def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: Repor
 
 
 def registry_pull_is_granted_to_the_kubelet(args: StackValidationArgs, report: ReportViolation) -> None:
+    """AcrPull goes to the kubelet identity, not the control plane (facts: Container registry and image build)."""
     stack = _Stack(args)
     registries = stack.of(REGISTRY)
     if not registries:
@@ -817,6 +831,7 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 @_skip_unknown
 def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Image pinned by tag or digest, never latest (facts: Pod security; Container registry and image build)."""
     if args.resource_type not in POD_TEMPLATE_PATHS:
         return
     template = _pod_template(args.resource_type, args.props) or {}
@@ -865,6 +880,7 @@ def _sensitive_name(name: str) -> bool:
 
 @_skip_unknown
 def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A literal in the pod spec is readable by anyone who can read the Deployment, and sits in the stack's state."""
     if args.resource_type not in POD_TEMPLATE_PATHS:
         return
     allowed = set(_config(args).get("allowedNames") or [])
@@ -894,6 +910,7 @@ def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: ReportV
 
 @_skip_unknown
 def cluster_oidc_issuer_enabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """oidcIssuerProfile.enabled (facts: Workload identity, cluster)."""
     if args.resource_type == CLUSTER and _get(args.props, "oidcIssuerProfile", "enabled") is not True:
         report(
             f"Cluster '{args.name}' has no OIDC issuer: set oidcIssuerProfile.enabled to true; federated credentials "
@@ -904,6 +921,7 @@ def cluster_oidc_issuer_enabled(args: ResourceValidationArgs, report: ReportViol
 
 @_skip_unknown
 def cluster_workload_identity_enabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """securityProfile.workloadIdentity.enabled (facts: Workload identity, cluster)."""
     if args.resource_type == CLUSTER and _get(args.props, "securityProfile", "workloadIdentity", "enabled") is not True:
         report(
             f"Cluster '{args.name}' has workload identity off: set securityProfile.workloadIdentity.enabled to true, "
@@ -914,6 +932,7 @@ def cluster_workload_identity_enabled(args: ResourceValidationArgs, report: Repo
 
 @_skip_unknown
 def production_cluster_disables_local_accounts(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No static admin credential in production (facts: AKS and its kubeconfig)."""
     if args.resource_type != CLUSTER:
         return
     if not _is_production(_config(args)):
@@ -928,6 +947,7 @@ def production_cluster_disables_local_accounts(args: ResourceValidationArgs, rep
 
 @_skip_unknown
 def production_cluster_uses_entra_rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Entra ID sign-in with Azure RBAC in production (facts: AKS and its kubeconfig)."""
     if args.resource_type != CLUSTER:
         return
     if not _is_production(_config(args)):

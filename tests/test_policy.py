@@ -27,7 +27,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components import facts
+from aks_workload_identity import facts
 from policy import wi_policies as wp
 from twin.mocks import Program
 
