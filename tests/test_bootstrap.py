@@ -1,0 +1,319 @@
+"""The bootstrap's CI identities, and the workflows that sign in as them.
+
+The identities are declared under the mocks; the workflows are read as the YAML GitHub reads, so that each job's
+OIDC subject can be checked against the federated credentials of the identity whose client id it uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pytest
+import yaml
+from conftest import CREDENTIAL, IDENTITY, K8S_PROVIDER, ROLE_ASSIGNMENT, named
+
+from bootstrap import ci
+from twin.mocks import PROJECT_DIR, Program, run, run_program
+
+REPOSITORY = "contoso/aks-wi"
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+SCOPE = f"/subscriptions/{SUBSCRIPTION}"
+CONFIG = {"githubRepository": REPOSITORY, "subscriptionId": SUBSCRIPTION, "azure-native:location": "westeurope"}
+WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
+
+#: Built-in role GUIDs, typed here from Microsoft Learn's list so that a typo in the bootstrap fails.
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+#: Roles that can change resources or access: never the preview identity's.
+WRITE_ROLES = {
+    CONTRIBUTOR,
+    RBAC_ADMINISTRATOR,
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+}
+
+
+def bootstrap(**overrides: str) -> Program:
+    return run(ci.main, {**CONFIG, **overrides})
+
+
+@pytest.fixture(scope="module")
+def declared() -> Program:
+    return bootstrap()
+
+
+def identity_parts(program: Program, name: str):
+    identity = named(program, IDENTITY, f"{name}-identity")
+    credentials = [r for r in program.of_type(CREDENTIAL) if r.parent == identity.parent]
+    grants = [r for r in program.of_type(ROLE_ASSIGNMENT) if r.inputs["principalId"] == identity.outputs["principalId"]]
+    return identity, credentials, grants
+
+
+def subjects(program: Program, name: str) -> set[str]:
+    return {c.inputs["subject"] for c in identity_parts(program, name)[1]}
+
+
+def role_id(guid: str) -> str:
+    return f"{SCOPE}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+# --- The identities --------------------------------------------------------------------------------------------
+
+
+def test_deploy_identity_trusts_exactly_the_main_branch_and_the_production_environment(declared):
+    assert subjects(declared, "deploy") == {
+        "repo:contoso/aks-wi:ref:refs/heads/main",
+        "repo:contoso/aks-wi:environment:production",
+    }
+
+
+def test_preview_identity_trusts_exactly_pull_requests(declared):
+    assert subjects(declared, "preview") == {"repo:contoso/aks-wi:pull_request"}
+
+
+def test_every_credential_trusts_githubs_issuer_and_the_token_exchange_audience(declared):
+    credentials = declared.of_type(CREDENTIAL)
+    assert len(credentials) == 3
+    for credential in credentials:
+        # No trailing slash: Entra compares the issuer with the token's `iss` byte for byte.
+        assert credential.inputs["issuer"] == "https://token.actions.githubusercontent.com"
+        assert credential.inputs["audiences"] == ["api://AzureADTokenExchange"]
+    for name in ("deploy", "preview"):
+        identity, owned, _ = identity_parts(declared, name)
+        assert {c.inputs["resourceName"] for c in owned} == {identity.outputs["name"]}
+        assert {c.inputs["resourceGroupName"] for c in owned} == {identity.inputs["resourceGroupName"]}
+
+
+def test_credentials_on_one_identity_are_written_one_after_another(declared):
+    _, (first, second), _ = identity_parts(declared, "deploy")
+    assert first.urn in second.dependencies
+    assert second.urn not in first.dependencies
+
+
+def test_deploy_identity_may_create_resources_and_assign_roles_on_the_subscription(declared):
+    _, _, grants = identity_parts(declared, "deploy")
+    assert {(g.inputs["roleDefinitionId"], g.inputs["scope"]) for g in grants} == {
+        (role_id(CONTRIBUTOR), SCOPE),
+        (role_id(RBAC_ADMINISTRATOR), SCOPE),
+    }
+    assert {g.inputs["principalType"] for g in grants} == {"ServicePrincipal"}
+
+
+def test_preview_identity_may_only_read_and_list_cluster_user_credentials(declared):
+    _, _, grants = identity_parts(declared, "preview")
+    assert {(g.inputs["roleDefinitionId"], g.inputs["scope"]) for g in grants} == {
+        (role_id(READER), SCOPE),
+        (role_id(AKS_CLUSTER_USER), SCOPE),
+    }
+    assert not {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in grants} & WRITE_ROLES
+
+
+def test_identities_live_in_the_configured_subscription(declared):
+    (provider,) = declared.of_type("pulumi:providers:azure-native")
+    assert provider.inputs["subscriptionId"] == SUBSCRIPTION
+    provider_ref = f"{provider.urn}::{provider.id}"
+    for resource in declared.resources:
+        if resource.type.startswith("azure-native:"):
+            assert resource.provider == provider_ref, resource.name
+    group = declared.one("azure-native:resources:ResourceGroup")
+    assert {i.inputs["resourceGroupName"] for i in declared.of_type(IDENTITY)} == {group.outputs["name"]}
+
+
+def test_repository_variables_name_each_identity_by_its_client_id(declared):
+    deploy, _, _ = identity_parts(declared, "deploy")
+    preview, _, _ = identity_parts(declared, "preview")
+    assert declared.exports["repository_variables"] == {
+        "AZURE_TENANT_ID": deploy.outputs["tenantId"],
+        "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
+        "AZURE_DEPLOY_CLIENT_ID": deploy.outputs["clientId"],
+        "AZURE_PREVIEW_CLIENT_ID": preview.outputs["clientId"],
+    }
+    assert declared.exports["deploy_principal_id"] == deploy.outputs["principalId"]
+
+
+def test_immutable_subjects_carry_the_owner_and_repository_ids():
+    program = bootstrap(githubOwnerId="123456", githubRepositoryId="456789")
+    assert subjects(program, "deploy") == {
+        "repo:contoso@123456/aks-wi@456789:ref:refs/heads/main",
+        "repo:contoso@123456/aks-wi@456789:environment:production",
+    }
+    assert subjects(program, "preview") == {"repo:contoso@123456/aks-wi@456789:pull_request"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"githubRepository": "https://github.com/contoso/aks-wi"}, "githubRepository = 'https://github.com/"),
+        ({"githubRepository": "aks-wi"}, "githubRepository = 'aks-wi': must be owner/name"),
+        ({"subscriptionId": "my-subscription"}, "subscriptionId = 'my-subscription': must be a subscription id"),
+        ({"githubOwnerId": "123456"}, "githubOwnerId = 123456, githubRepositoryId = 0: set both"),
+    ],
+)
+def test_bad_settings_stop_the_run_before_anything_is_declared(overrides, message):
+    with pytest.raises(ci.BootstrapSettingsError, match=re.escape(message)):
+        run(lambda: ci.read_settings(pulumi.Config()), {**CONFIG, **overrides})
+
+
+# --- The workflows that sign in as them ------------------------------------------------------------------------
+
+
+def workflows() -> dict[str, dict]:
+    return {path.name: yaml.safe_load(path.read_text()) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def triggers(workflow: dict) -> dict:
+    # YAML 1.1 reads the key `on` as true.
+    return workflow.get("on") or workflow[True]
+
+
+def steps_using(job: dict, action: str) -> list[dict]:
+    return [s for s in job.get("steps", []) if s.get("uses", "").lower().startswith(action.lower() + "@")]
+
+
+def azure_jobs() -> list[tuple[str, str, dict, dict]]:
+    """(workflow, job name, job, its azure/login step) for every job that signs in to Azure."""
+    found = []
+    for file, workflow in workflows().items():
+        for name, job in workflow["jobs"].items():
+            for login in steps_using(job, "azure/login"):
+                found.append((file, name, job, login))
+    return found
+
+
+def token_subjects(workflow: dict, job: dict) -> set[str]:
+    """The `sub` contexts GitHub gives this job's OIDC token (GitHub Docs, "OpenID Connect reference")."""
+    if "environment" in job:
+        environment = job["environment"]
+        return {ci.environment_context(environment if isinstance(environment, str) else environment["name"])}
+    on = triggers(workflow)
+    if set(on) == {"pull_request"}:
+        return {ci.PULL_REQUEST_CONTEXT}
+    assert set(on) == {"push"} and "tags" not in on["push"], "a trigger whose subject the test does not model"
+    return {ci.ref_context(branch) for branch in on["push"]["branches"]}
+
+
+VARIABLE = re.compile(r"^\$\{\{ vars\.([A-Z_]+) \}\}$")
+
+
+def test_each_job_signs_in_as_the_identity_that_trusts_its_subject(declared):
+    by_variable = {ci.DEPLOY_CLIENT_ID_VARIABLE: "deploy", ci.PREVIEW_CLIENT_ID_VARIABLE: "preview"}
+    jobs = azure_jobs()
+    assert {(file, name) for file, name, _, _ in jobs} == {
+        ("pull-request.yml", "preview"),
+        ("deploy.yml", "dev"),
+        ("deploy.yml", "prod"),
+    }
+    for file, name, job, login in jobs:
+        variable = VARIABLE.match(login["with"]["client-id"])[1]
+        identity = by_variable[variable]
+        expected = {s.split(":", 2)[2] for s in subjects(declared, identity)}
+        assert token_subjects(workflows()[file], job) <= expected, (file, name, identity)
+        # The program's Azure provider and kubelogin sign in as the same identity as the Azure CLI.
+        assert job["env"]["ARM_CLIENT_ID"] == job["env"]["AZURE_CLIENT_ID"] == login["with"]["client-id"]
+        assert job["env"]["ARM_USE_OIDC"] == "true"
+        for key in ("tenant-id", "subscription-id"):
+            assert VARIABLE.match(login["with"][key]), (file, name, key)
+
+
+def test_no_workflow_reads_a_secret():
+    for path in WORKFLOWS.glob("*.yml"):
+        assert "secrets." not in path.read_text(), path.name
+
+
+def test_prod_deploys_from_main_behind_the_production_environment():
+    deploy = workflows()["deploy.yml"]
+    assert triggers(deploy) == {"push": {"branches": [ci.MAIN_BRANCH]}}
+    assert deploy["jobs"]["prod"]["environment"] == ci.PRODUCTION_ENVIRONMENT
+    assert deploy["jobs"]["prod"]["needs"] == "dev"
+    assert "environment" not in deploy["jobs"]["dev"]
+
+
+def test_id_token_is_writable_only_where_azure_sign_in_happens():
+    signing_in = {(file, name) for file, name, _, _ in azure_jobs()}
+    for file, workflow in workflows().items():
+        assert workflow["permissions"] == {}, file
+        for name, job in workflow["jobs"].items():
+            assert "permissions" in job, (file, name)
+            assert (job["permissions"].get("id-token") == "write") == ((file, name) in signing_in), (file, name)
+            assert set(job["permissions"].values()) <= {"read", "write"}
+            writes = {scope for scope, level in job["permissions"].items() if level == "write"}
+            assert writes <= {"id-token", "pull-requests"}, (file, name, writes)
+
+
+USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<version>\S+))?\s*$")
+
+
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version():
+    lines = [line for path in WORKFLOWS.glob("*.yml") for line in path.read_text().splitlines() if "uses:" in line]
+    assert lines
+    for line in lines:
+        pin = USES.match(line)
+        assert pin, line
+        assert re.fullmatch(r"[0-9a-f]{40}", pin["ref"]), line
+        assert pin["version"] and re.fullmatch(r"v\d+(\.\d+)*", pin["version"]), line
+
+
+def test_checkouts_never_keep_the_token():
+    for file, workflow in workflows().items():
+        for name, job in workflow["jobs"].items():
+            for checkout in steps_using(job, "actions/checkout"):
+                assert checkout["with"]["persist-credentials"] is False, (file, name)
+
+
+def test_deploys_run_one_at_a_time_per_stack_and_are_never_cancelled():
+    jobs = workflows()["deploy.yml"]["jobs"]
+    for stack in ("dev", "prod"):
+        assert jobs[stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+    preview = workflows()["pull-request.yml"]["jobs"]["preview"]
+    assert "matrix.stack" in preview["concurrency"]["group"]
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod", "byo"]
+
+
+def pulumi_runs() -> list[tuple[str, dict]]:
+    """(workflow, inputs) of every pulumi/actions step that runs a command."""
+    return [
+        (file, step["with"])
+        for file, workflow in workflows().items()
+        for job in workflow["jobs"].values()
+        for step in steps_using(job, "pulumi/actions")
+        if "command" in step.get("with", {})
+    ]
+
+
+def test_previews_run_the_policy_pack_and_comment_on_the_pull_request():
+    runs = pulumi_runs()
+    assert sorted(inputs["command"] for _, inputs in runs) == ["preview", "up", "up"]
+    for file, inputs in runs:
+        assert inputs["policyPacks"] == "policy", file
+        if inputs["command"] == "preview":
+            assert inputs["comment-on-pr"] is True
+
+
+def test_ci_config_signs_the_deploy_in_with_workload_identity_as_a_service_principal():
+    """The config every Pulumi run in CI sets, fed to the prod program: the keys must be the project's own."""
+    maps = {yaml.safe_dump(yaml.safe_load(inputs["config-map"])) for _, inputs in pulumi_runs()}
+    (config_map,) = maps
+    config = {key: entry["value"] for key, entry in yaml.safe_load(config_map).items()}
+    assert config == {
+        "aks-workload-identity:kubeloginMode": "workloadidentity",
+        "aks-workload-identity:deployerPrincipalType": "ServicePrincipal",
+    }
+    prod = run_program(config, stack="prod")
+    assert named(prod, ROLE_ASSIGNMENT, "wi-deployer-cluster-admin").inputs["principalType"] == "ServicePrincipal"
+    (user,) = yaml.safe_load(prod.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
+    assert user["user"]["exec"]["args"][:3] == ["get-token", "--login", "workloadidentity"]
+
+
+def test_dependabot_updates_every_dependency_list_the_repository_pins():
+    updates = yaml.safe_load((PROJECT_DIR / ".github" / "dependabot.yml").read_text())["updates"]
+    covered = {
+        (u["package-ecosystem"], directory) for u in updates for directory in u.get("directories", [u.get("directory")])
+    }
+    # bootstrap/requirements.txt only includes the program's list.
+    lists = [*PROJECT_DIR.glob("requirements*.txt"), *PROJECT_DIR.glob("*/requirements*.txt")]
+    directories = {"/" + p.parent.relative_to(PROJECT_DIR).as_posix().strip(".") for p in lists} - {"/bootstrap"}
+    assert {"/", "/app"} <= directories
+    assert {("pip", d) for d in directories} | {("docker", "/app"), ("github-actions", "/")} <= covered
