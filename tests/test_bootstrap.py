@@ -312,7 +312,7 @@ def test_dependabot_updates_every_dependency_list_the_repository_pins():
     covered = {
         (u["package-ecosystem"], directory) for u in updates for directory in u.get("directories", [u.get("directory")])
     }
-    # bootstrap/requirements.txt only includes the program's list.
+    # bootstrap/requirements.txt names only the components package from this repository.
     lists = [*PROJECT_DIR.glob("requirements*.txt"), *PROJECT_DIR.glob("*/requirements*.txt")]
     directories = {"/" + p.parent.relative_to(PROJECT_DIR).as_posix().strip(".") for p in lists} - {"/bootstrap"}
     assert {"/", "/app"} <= directories
