@@ -262,7 +262,7 @@ def test_a_pod_without_workload_identity_exits_2_naming_the_missing_variables_an
 
 def test_name_rules_agree_with_the_projects_facts_module() -> None:
     """Every fact both modules hold has one name and one value; a new shared name is checked without a change."""
-    from components import facts as project
+    from aks_workload_identity import facts as project
 
     def constants(module: object) -> dict[str, object]:
         return {name: value for name, value in vars(module).items() if name.isupper()}

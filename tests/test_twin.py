@@ -21,7 +21,7 @@ import pytest
 import requests
 from secret_reader.config import load_settings
 
-from components import facts
+from aks_workload_identity import facts
 from twin.chain import first_broken, trust_chain
 from twin.declared import NETWORK_POLICY, PRIVATE_ENDPOINT, from_program
 from twin.entra import HOST as ENTRA_HOST

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from components import facts
+from aks_workload_identity import facts
 from twin import model
 from twin.entra import Grant
 from twin.keyvault import Read, authorizing_assignment

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import facts
+from aks_workload_identity import facts
 from twin.faults import FaultState
 from twin.issuer import DISCOVERY_PATH, key_id
 from twin.messages import Request, Response, json_response

@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import facts
+from aks_workload_identity import facts
 from twin.messages import Request, Response, json_response
 
 DISCOVERY_PATH = ".well-known/openid-configuration"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import facts
+from aks_workload_identity import facts
 from twin.entra import token_issuer
 from twin.faults import FaultState
 from twin.messages import RESET, Request, Response, json_response

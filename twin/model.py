@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from components import facts
+from aks_workload_identity import facts
 from twin.netpol import Endpoint, NetworkPolicy, Pod, Verdict, egress
 
 

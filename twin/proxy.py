@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import trustme
 
-from components import facts
+from aks_workload_identity import facts
 from twin.messages import RESET, Request, Response, json_response
 
 #: Seconds an idle connection is kept before the proxy closes it.

@@ -26,7 +26,7 @@ import requests
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import facts
+from aks_workload_identity import facts
 from twin.entra import HOST as ENTRA_HOST
 from twin.entra import Entra
 from twin.faults import Faults, FaultState

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components import facts
+from aks_workload_identity import facts
 from twin.model import Declarations, ServiceAccount
 
 DEFAULT_SERVICE_ACCOUNT = "default"
