@@ -81,7 +81,9 @@ class WorkloadDeployment(pulumi.ComponentResource):
     Security profile; `pulumi up` waits until its readiness probe passes.
 
     The webhook injects credentials only into pods whose own template carries the use label (facts: Workload
-    identity). Kubernetes objects use the `kubernetes` provider passed in `opts.providers`.
+    identity). Kubernetes objects use the `kubernetes` provider passed in `opts.providers`. The `depends_on` option
+    is what the pods need before they start (federated credentials, role assignments, the AcrPull grant): the
+    Deployment waits for it, and the egress policy does not.
     """
 
     deployment_name: pulumi.Output[str]
@@ -90,8 +92,6 @@ class WorkloadDeployment(pulumi.ComponentResource):
     """The Deployment's namespace."""
 
     def __init__(self, name: str, args: WorkloadDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        """`opts.depends_on` is what the pods need before they start (federated credentials, role assignments, the
-        AcrPull grant): the Deployment depends on it, and the egress policy does not wait for it."""
         opts, wait_for = pods_wait_for(opts)
         super().__init__("wi:index:WorkloadDeployment", name, None, opts)
         replicas = args.get("replicas", 1)
