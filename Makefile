@@ -1,16 +1,28 @@
-# `make test` and `make twin` set up ./venv themselves (the same virtualenv `pulumi up` uses).
+# `make test` and `make twin` set up ./venv themselves (the same virtualenv `pulumi up` uses): uv installs exactly
+# what uv.lock pins, hashes checked, plus the test group.
 VENV ?= venv
+#: uv itself, pinned, in a virtualenv of its own.
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
 # The stack `make twin` runs: dev or prod.
 STACK ?= dev
 PYTHON := $(VENV)/bin/python
 
-.PHONY: test twin bench
+.PHONY: test twin bench lock
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
-	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+$(UV):
+	python3 -m venv .uv
+	.uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --group test --quiet
 	touch $@
+
+# After changing a dependency in pyproject.toml or app/requirements.in: pin everything again, with hashes.
+lock: $(UV)
+	$(UV) lock
+	$(UV) pip compile app/requirements.in --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o app/requirements.txt
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

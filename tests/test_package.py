@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import typing
 import zipfile
 from importlib.metadata import version
@@ -249,7 +250,8 @@ def test_the_sdk_is_pinned_exactly_where_its_experimental_api_is_used():
     """The provider's virtualenv and this one (where the schema above is generated) run the same analyzer."""
     provider_pin = pinned_sdk(PROJECT_DIR / "provider" / "requirements.txt")
     assert provider_pin.startswith("==")
-    assert pinned_sdk(PROJECT_DIR / "requirements.txt") == provider_pin
+    locked = tomllib.loads((PROJECT_DIR / "uv.lock").read_text())["package"]
+    assert [f"=={p['version']}" for p in locked if p["name"] == "pulumi"] == [provider_pin]
     assert version("pulumi") == provider_pin[2:]
     assert (PROJECT_DIR / "provider" / "PulumiPlugin.yaml").exists()
     assert yaml.safe_load((PROJECT_DIR / "provider" / "PulumiPlugin.yaml").read_text()) == {"runtime": "python"}
