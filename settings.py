@@ -125,6 +125,7 @@ def load() -> Settings:
         admin_group_object_ids=r.each("adminGroupObjectIds", _GUID, "a list of Entra group object ids"),
         kubelogin_mode=r.choice("kubeloginMode", ("azurecli", "workloadidentity")),
         deployer_principal_type=r.choice("deployerPrincipalType", ("User", "ServicePrincipal")),
+        deployer_object_id=r.optional("deployerObjectId", _GUID, "an Entra object id (a GUID)") or "",
         authorized_ip_ranges=r.each("apiServerAuthorizedIpRanges", None, "a list of IPv4 CIDRs", _cidr),
         monitoring=r.boolean("monitoring"),
         azure_policy=r.boolean("azurePolicy"),

@@ -57,25 +57,21 @@ def github_subject(repository: str, context: str, ids: tuple[int, int] | None = 
     return f"repo:{owner}@{ids[0]}/{name}@{ids[1]}:{context}"
 
 
-# --- Azure built-in roles (Microsoft Learn, "Azure built-in roles", 2026) ------------------------------------
+# --- Azure built-in roles the CI identities get (facts: Azure built-in roles) ---------------------------------
 
-#: Create and manage every kind of resource, but grant no access.
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-#: Create and delete role assignments, nothing else: narrower than User Access Administrator, which may also
-#: manage role definitions, policies and locks (Microsoft.Authorization/*).
-RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
-#: Read every resource's configuration, no secrets and no actions.
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-#: `listClusterUserCredential` only: the kubeconfig the program's preview asks for. On an Entra ID cluster it
-#: grants nothing inside the cluster; on a cluster with local accounts (dev) the user credential is the
-#: cluster's own account.
-AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+CONTRIBUTOR = facts.CONTRIBUTOR
+RBAC_ADMINISTRATOR = facts.RBAC_ADMINISTRATOR
+READER = facts.READER
+AKS_CLUSTER_USER = facts.AKS_CLUSTER_USER
 
 # --- The repository variables the workflows read (names shared with .github/workflows) ----------------------
 
 TENANT_VARIABLE = "AZURE_TENANT_ID"
 SUBSCRIPTION_VARIABLE = "AZURE_SUBSCRIPTION_ID"
 DEPLOY_CLIENT_ID_VARIABLE = "AZURE_DEPLOY_CLIENT_ID"
+#: The deploy identity's object id: the stacks' `deployerObjectId`, so a preview (run as the preview identity)
+#: declares the same Kubernetes grant as the deploy.
+DEPLOY_OBJECT_ID_VARIABLE = "AZURE_DEPLOY_OBJECT_ID"
 PREVIEW_CLIENT_ID_VARIABLE = "AZURE_PREVIEW_CLIENT_ID"
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -244,6 +240,7 @@ def main() -> None:
             TENANT_VARIABLE: identities["deploy"].tenant_id,
             SUBSCRIPTION_VARIABLE: settings.subscription_id,
             DEPLOY_CLIENT_ID_VARIABLE: identities["deploy"].client_id,
+            DEPLOY_OBJECT_ID_VARIABLE: identities["deploy"].principal_id,
             PREVIEW_CLIENT_ID_VARIABLE: identities["preview"].client_id,
         },
     )

@@ -70,6 +70,10 @@ class ClusterProfile(TypedDict):
     deployer_principal_type: NotRequired[pulumi.Input[str]]
     """What signs in for `pulumi up`: `User` (the default) or `ServicePrincipal` (CI). It gets Azure Kubernetes
     Service RBAC Cluster Admin, and ARM refuses an assignment whose principal type is wrong."""
+    deployer_object_id: NotRequired[pulumi.Input[str]]
+    """The object id of what runs `pulumi up` (the one deploy identity); empty (the default) means whoever signs in,
+    read with getClientConfig. Name it when previews run as another identity (CI), or each preview would show the
+    grant replaced."""
     authorized_ip_ranges: NotRequired[list[str]]
     """IPv4 CIDRs allowed to reach the API server; empty (the default) means any."""
     monitoring: NotRequired[bool]
@@ -91,6 +95,7 @@ PROFILE_DEFAULTS = ClusterProfile(
     admin_group_object_ids=[],
     kubelogin_mode="azurecli",
     deployer_principal_type="User",
+    deployer_object_id="",
     authorized_ip_ranges=[],
     monitoring=False,
     azure_policy=False,
@@ -389,11 +394,13 @@ class AksOidcCluster(pulumi.ComponentResource):
         if profile["entra_rbac"]:
             # The deployer creates namespaces and policies: it needs a cluster-wide Kubernetes role, which takes
             # minutes to reach the API server; everything on the cluster waits until it has.
-            deployer = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            deployer = profile["deployer_object_id"] or (
+                authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).object_id
+            )
             grant = assign_role(
                 f"{name}-deployer-cluster-admin",
                 role=facts.AKS_RBAC_CLUSTER_ADMIN,
-                principal_id=deployer.object_id,
+                principal_id=deployer,
                 principal_type=profile["deployer_principal_type"],
                 scope=cluster.id,
                 parent=self,

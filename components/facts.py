@@ -198,3 +198,22 @@ MAINTENANCE_WINDOW_HOURS = 4
 MONITORING_ADDON = "omsagent"
 MONITORING_WORKSPACE_KEY = "logAnalyticsWorkspaceResourceID"
 AZURE_POLICY_ADDON = "azurepolicy"
+
+# --- Azure built-in roles no workload may hold, and those the CI identities get (Microsoft Learn, "Azure built-in
+# --- roles", 2026) ------------------------------------------------------------------------------------------------
+
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+#: Create and manage every kind of resource, but grant no access.
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+#: Create and delete role assignments, nothing else: narrower than User Access Administrator, which may also
+#: manage role definitions, policies and locks (Microsoft.Authorization/*).
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+#: Management-plane rights over a vault, including its access policies: never a workload's.
+KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
+ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+#: Read every resource's configuration, no secrets and no actions.
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+#: `listClusterUserCredential` only: a kubeconfig. On an Entra ID cluster it grants nothing inside the cluster; on
+#: one with local accounts the user credential is the cluster's own account.
+AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"

@@ -86,15 +86,14 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": (),
 }
 
-# --- Built-in roles no workload principal may hold (Microsoft Learn, "Azure built-in roles"). They are not in the
-# --- project's facts module yet; each is typed here once. ---------------------------------------------------------
+# --- Built-in roles no workload principal may hold (facts: Azure built-in roles). ---------------------------------
 
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
-RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
-KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
-ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+OWNER = facts.OWNER
+CONTRIBUTOR = facts.CONTRIBUTOR
+USER_ACCESS_ADMINISTRATOR = facts.USER_ACCESS_ADMINISTRATOR
+RBAC_ADMINISTRATOR = facts.RBAC_ADMINISTRATOR
+KEY_VAULT_CONTRIBUTOR = facts.KEY_VAULT_CONTRIBUTOR
+ACR_PUSH = facts.ACR_PUSH
 
 #: Role names, for messages.
 ROLE_NAMES = {

@@ -129,6 +129,7 @@ def test_repository_variables_name_each_identity_by_its_client_id(declared):
         "AZURE_TENANT_ID": deploy.outputs["tenantId"],
         "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
         "AZURE_DEPLOY_CLIENT_ID": deploy.outputs["clientId"],
+        "AZURE_DEPLOY_OBJECT_ID": deploy.outputs["principalId"],
         "AZURE_PREVIEW_CLIENT_ID": preview.outputs["clientId"],
     }
     assert declared.exports["deploy_principal_id"] == deploy.outputs["principalId"]
@@ -300,9 +301,14 @@ def test_ci_config_signs_the_deploy_in_with_workload_identity_as_a_service_princ
     assert config == {
         "aks-workload-identity:kubeloginMode": "workloadidentity",
         "aks-workload-identity:deployerPrincipalType": "ServicePrincipal",
+        "aks-workload-identity:deployerObjectId": "${{ vars.AZURE_DEPLOY_OBJECT_ID }}",
     }
+    # The variable as the bootstrap exports it (a GUID) stands in for the expression GitHub substitutes.
+    deploy_object_id = "7d1f0c2e-0000-4000-8000-00000000c1d0"
+    config["aks-workload-identity:deployerObjectId"] = deploy_object_id
     prod = run_program(config, stack="prod")
-    assert named(prod, ROLE_ASSIGNMENT, "wi-deployer-cluster-admin").inputs["principalType"] == "ServicePrincipal"
+    grant = named(prod, ROLE_ASSIGNMENT, "wi-deployer-cluster-admin").inputs
+    assert (grant["principalType"], grant["principalId"]) == ("ServicePrincipal", deploy_object_id)
     (user,) = yaml.safe_load(prod.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
     assert user["user"]["exec"]["args"][:3] == ["get-token", "--login", "workloadidentity"]
 

@@ -312,3 +312,11 @@ def test_an_existing_cluster_without_issuer_or_workload_identity_is_refused_with
     with pytest.raises(ClusterNotReady) as refused:
         existing(monkeypatch, **changes)
     assert str(refused.value).endswith(f"az aks update -g platform-rg -n platform-aks {flags}")
+
+
+def test_a_named_deployer_is_granted_without_asking_who_signed_in():
+    deployer = "22222222-3333-4444-5555-666666666666"
+    program = build(ClusterProfile(deployer_object_id=deployer, deployer_principal_type="ServicePrincipal"))
+    grant = named(program, ROLE_ASSIGNMENT, "c-deployer-cluster-admin").inputs
+    assert (grant["principalId"], grant["principalType"]) == (deployer, "ServicePrincipal")
+    assert not [i for i in program.invokes if i.token.endswith("getClientConfig")]

@@ -46,6 +46,7 @@ BAD_SETTINGS = [
     ("adminGroupObjectIds", '["admins"]', "adminGroupObjectIds = 'admins': must be a list of Entra group object ids"),
     ("pullRegistryIds", '["contoso.azurecr.io"]', "pullRegistryIds = 'contoso.azurecr.io': must be a list of"),
     ("registrySku", "Free", "registrySku = 'Free': must be one of Basic, Standard, Premium"),
+    ("deployerObjectId", "ci-bot", "deployerObjectId = 'ci-bot': must be empty or an Entra object id (a GUID)"),
     ("sharedVault", "sometimes", "sharedVault = 'sometimes': must be true or false"),
     ("existingClusterName", "aks", "existingClusterResourceGroup = '': must be set together with the other"),
 ]
