@@ -22,14 +22,14 @@ import requests
 from secret_reader.config import load_settings
 
 from aks_workload_identity import facts
-from twin.chain import first_broken, trust_chain
+from twin.chain import Link, first_broken, trust_chain
 from twin.declared import NETWORK_POLICY, PRIVATE_ENDPOINT, from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.faults import Faults
 from twin.issuer import Issuer, new_signing_key
 from twin.keyvault import Counts
 from twin.mocks import Program, Registration, run_program
-from twin.model import Declarations
+from twin.model import Declarations, Workload
 from twin.netpol import PolicyError
 from twin.run import GUARD_DIR, GUARD_MARK, App, Twin
 from twin.webhook import PodRejected, admit
@@ -85,7 +85,7 @@ def test_app_reads_the_secret_through_the_whole_chain_and_masks_it(twin: Twin, d
     assert {read.secret for read in twin.keyvault.reads} == {secret}
     assert twin.proxy.imds_requests == 0
     assert_stayed_on_loopback(twin, app)
-    links = trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads)
+    links = trust_chain(declared, app.workload, app.admission, twin.entra.grants, twin.keyvault.reads)
     assert [link.status for link in links] == ["held"] * len(links)
 
 
@@ -98,7 +98,7 @@ def _fic(**changes: object) -> Callable[[Declarations], Declarations]:
 
 def _subject(namespace: str | None = None, name: str | None = None) -> Callable[[Declarations], Declarations]:
     def mutate(d: Declarations) -> Declarations:
-        pod = d.workload
+        pod = _only(d)
         subject = facts.service_account_subject(namespace or pod.namespace, name or pod.service_account_name)
         return _fic(subject=subject)(d)
 
@@ -106,15 +106,15 @@ def _subject(namespace: str | None = None, name: str | None = None) -> Callable[
 
 
 def _pod(**changes: object) -> Callable[[Declarations], Declarations]:
-    return lambda d: replace(d, workload=replace(d.workload, **changes))
+    return lambda d: replace(d, workloads=(replace(_only(d), **changes),))
 
 
 def _pod_env(**env: str) -> Callable[[Declarations], Declarations]:
-    return lambda d: _pod(env={**d.workload.env, **env})(d)
+    return lambda d: _pod(env={**_only(d).env, **env})(d)
 
 
 def _without_label(d: Declarations) -> Declarations:
-    labels = {k: v for k, v in d.workload.labels.items() if k != facts.WORKLOAD_IDENTITY_USE_LABEL}
+    labels = {k: v for k, v in _only(d).labels.items() if k != facts.WORKLOAD_IDENTITY_USE_LABEL}
     return _pod(labels=labels)(d)
 
 
@@ -214,7 +214,7 @@ def test_each_broken_link_stops_the_read_with_its_error(
     assert app.count(READ) == 0
     assert not twin.keyvault.reads
     assert_stayed_on_loopback(twin, app)
-    broken = first_broken(trust_chain(mutated, app.admission, twin.entra.grants, twin.keyvault.reads))
+    broken = first_broken(trust_chain(mutated, app.workload, app.admission, twin.entra.grants, twin.keyvault.reads))
     assert broken is not None and broken.name == link
 
 
@@ -240,7 +240,7 @@ def test_wrong_vault_uri_reaches_no_vault(twin: Twin, declared: Declarations) ->
     assert app.count(READ) == 0
     assert GUARD_MARK not in app.log
     assert set(twin.proxy.refused) == {f"{host}:443"}
-    broken = first_broken(trust_chain(mutated, app.admission, [], []))
+    broken = first_broken(trust_chain(mutated, app.workload, app.admission, [], []))
     assert broken is not None and broken.name == "vault"
 
 
@@ -369,9 +369,9 @@ def _with_network(program: Program, egress: list[dict], endpoint: Registration |
     declared = from_program(program)
     vault = declared.vaults[0]
     endpoint = endpoint or _private_endpoint_registration(vault.id, vault.uri.split("/")[2])
-    labels = declared.workload.labels
+    labels = _only(declared).labels
     extra = [
-        *_policy_registrations(declared.workload.namespace, labels["app.kubernetes.io/instance"], egress),
+        *_policy_registrations(_only(declared).namespace, labels["app.kubernetes.io/instance"], egress),
         endpoint,
     ]
     kept = [r for r in program.resources if r.type not in (NETWORK_POLICY, PRIVATE_ENDPOINT)]
@@ -390,7 +390,7 @@ def test_declared_policies_and_private_endpoint_are_read_from_the_registrations(
 
 def test_without_a_network_policy_the_link_says_all_egress_is_allowed(declared: Declarations) -> None:
     open_network = replace(declared, network_policies=(), private_endpoints=())
-    links = trust_chain(open_network, admit(open_network, "token"), [], [])
+    links = _declared_chain(open_network)
     network = next(link for link in links if link.name == "network policy")
     assert (network.status, network.right) == ("unverified", "no NetworkPolicy declared: all egress allowed")
 
@@ -414,7 +414,7 @@ def test_app_reads_through_the_declared_network_policy(twin: Twin, dev_program: 
         assert_clean_exit(app)
     assert twin.proxy.dropped == []
     assert_stayed_on_loopback(twin, app)
-    links = trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads)
+    links = trust_chain(declared, app.workload, app.admission, twin.entra.grants, twin.keyvault.reads)
     assert [link.status for link in links] == ["held"] * len(links)
     network = next(link for link in links if link.name == "network policy")
     assert "egress isolated by wi-demo/default-deny, wi-demo/reader-egress" in network.left
@@ -453,7 +453,7 @@ def test_a_missing_egress_rule_drops_the_apps_connection_and_breaks_the_link(
     assert app.count(READ) == 0
     assert not twin.keyvault.reads
     assert_stayed_on_loopback(twin, app)
-    broken = first_broken(trust_chain(declared, app.admission, twin.entra.grants, twin.keyvault.reads))
+    broken = first_broken(trust_chain(declared, app.workload, app.admission, twin.entra.grants, twin.keyvault.reads))
     assert broken is not None and broken.name == "network policy"
     assert broken.right.startswith("denied, but needed: ") and need in broken.right, broken.right
 
@@ -461,7 +461,7 @@ def test_a_missing_egress_rule_drops_the_apps_connection_and_breaks_the_link(
 def test_policy_that_lets_the_pod_reach_imds_is_a_broken_link(dev_program: Program) -> None:
     imds = {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
     declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE, imds])
-    links = trust_chain(declared, admit(declared, "token"), [], [])
+    links = _declared_chain(declared)
     broken = first_broken(links)
     assert broken is not None and broken.name == "network policy"
     assert "IMDS 169.254.169.254:80 ALLOWED, must be denied" in broken.right
@@ -475,7 +475,7 @@ def test_policy_selecting_other_labels_leaves_the_pod_to_default_deny(dev_progra
         workload, pod_selector=replace(workload.pod_selector, match_labels={"app.kubernetes.io/instance": "raeder"})
     )
     mutated = replace(declared, network_policies=(default_deny, typo))
-    broken = first_broken(trust_chain(mutated, admit(mutated, "token"), [], []))
+    broken = first_broken(_declared_chain(mutated))
     assert broken is not None and broken.name == "network policy"
     assert broken.left.endswith(": egress isolated by wi-demo/default-deny")
     assert broken.right.startswith("denied, but needed: DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns), Entra ID 443")
@@ -486,7 +486,7 @@ def test_proxy_drops_the_pods_imds_request_under_the_policy(twin: Twin, dev_prog
     imds = f"http://{facts.IMDS_ADDRESS}/metadata/identity/oauth2/token?api-version=2018-02-01"
     pod = requests.Session()
     pod.trust_env = False
-    pod.proxies = {"http": twin.proxy.url}
+    pod.proxies = {"http": twin.proxy.pod_url(_only(from_program(dev_program)).pod)}
     twin.configure(_with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE]))
     with pytest.raises(requests.ConnectionError):
         pod.get(imds, headers={"Metadata": "true"}, timeout=5)
@@ -581,6 +581,17 @@ def test_steady_state_is_one_token_one_challenge_and_one_get_per_poll(twin: Twin
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _only(d: Declarations) -> Workload:
+    """The dev stack's one workload."""
+    (workload,) = d.workloads
+    return workload
+
+
+def _declared_chain(d: Declarations) -> list[Link]:
+    """The chain as declared, before any pod ran: what the services would compare."""
+    return trust_chain(d, _only(d), admit(d, _only(d), "token"), [], [])
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:

@@ -25,11 +25,11 @@ def test_missing_stack_file_is_named_with_the_stack_files_there_are(capsys: pyte
 def test_invalid_setting_prints_the_settings_error_alone(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "run_program", lambda stack: run_program({"replicas": "0"}, stack=stack))
+    monkeypatch.setattr(cli, "run_program", lambda stack: run_program({"nodeCount": "0"}, stack=stack))
     assert cli.main(["--stack", "dev"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: invalid stack settings:")
-    assert "replicas" in err and "'0'" in err
+    assert "nodeCount" in err and "'0'" in err
     assert "Traceback" not in err
 
 
@@ -63,12 +63,13 @@ def test_app_exiting_early_is_reported_with_its_exit_code_and_last_line(
 
     def without_client_id(program: object) -> Declarations:
         declared = from_program(program)  # type: ignore[arg-type]
-        return replace(declared, workload=replace(declared.workload, service_account_name="default"))
+        (reader,) = declared.workloads
+        return replace(declared, workloads=(replace(reader, service_account_name="default"),))
 
     monkeypatch.setattr(cli, "from_program", without_client_id)
     assert cli.main([*FAST, "--timeout", "60"]) == 1
     err = capsys.readouterr().err
-    assert "The app exited with code 2 before reading the secret 1 times: " in err
+    assert "reader: the app exited with code 2 before reading the secret 1 times: " in err
     assert "configuration error: AZURE_CLIENT_ID: is not set" in err
     assert "in 60 s" not in err
 
@@ -76,5 +77,6 @@ def test_app_exiting_early_is_reported_with_its_exit_code_and_last_line(
 def test_dev_stack_reads_through_the_whole_chain(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(FAST) == 0
     out = capsys.readouterr().out
-    assert "The app read the secret 1 times through the whole chain." in out
+    assert "Every workload's app (1) read its own secret 1 times through the whole chain." in out
+    assert "Isolation" not in out  # one workload: no pairs to prove
     assert "Traceback" not in out

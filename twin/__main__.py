@@ -1,9 +1,11 @@
-"""`python -m twin` (`make twin`): a stack's declarations, through the twin, with the real app.
+"""`python -m twin` (`make twin`): a stack's declarations, through the twin, with the real app for every workload.
 
-Runs the Pulumi program under the recording mocks, configures the twin from what it declares, starts the app
-as the declared pod would run, shows its log until it has read the secret `--reads` times, then prints the
-trust chain it checked. Exit 0 when the chain holds; 1 (with the reason) when the stack file is missing, a
-setting is invalid, the app exits on its own, a link is broken or the reads time out; 2 for a bad option.
+Runs the Pulumi program under the recording mocks, configures the twin from what it declares, starts every
+workload's app as its declared pod would run (side by side), shows their logs until each has read its own secret
+`--reads` times, then prints each workload's trust chain. With two workloads or more it then proves them
+isolated from each other (`twin.isolation`) and prints the pairs. Exit 0 when every chain holds and so does the
+isolation; 1 (with the reason) when the stack file is missing, a setting is invalid, an app exits on its own, a
+link is broken, the reads time out or a pair is not isolated; 2 for a bad option.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 
 import pulumi
 
-from twin.chain import first_broken, render, trust_chain
+from twin.chain import first_broken, render
 from twin.declared import from_program
+from twin.isolation import HELD, Proof, prove
+from twin.isolation import render as render_isolation
 from twin.mocks import PROJECT_DIR, run_program
-from twin.run import GUARD_MARK, Twin
-from twin.webhook import PodRejected
-
-READ_LINE = r"^Your secret is "
+from twin.run import GUARD_MARK, Results, Twin, read_all
 
 
 def _reads(text: str) -> int:
@@ -87,49 +87,71 @@ def main(argv: list[str] | None = None) -> int:
 
     with Twin() as twin:
         twin.configure(declarations)
+        names = ", ".join(w.name for w in declarations.workloads)
         print(
             f"Twin: issuer {declarations.cluster.issuer_url}, Entra ID, vault(s) "
-            f"{', '.join(v.uri for v in declarations.vaults)}; proxy {twin.proxy.url}.",
+            f"{', '.join(v.uri for v in declarations.vaults)}; workload(s) {names}.",
             flush=True,
         )
-        try:
-            app = twin.launch(args.poll_interval, on_line=lambda line: print(f"  app | {line}", flush=True))
-        except PodRejected as rejected:
-            print(f"The pod was not admitted: {rejected}", file=sys.stderr)
-            return 1
-        started = time.monotonic()
-        with app:
-            read = app.wait_for(READ_LINE, args.reads, args.timeout)
-            elapsed = time.monotonic() - started
-            exited = app.process.poll()  # not None: the app ended on its own, before the twin stopped it
-        links = trust_chain(declarations, app.admission, twin.entra.grants, twin.keyvault.reads)
-        print()
-        print(render(links))
-        print(
-            f"Token requests {twin.entra.token_requests}, challenges {twin.keyvault.challenges}, "
-            f"secret GETs {twin.keyvault.gets}, in {elapsed:.1f} s; app exit code {app.process.returncode}."
+        width = max((len(w.name) for w in declarations.workloads), default=0)
+        results = read_all(
+            twin,
+            args.reads,
+            args.poll_interval,
+            args.timeout,
+            on_line=lambda name, line: print(f"  {name:<{width}} | {line}", flush=True),
         )
-        if GUARD_MARK in app.log or twin.proxy.refused:
-            print(f"The app tried to reach something other than the twin: {twin.proxy.refused}", file=sys.stderr)
-            return 1
-        if not read and exited is not None:
-            print(
-                f"The app exited with code {exited} before reading the secret {args.reads} times: "
-                f"{app.last_line or '(it printed nothing)'}",
-                file=sys.stderr,
+        for result in results.workloads:
+            print()
+            print(f"Workload {result.name}:")
+            print(render(list(result.links)) if result.links else f"  not started: {result.rejected}")
+        print(
+            f"Token requests {results.token_requests}, challenges {results.challenges}, "
+            f"secret GETs {results.gets}; every app's reads in {results.seconds:.1f} s."
+        )
+        proof = prove(twin) if len(declarations.workloads) > 1 else None
+        if proof is not None:
+            print()
+            print(render_isolation(proof))
+    return _verdict(results, proof, args.timeout)
+
+
+def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
+    """Exit code 0 or 1, each problem said in one line on stderr."""
+    problems = []
+    if results.refused or any(GUARD_MARK in w.log for w in results.workloads):
+        problems.append(f"An app tried to reach something other than the twin: {list(results.refused)}")
+    if results.dropped:
+        dropped = "\n  ".join(dict.fromkeys(results.dropped))
+        print(f"The declared NetworkPolicies dropped pods' connections:\n  {dropped}", file=sys.stderr)
+    for w in results.workloads:
+        if w.rejected:
+            problems.append(f"{w.name}: the pod was not admitted: {w.rejected}")
+        elif w.exited_early and not w.read:
+            problems.append(
+                f"{w.name}: the app exited with code {w.exit_code} before reading the secret {results.reads} times: "
+                f"{w.last_line or '(it printed nothing)'}"
             )
-            return 1
-        if twin.proxy.dropped:
-            dropped = "\n  ".join(dict.fromkeys(twin.proxy.dropped))
-            print(f"The declared NetworkPolicies dropped the pod's connections:\n  {dropped}", file=sys.stderr)
-        if not read:
-            broken = first_broken(links)
+        elif not w.ok:
+            broken = first_broken(list(w.links))
             where = f"the '{broken.name}' link is broken" if broken else "see the app's log above"
-            print(
-                f"The app did not read the secret {args.reads} times in {args.timeout:g} s: {where}.", file=sys.stderr
+            problems.append(
+                f"{w.name}: the app did not read its secret {results.reads} times in {timeout:g} s: {where}"
             )
-            return 1
-    print(f"The app read the secret {args.reads} times through the whole chain.")
+    if proof is not None and not proof.holds:
+        problems.append(
+            f"The workloads are not proven isolated: {len(proof.breaks)} break(s), "
+            f"{sum(a.verdict != HELD for a in proof.attempts) - len(proof.breaks)} attempt(s) unproven."
+        )
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    isolated = ", each isolated from the others" if proof is not None else ""
+    print(
+        f"Every workload's app ({len(results.workloads)}) read its own secret {results.reads} times through the "
+        f"whole chain{isolated}."
+    )
     return 0
 
 

@@ -1,10 +1,11 @@
-"""The trust chain, link by link: what the program declared on each side, and whether it held.
+"""One workload's trust chain, link by link: what the program declared on each side, and whether it held.
 
-A link is `held` only when the twin saw it in use: the webhook mutated the pod, the pod's NetworkPolicies let
-its connections through to a read, Entra ID matched a federated credential for the token the pod presented
-(`Entra.grants`), Key Vault served the secret under a declared role assignment (`KeyVault.reads`). Otherwise
-the declared values are compared as the services would compare them, to show which link is `broken` (both
-sides are printed) and which were simply not reached (`unverified`).
+A link is `held` only when the twin saw it in use by this workload's pod: the webhook mutated the pod, the pod's
+NetworkPolicies let its connections through to a read, Entra ID matched a federated credential for the token the
+pod presented (`Entra.grants` for the pod's token subject), Key Vault served the pod's secret under a declared
+role assignment (`KeyVault.reads` for the identity Entra ID issued the pod's tokens to). Otherwise the declared
+values are compared as the services would compare them, to show which link is `broken` (both sides are printed)
+and which were simply not reached (`unverified`). Other workloads' evidence, in the same lists, is ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aks_workload_identity import facts
 from twin import model
 from twin.entra import Grant
 from twin.keyvault import Read, authorizing_assignment
-from twin.model import Declarations, Vault
+from twin.model import VAULT_URL_ENV, Declarations, Vault, Workload
 from twin.netpol import Endpoint, egress
 from twin.webhook import Admission
 
@@ -33,17 +34,25 @@ class Link:
     status: str
 
 
-def trust_chain(declarations: Declarations, admission: Admission, grants: list[Grant], reads: list[Read]) -> list[Link]:
-    pod = declarations.workload
+def trust_chain(
+    declarations: Declarations, pod: Workload, admission: Admission, grants: list[Grant], reads: list[Read]
+) -> list[Link]:
+    """The chain from `pod` (admitted as `admission`) to its secret; `grants` and `reads` may hold any pod's."""
+    grants = [g for g in grants if admission.token_subject and g.subject == admission.token_subject]
     account = admission.service_account
     client_id = account.annotations.get(facts.CLIENT_ID_ANNOTATION, "") if account else ""
     identity = next((i for i in declarations.identities if i.client_id == client_id), None)
     credentials = [c for c in declarations.federated_credentials if identity and c.identity_name == identity.name]
     credential = grants[0].credential if grants else next(iter(credentials), None)
     tenant = admission.env.get("AZURE_TENANT_ID", "")
-    vault_url = pod.env.get("KEY_VAULT_URL", "")
-    vault = next((v for v in declarations.vaults if v.uri.rstrip("/") == vault_url.rstrip("/")), None)
-    secret_name = pod.env.get("SECRET_NAME", "")
+    vault_url, secret_name = pod.vault_url, pod.secret_name
+    vault = declarations.vault_at(vault_url)
+    issued_to = {g.identity.client_id for g in grants}
+    reads = [
+        r
+        for r in reads
+        if r.client_id in issued_to and vault == r.vault and r.secret.name.lower() == secret_name.lower()
+    ]
     secret = next(
         (
             s
@@ -64,12 +73,12 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
     return [
         Link(
             "pod label -> webhook",
-            f"Deployment {pod.name} pod template: {facts.WORKLOAD_IDENTITY_USE_LABEL}="
+            f"Deployment {pod.deployment} pod template: {facts.WORKLOAD_IDENTITY_USE_LABEL}="
             f"{pod.labels.get(facts.WORKLOAD_IDENTITY_USE_LABEL)!r}",
             f"webhook: {admission.reason}",
             HELD if admission.mutated else BROKEN,
         ),
-        network_policy_link(declarations, vault, vault_ok),
+        network_policy_link(declarations, pod, vault, vault_ok),
         Link(
             "service account -> identity",
             f"ServiceAccount {pod.namespace}/{pod.service_account_name or 'default'}: "
@@ -119,15 +128,16 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
         ),
         Link(
             "vault",
-            f"Deployment env KEY_VAULT_URL={vault_url or '(none)'}",
-            f"vault {vault.name}: vaultUri={vault.uri}, {'RBAC' if vault.rbac else 'access policies, not RBAC'}"
+            f"Deployment env {VAULT_URL_ENV}={vault_url or '(none)'}",
+            f"vault {vault.name}: vaultUri={vault.uri}, {'RBAC' if vault.rbac else 'access policies, not RBAC'}, "
+            f"{_vault_access(declarations, vault)}"
             if vault
             else "no declared vault has that URI",
-            status(vault_ok, vault is not None and vault.rbac),
+            status(vault_ok, vault is not None and vault.rbac and _reachable_from_cluster(declarations, vault)),
         ),
         Link(
             "secret",
-            f"Deployment env SECRET_NAME={secret_name or '(none)'}",
+            f"Deployment env {model.SECRET_NAME_ENV}={secret_name or '(none)'}",
             f"secret {secret.name} in vault {secret.vault_name}"
             if secret
             else "declared: " + ", ".join(f"{s.vault_name}/{s.name}" for s in declarations.secrets),
@@ -136,10 +146,20 @@ def trust_chain(declarations: Declarations, admission: Admission, grants: list[G
     ]
 
 
-def network_policy_link(declarations: Declarations, vault: Vault | None, observed: bool) -> Link:
+def _vault_access(declarations: Declarations, vault: Vault) -> str:
+    private = model.vault_private_addresses(declarations, vault)
+    endpoint = f"private endpoint {', '.join(private)}" if private else "no private endpoint"
+    return f"public network access {'enabled' if vault.public_network_access else 'disabled'}, {endpoint}"
+
+
+def _reachable_from_cluster(declarations: Declarations, vault: Vault) -> bool:
+    """A vault without public access answers the cluster only through a private endpoint (`twin.keyvault`)."""
+    return vault.public_network_access or bool(model.vault_private_addresses(declarations, vault))
+
+
+def network_policy_link(declarations: Declarations, pod: Workload, vault: Vault | None, observed: bool) -> Link:
     """What the declared NetworkPolicies let the pod reach: every destination it needs must be allowed and
     IMDS denied; what else they allow is said too. No policy at all is the dev stack's choice, not a break."""
-    pod = declarations.workload
     left = f"pod {pod.namespace}/{pod.name} ({', '.join(f'{k}={v}' for k, v in pod.labels.items()) or 'no labels'})"
     if not declarations.network_policies:
         return Link("network policy", left, "no NetworkPolicy declared: all egress allowed", _observed(observed))

@@ -2,8 +2,10 @@
 
 Every value comes from a resource's inputs (what the program asked for) or, for what Azure computes (ids,
 client and principal ids, the issuer URL, the vault URI, a private endpoint's addresses), from the mock's
-outputs. Exactly one cluster and one Deployment are expected; identities, credentials, accounts, assignments,
-vaults, secrets, NetworkPolicies and private endpoints may be several (or none).
+outputs. Exactly one cluster is expected: a `ManagedCluster` the program declares, or one it deploys onto and
+reads with the `getManagedCluster` invoke (bring your own cluster), whose answer has the same shape as a
+ManagedCluster's outputs. Each Deployment is a workload; identities, credentials, accounts, assignments, vaults,
+secrets, NetworkPolicies and private endpoints may be several (or none).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from twin.model import (
 )
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
+#: The invoke that reads a cluster the stack did not create.
+GET_CLUSTER = "azure-native:containerservice:getManagedCluster"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
@@ -36,31 +40,47 @@ SECRET = "azure-native:keyvault:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+#: Kubernetes' recommended label for the name of an application's instance: the workload's name.
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 
 
 def from_program(program: Program) -> Declarations:
+    where, cluster = _cluster_report(program)
+    workloads = tuple(_workload(r) for r in program.of_type(DEPLOYMENT))
+    names = [w.name for w in workloads]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two Deployments carry the same {INSTANCE_LABEL} label: {sorted(names)}")
     return Declarations(
-        cluster=_cluster(_one(program, CLUSTER)),
+        cluster=_cluster(where, cluster),
         identities=(
             *(_identity(r) for r in program.of_type(IDENTITY)),
-            *_kubelet_identity(_one(program, CLUSTER)),
+            *_kubelet_identity(cluster),
         ),
         federated_credentials=tuple(_federated_credential(r) for r in program.of_type(FEDERATED_CREDENTIAL)),
         service_accounts=tuple(_service_account(r) for r in program.of_type(SERVICE_ACCOUNT)),
         role_assignments=tuple(_role_assignment(r) for r in program.of_type(ROLE_ASSIGNMENT)),
         vaults=tuple(_vault(r) for r in program.of_type(VAULT)),
         secrets=tuple(_secret(r) for r in program.of_type(SECRET)),
-        workload=_workload(_one(program, DEPLOYMENT)),
+        workloads=workloads,
         network_policies=tuple(_network_policy(r) for r in program.of_type(NETWORK_POLICY)),
         private_endpoints=tuple(_private_endpoint(r) for r in program.of_type(PRIVATE_ENDPOINT)),
     )
 
 
-def _one(program: Program, type_: str) -> Registration:
-    found = program.of_type(type_)
+def _cluster_report(program: Program) -> tuple[str, dict[str, Any]]:
+    """The one cluster, as Azure reports it: a declared ManagedCluster's outputs, or the `getManagedCluster`
+    answer for an existing one (the same camelCase shape); with where it came from, for messages."""
+    found = {r.outputs.get("id", r.urn): (f"cluster {r.name}", r.outputs) for r in program.of_type(CLUSTER)}
+    for invoke in program.invokes:
+        if invoke.token == GET_CLUSTER:
+            where = f"existing cluster {invoke.args.get('resourceGroupName')}/{invoke.args.get('resourceName')}"
+            found.setdefault(invoke.result.get("id", where), (where, invoke.result))
     if len(found) != 1:
-        raise ValueError(f"the twin expects exactly one {type_}; the program declares {len(found)}")
-    return found[0]
+        raise ValueError(
+            f"the twin expects exactly one cluster (a {CLUSTER} or a {GET_CLUSTER} invoke); "
+            f"the program has {len(found)}"
+        )
+    return next(iter(found.values()))
 
 
 def _get(data: dict[str, Any], path: str, default: Any = None) -> Any:
@@ -72,15 +92,12 @@ def _get(data: dict[str, Any], path: str, default: Any = None) -> Any:
     return data
 
 
-def _cluster(r: Registration) -> Cluster:
-    profile = r.outputs.get("oidcIssuerProfile", {})
+def _cluster(where: str, outputs: dict[str, Any]) -> Cluster:
     # Azure's wire name is `issuerURL` (the SDK's `issuer_url`).
-    issuer_url = profile.get("issuerURL")
+    issuer_url = _get(outputs, "oidcIssuerProfile.issuerURL")
     if not issuer_url:
-        raise ValueError(f"cluster {r.name} reports no oidcIssuerProfile.issuerURL: is the OIDC issuer enabled?")
-    return Cluster(
-        name=r.outputs.get("name", r.name), issuer_url=issuer_url, tenant_id=r.outputs["identity"]["tenantId"]
-    )
+        raise ValueError(f"{where} reports no oidcIssuerProfile.issuerURL: is the OIDC issuer enabled?")
+    return Cluster(name=outputs.get("name", where), issuer_url=issuer_url, tenant_id=outputs["identity"]["tenantId"])
 
 
 def _identity(r: Registration) -> Identity:
@@ -95,9 +112,9 @@ def _identity(r: Registration) -> Identity:
     )
 
 
-def _kubelet_identity(r: Registration) -> tuple[Identity, ...]:
+def _kubelet_identity(cluster: dict[str, Any]) -> tuple[Identity, ...]:
     """The cluster's kubelet identity: AKS creates it, so it exists in Entra ID like any declared identity."""
-    kubelet = _get(r.outputs, "identityProfile.kubeletidentity")
+    kubelet = _get(cluster, "identityProfile.kubeletidentity")
     if not kubelet:
         return ()
     resource_id = kubelet["resourceId"]
@@ -107,7 +124,7 @@ def _kubelet_identity(r: Registration) -> tuple[Identity, ...]:
             resource_group=resource_id.split("/")[4],
             client_id=kubelet["clientId"],
             principal_id=kubelet["objectId"],
-            tenant_id=r.outputs["identity"]["tenantId"],
+            tenant_id=cluster["identity"]["tenantId"],
             id=resource_id,
         ),
     )
@@ -145,12 +162,15 @@ def _role_assignment(r: Registration) -> RoleAssignment:
 
 
 def _vault(r: Registration) -> Vault:
+    properties = r.inputs["properties"]
     return Vault(
         name=r.outputs["name"],
         id=r.outputs["id"],
         uri=r.outputs["properties"]["vaultUri"],
-        tenant_id=r.inputs["properties"]["tenantId"],
-        rbac=bool(r.inputs["properties"].get("enableRbacAuthorization", False)),
+        tenant_id=properties["tenantId"],
+        rbac=bool(properties.get("enableRbacAuthorization", False)),
+        # Azure's default is "Enabled"; the value compares case-insensitively.
+        public_network_access=str(properties.get("publicNetworkAccess") or "Enabled").lower() != "disabled",
     )
 
 
@@ -172,8 +192,11 @@ def _workload(r: Registration) -> Workload:
     container = template["spec"]["containers"][0]
     # Only literal values: the program declares no `valueFrom` for this app.
     env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "valueFrom" not in e}
+    deployment = _get(r.outputs, "metadata.name") or r.name
+    labels = _get(r.inputs, "metadata.labels", {}) or {}
     return Workload(
-        name=r.outputs.get("metadata", {}).get("name", r.name),
+        name=labels.get(INSTANCE_LABEL) or deployment,
+        deployment=deployment,
         namespace=_get(r.inputs, "metadata.namespace", "default"),
         labels=dict(_get(template, "metadata.labels", {}) or {}),
         annotations=dict(_get(template, "metadata.annotations", {}) or {}),

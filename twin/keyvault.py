@@ -2,9 +2,13 @@
 
 A request without a token gets the 401 bearer challenge naming the vault's tenant and resource; the SDK checks
 that the challenge's resource matches the vault's domain, fetches a token, and retries. A token must be signed
-by the twin's Entra key, be for `https://vault.azure.net`, unexpired, and from the vault's tenant. The RBAC
-decision uses only the role assignments the program declares: a role that can read secrets, for the token's
-`oid`, on the secret, its vault, or a parent scope (facts: Key Vault). ARM ids compare case-insensitively.
+by the twin's Entra key, be for `https://vault.azure.net`, unexpired, and from the vault's tenant. Then the
+network: a vault whose public network access is disabled answers only requests that reached it at one of its
+private endpoints' addresses (`Request.address`); any other gets 403 `ForbiddenByConnection` (the caller is
+known by then, since trusted Azure services may be let through). The RBAC decision uses only the role
+assignments the program declares: a role that can read secrets, for the token's `oid`, on the secret, its vault,
+or a parent scope (facts: Key Vault). ARM ids compare case-insensitively. Every authenticated request that is
+not served is kept as a `Refusal`, every served one as a `Read`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,9 +25,14 @@ from aks_workload_identity import facts
 from twin.entra import token_issuer
 from twin.faults import FaultState
 from twin.messages import RESET, Request, Response, json_response
-from twin.model import Declarations, RoleAssignment, Secret, Vault
+from twin.model import Declarations, RoleAssignment, Secret, Vault, vault_private_addresses
 
 GET_SECRET_ACTION = "Microsoft.KeyVault/vaults/secrets/getSecret/action"
+#: What a vault with public network access disabled answers a request that did not come through a private
+#: endpoint (inner code ForbiddenByConnection). Azure's wording varies with the vault's `bypass` setting.
+PUBLIC_ACCESS_DISABLED = (
+    "Public network access is disabled and request is not from a trusted service nor via an approved private link."
+)
 SECRET_PATH = re.compile(r"^/secrets/(?P<name>[^/]+)(?:/(?P<version>[^/]*))?/?$")
 
 
@@ -36,6 +45,30 @@ class Read:
     assignment: RoleAssignment
     principal_id: str
     client_id: str
+    #: When it was served (`time.monotonic()`).
+    at: float = field(default_factory=time.monotonic, compare=False)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Evidence of one authenticated request that was not served: who asked for what, and the error answered."""
+
+    vault: Vault
+    secret_name: str
+    principal_id: str
+    client_id: str
+    status: int
+    error: str
+    message: str
+    #: The inner error code, when there is one (ForbiddenByRbac, ForbiddenByConnection, ...).
+    inner: str = ""
+    #: When it was answered (`time.monotonic()`).
+    at: float = field(default_factory=time.monotonic, compare=False)
+
+    @property
+    def code(self) -> str:
+        """As the SDK's message shows it: `Forbidden/ForbiddenByRbac`, `SecretNotFound`."""
+        return f"{self.error}/{self.inner}" if self.inner else self.error
 
 
 @dataclass(frozen=True)
@@ -61,6 +94,7 @@ class KeyVault:
         self.challenges = 0
         self.gets = 0
         self.reads: list[Read] = []
+        self.refusals: list[Refusal] = []
 
     @property
     def hosts(self) -> set[str]:
@@ -111,42 +145,16 @@ class KeyVault:
         except jwt.PyJWTError as e:
             return self._unauthorized(vault, f"Token validation failed: {e}")
 
-        name, version = match["name"], match["version"] or ""
-        resource_id = f"{vault.id}/secrets/{name}"
-        if not vault.rbac:
-            # The access-policy model: the program declares no access policies (facts: Key Vault).
-            return json_response(
-                403,
-                {
-                    "error": {
-                        "code": "Forbidden",
-                        "message": f"The user, group or application 'appid={claims.get('appid', '')};"
-                        f"oid={claims['oid']}' does not have secrets get permission on key vault "
-                        f"'{vault.name};location=twin'.",
-                        "innererror": {"code": "ForbiddenByPolicy"},
-                    }
-                },
-            )
-        assignment = self._authorizing_assignment(claims["oid"], resource_id)
-        if assignment is None or self._faults.rbac_unpropagated():
-            return self._forbidden(vault, claims, resource_id)
-
-        secret = next(
-            (s for s in self.declarations.secrets if s.vault_name == vault.name and s.name.lower() == name.lower()),
-            None,
-        )
-        if secret is None or version not in ("", secret.version):
-            shown = f"{name}/{version}" if version else name
-            return _kv_error(
-                404,
-                "SecretNotFound",
-                f"A secret with (name/id) {shown} was not found in this key vault. If you recently deleted this "
-                "secret you may be able to recover it using the correct recovery command. For help resolving this "
-                "issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
-            )
+        decision = self._decide(vault, claims, request.address, match["name"], match["version"] or "")
+        if isinstance(decision, Refusal):
+            with self._lock:
+                self.refusals.append(decision)
+                self._lock.notify_all()
+            return _kv_error(decision.status, decision.error, decision.message, inner=decision.inner)
         with self._lock:
-            self.reads.append(Read(vault, secret, assignment, claims["oid"], claims.get("appid", "")))
+            self.reads.append(decision)
             self._lock.notify_all()
+        secret = decision.secret
         created = int(time.time()) - 60
         return json_response(
             200,
@@ -174,34 +182,77 @@ class KeyVault:
                 return None
             return Counts(self.challenges, self.gets, len(self.reads))
 
-    def _authorizing_assignment(self, principal_id: str, resource_id: str) -> RoleAssignment | None:
-        return authorizing_assignment(self.declarations, principal_id, resource_id)
+    def wait_for_answer(
+        self, client_id: str, vault: Vault, secret_name: str, since: float, timeout: float
+    ) -> Read | Refusal | None:
+        """The first answer, served or refused, given at or after `since` (monotonic) to `client_id` asking
+        `vault` for `secret_name`; None when there is none within `timeout` seconds."""
+
+        def answer() -> Read | Refusal | None:
+            served = (r for r in self.reads if (r.client_id, r.vault.name, r.secret.name.lower()) == asked)
+            refused = (r for r in self.refusals if (r.client_id, r.vault.name, r.secret_name.lower()) == asked)
+            return min((r for r in (*served, *refused) if r.at >= since), key=lambda r: r.at, default=None)
+
+        asked = (client_id, vault.name, secret_name.lower())
+        with self._lock:
+            return self._lock.wait_for(answer, timeout)
+
+    def _decide(self, vault: Vault, claims: dict, address: str, name: str, version: str) -> Read | Refusal:
+        """After authentication, in order: the network, the permission model, RBAC, the secret itself."""
+
+        def refuse(status: int, error: str, message: str, inner: str = "") -> Refusal:
+            return Refusal(vault, name, claims["oid"], claims.get("appid", ""), status, error, message, inner)
+
+        if not vault.public_network_access and address not in vault_private_addresses(self.declarations, vault):
+            return refuse(403, "Forbidden", PUBLIC_ACCESS_DISABLED, "ForbiddenByConnection")
+        if not vault.rbac:
+            # The access-policy model: the program declares no access policies (facts: Key Vault).
+            message = (
+                f"The user, group or application 'appid={claims.get('appid', '')};oid={claims['oid']}' does not "
+                f"have secrets get permission on key vault '{vault.name};location=twin'."
+            )
+            return refuse(403, "Forbidden", message, "ForbiddenByPolicy")
+        resource_id = f"{vault.id}/secrets/{name}"
+        assignment = authorizing_assignment(self.declarations, claims["oid"], resource_id)
+        if assignment is None or self._faults.rbac_unpropagated():
+            return refuse(403, "Forbidden", _rbac_message(vault, claims, resource_id), "ForbiddenByRbac")
+        secret = next(
+            (s for s in self.declarations.secrets if s.vault_name == vault.name and s.name.lower() == name.lower()),
+            None,
+        )
+        if secret is None or version not in ("", secret.version):
+            shown = f"{name}/{version}" if version else name
+            return refuse(
+                404,
+                "SecretNotFound",
+                f"A secret with (name/id) {shown} was not found in this key vault. If you recently deleted this "
+                "secret you may be able to recover it using the correct recovery command. For help resolving this "
+                "issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+            )
+        return Read(vault, secret, assignment, claims["oid"], claims.get("appid", ""))
 
     def _unauthorized(self, vault: Vault, message: str) -> Response:
         authority = f"{self._authority_host.rstrip('/')}/{vault.tenant_id}"
         challenge = f'Bearer authorization="{authority}", resource="{facts.KEY_VAULT_RESOURCE}"'
         return _kv_error(401, "Unauthorized", message, {"WWW-Authenticate": challenge})
 
-    @staticmethod
-    def _forbidden(vault: Vault, claims: dict, resource_id: str) -> Response:
-        message = "\r\n".join(
-            [
-                "Caller is not authorized to perform action on resource.",
-                "If role assignments, deny assignments or role definitions were changed recently, please observe "
-                "propagation time.",
-                f"Caller: appid={claims.get('appid', '')};oid={claims['oid']};iss={claims.get('iss', '')}",
-                f"Action: '{GET_SECRET_ACTION}'",
-                f"Resource: '{resource_id.lower()}'",
-                "Assignment: (not found)",
-                "DenyAssignmentId: null",
-                "DecisionReason: null ",
-                f"Vault: {vault.name};location=twin",
-                "",
-            ]
-        )
-        return json_response(
-            403, {"error": {"code": "Forbidden", "message": message, "innererror": {"code": "ForbiddenByRbac"}}}
-        )
+
+def _rbac_message(vault: Vault, claims: dict, resource_id: str) -> str:
+    return "\r\n".join(
+        [
+            "Caller is not authorized to perform action on resource.",
+            "If role assignments, deny assignments or role definitions were changed recently, please observe "
+            "propagation time.",
+            f"Caller: appid={claims.get('appid', '')};oid={claims['oid']};iss={claims.get('iss', '')}",
+            f"Action: '{GET_SECRET_ACTION}'",
+            f"Resource: '{resource_id.lower()}'",
+            "Assignment: (not found)",
+            "DenyAssignmentId: null",
+            "DecisionReason: null ",
+            f"Vault: {vault.name};location=twin",
+            "",
+        ]
+    )
 
 
 def authorizing_assignment(declarations: Declarations, principal_id: str, resource_id: str) -> RoleAssignment | None:
@@ -216,5 +267,8 @@ def authorizing_assignment(declarations: Declarations, principal_id: str, resour
     return None
 
 
-def _kv_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+def _kv_error(status: int, code: str, message: str, headers: dict[str, str] | None = None, inner: str = "") -> Response:
+    error: dict = {"code": code, "message": message}
+    if inner:
+        error["innererror"] = {"code": inner}
+    return json_response(status, {"error": error}, headers)

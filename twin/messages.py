@@ -22,6 +22,9 @@ class Request:
     query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: The address the client's connection reached: `host` as the client's network resolves it (inside the
+    #: cluster a vault's private endpoint, outside it the public address).
+    address: str = ""
 
     def header(self, name: str) -> str | None:
         """A header by name, case-insensitively (HTTP header names are)."""

@@ -1,8 +1,9 @@
 """What the twin knows of the cloud: the Pulumi program's declarations, reduced to plain values.
 
-`twin.declared.from_program` builds a `Declarations` from the resources the program registers under mocks; the
-twin's servers are configured from nothing else. Tests mutate these records (`dataclasses.replace`) to break one
-link of the trust chain at a time.
+`twin.declared.from_program` builds a `Declarations` from the resources the program registers (and the invokes it
+makes) under mocks; the twin's servers are configured from nothing else. A stack declares any number of workloads,
+each a Deployment with its own pods. Tests mutate these records (`dataclasses.replace`) to break one link of the
+trust chain at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aks_workload_identity import facts
+from aks_workload_identity.workload import VAULT_URL_ENV
 from twin.netpol import Endpoint, NetworkPolicy, Pod, Verdict, egress
 
 
@@ -78,6 +80,9 @@ class Vault:
     uri: str
     tenant_id: str
     rbac: bool = True
+    #: `properties.publicNetworkAccess` is not "Disabled": the vault answers on its public address. Off, it answers
+    #: only requests that reach it through one of its private endpoints (`twin.keyvault`).
+    public_network_access: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,9 +98,12 @@ class Secret:
 
 @dataclass(frozen=True)
 class Workload:
-    """The Deployment's pod template, as the webhook and the kubelet see it."""
+    """One Deployment's pod template, as the webhook and the kubelet see it."""
 
+    #: The workload's name: the Deployment's `app.kubernetes.io/instance` label (else the Deployment's name).
     name: str
+    #: The Deployment's own name in its namespace.
+    deployment: str
     namespace: str
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
@@ -109,6 +117,15 @@ class Workload:
     def pod(self) -> Pod:
         """The pod as NetworkPolicies select it: its namespace and its template's labels."""
         return Pod(self.namespace, dict(self.labels))
+
+    @property
+    def vault_url(self) -> str:
+        """The vault the app reads, from the container's env (the program sets it to the vault's URI)."""
+        return self.env.get(VAULT_URL_ENV, "")
+
+    @property
+    def secret_name(self) -> str:
+        return self.env.get(SECRET_NAME_ENV, "")
 
 
 @dataclass(frozen=True)
@@ -131,9 +148,21 @@ class Declarations:
     role_assignments: tuple[RoleAssignment, ...]
     vaults: tuple[Vault, ...]
     secrets: tuple[Secret, ...]
-    workload: Workload
+    #: One per declared Deployment, in the order the program declared them.
+    workloads: tuple[Workload, ...]
     network_policies: tuple[NetworkPolicy, ...] = ()
     private_endpoints: tuple[PrivateEndpoint, ...] = ()
+
+    def workload(self, name: str) -> Workload:
+        """The workload named `name`."""
+        found = [w for w in self.workloads if w.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} workloads named {name!r}; declared: {[w.name for w in self.workloads]}")
+        return found[0]
+
+    def vault_at(self, url: str) -> Vault | None:
+        """The declared vault whose URI is `url` (a trailing slash either way)."""
+        return next((v for v in self.vaults if v.uri.rstrip("/") == url.rstrip("/")), None)
 
 
 # --- where the app's destinations are, for judging the declared NetworkPolicies ---------------------------------
@@ -154,8 +183,10 @@ HTTPS_PORT = 443
 #: IMDS answers plain HTTP on port 80 of the node's link-local address.
 IMDS_PORT = 80
 #: The sub-resource a private endpoint names to reach a vault's data plane.
-VAULT_GROUP = "vault"
+VAULT_GROUP = facts.KEY_VAULT_PRIVATE_LINK_GROUP
 ENTRA_HOST = urlsplit(facts.DEFAULT_AUTHORITY_HOST).hostname or ""
+#: The secret reader's variable for the secret's name (its vault's is the program's `VAULT_URL_ENV`).
+SECRET_NAME_ENV = "SECRET_NAME"
 
 
 def _is_address(host: str) -> bool:
@@ -180,24 +211,30 @@ def vault_private_addresses(declarations: Declarations, vault: Vault) -> tuple[s
     return ()
 
 
-def address_of(declarations: Declarations, host: str) -> str:
-    """Where `host` resolves from inside the cluster: an address literal is itself; a vault with a private
-    endpoint resolves to it (the private DNS zone linked to the network); everything else is public."""
+def public_address(host: str) -> str:
+    """Where `host` resolves on the internet, outside the cluster's network: an address literal is itself;
+    Entra ID and every vault (private endpoint or not) are at their public addresses."""
     if _is_address(host):
         return host
-    for vault in declarations.vaults:
-        if (urlsplit(vault.uri).hostname or "").lower() == host.lower():
-            private = vault_private_addresses(declarations, vault)
-            return private[0] if private else PUBLIC_ADDRESS
     return ENTRA_ADDRESS if host.lower() == ENTRA_HOST else PUBLIC_ADDRESS
 
 
-def pod_egress(declarations: Declarations, host: str, port: int) -> Verdict:
-    """Whether the declared NetworkPolicies let the workload's pod open a TCP connection to `host`:`port`.
+def address_of(declarations: Declarations, host: str) -> str:
+    """Where `host` resolves from inside the cluster: a vault with a private endpoint resolves to it (the private
+    DNS zone linked to the network); everything else as on the internet."""
+    for vault in declarations.vaults:
+        if (urlsplit(vault.uri).hostname or "").lower() == host.lower():
+            private = vault_private_addresses(declarations, vault)
+            if private:
+                return private[0]
+    return public_address(host)
+
+
+def pod_egress(declarations: Declarations, pod: Pod, host: str, port: int) -> Verdict:
+    """Whether the declared NetworkPolicies let `pod` open a TCP connection to `host`:`port`.
 
     A name is looked up first, over UDP to kube-dns; an address literal is not.
     """
-    pod = declarations.workload.pod
     address = address_of(declarations, host)
     if not _is_address(host):
         lookup = egress(declarations.network_policies, pod, dns("UDP"))

@@ -9,12 +9,16 @@ authority, the Key Vault challenge's domain check, certificate verification) hol
 Plain-HTTP requests (absolute URIs) are answered only for the node's IMDS address, as IMDS answers a pod that
 has no identity assigned; nothing ever leaves the machine. Any other host gets 502.
 
-It listens twice. `url` is the pod's way out, where the declared NetworkPolicies apply: `egress(host, port)`
-says why they stop the pod reaching a destination, and the proxy then records the drop (`dropped`) and cuts
-the connection without an answer. In the cluster a dropped packet shows as a connect time-out after the app's
+It listens on several ports, each a place on the network. `pod_url(pod)` is a pod's way out (one listener per
+pod, as each pod has an address of its own): the cluster's DNS resolves names (a vault with a private endpoint
+to that endpoint's address) and the declared NetworkPolicies apply. `egress(pod, host, port)` says why they
+stop the pod reaching a destination, and the proxy then records the drop (`dropped`) and cuts the connection
+without an answer. In the cluster a dropped packet shows as a connect time-out after the app's
 `connection_timeout`; the cut gives the app the same failure (a connection error that azure-core retries)
-without the wait. `azure_url` is Azure's own way out (Entra ID fetching the issuer's documents), where the
-pod's policies do not apply.
+without the wait. `outside_url` is a machine on the internet, outside the cluster's network: public DNS, no
+policy. `azure_url` is Azure's own way out (Entra ID fetching the issuer's documents): public DNS, no pod's
+policy. Every request handed on carries the address its connection reached (`Request.address`), so a vault can
+tell its private endpoint from its public address.
 """
 
 from __future__ import annotations
@@ -34,13 +38,17 @@ import trustme
 
 from aks_workload_identity import facts
 from twin.messages import RESET, Request, Response, json_response
+from twin.model import public_address
+from twin.netpol import Pod
 
 #: Seconds an idle connection is kept before the proxy closes it.
 IDLE_TIMEOUT = 15
 
 Handler = Callable[[Request], Response]
-#: Why the pod may not reach `host`:`port` (None: it may).
-Egress = Callable[[str, int], str | None]
+#: Why `pod` may not reach `host`:`port` (None: it may).
+Egress = Callable[[Pod, str, int], str | None]
+#: The address a name resolves to, from where the client is.
+Resolver = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -62,38 +70,58 @@ class Proxy:
         self.ca_bundle = workdir / "twin-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_bundle))
         self.routes: dict[str, Handler] = {}
-        #: The pod's egress rule; None: no NetworkPolicy, all egress allowed.
+        #: The pods' egress rule; None: no NetworkPolicy, all egress allowed.
         self.egress: Egress | None = None
+        #: The cluster's DNS, as the pods use it.
+        self.cluster_dns: Resolver = public_address
         self.hits: list[Hit] = []
         self.refused: list[str] = []
-        #: "host:port: why" for each connection of the pod that its NetworkPolicies dropped.
+        #: "host:port: why" for each connection of a pod that its NetworkPolicies dropped.
         self.dropped: list[str] = []
         self.imds_requests = 0
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
-        self._servers = {side: _Server(("127.0.0.1", 0), _ProxyHandler) for side in ("pod", "azure")}
-        for side, server in self._servers.items():
-            server.proxy = self
-            server.pod_side = side == "pod"
+        self._started = False
+        self._servers = {side: self._server(None) for side in ("outside", "azure")}
+        self._pods: dict[tuple, _Server] = {}
+
+    def _server(self, pod: Pod | None) -> _Server:
+        server = _Server(("127.0.0.1", 0), _ProxyHandler)
+        server.proxy = self
+        server.pod = pod
+        return server
 
     @property
-    def url(self) -> str:
-        """The pod's proxy: the declared NetworkPolicies apply."""
-        return _url(self._servers["pod"])
+    def outside_url(self) -> str:
+        """A machine on the internet: public DNS, no NetworkPolicy."""
+        return _url(self._servers["outside"])
 
     @property
     def azure_url(self) -> str:
         """Azure's own outbound calls (Entra ID fetching the issuer's documents): no pod's policy applies."""
         return _url(self._servers["azure"])
 
+    def pod_url(self, pod: Pod) -> str:
+        """The way out of `pod`: the cluster's DNS and the declared NetworkPolicies apply. Pods alike to the
+        policies (namespace and labels) share one listener."""
+        key = (pod.namespace, tuple(sorted(pod.labels.items())), tuple(sorted(pod.namespace_labels.items())))
+        with self._lock:
+            if key not in self._pods:
+                self._pods[key] = self._server(pod)
+                if self._started:
+                    _serve(self._pods[key])
+            return _url(self._pods[key])
+
     def start(self) -> None:
-        for side, server in self._servers.items():
-            # A short poll so that stop() returns quickly.
-            serve = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"twin-proxy-{side}", daemon=True)
-            serve.start()
+        with self._lock:
+            self._started = True
+            for server in [*self._servers.values(), *self._pods.values()]:
+                _serve(server)
 
     def stop(self) -> None:
-        for server in self._servers.values():
+        with self._lock:
+            servers = [*self._servers.values(), *self._pods.values()]
+        for server in servers:
             server.shutdown()
             server.server_close()
 
@@ -104,13 +132,17 @@ class Proxy:
             self.dropped.clear()
             self.imds_requests = 0
 
-    def drops(self, host: str, port: int) -> bool:
+    def drops(self, pod: Pod, host: str, port: int) -> bool:
         """Whether the pod's NetworkPolicies stop `host`:`port`; the drop is recorded."""
-        why = self.egress(host, port) if self.egress else None
+        why = self.egress(pod, host, port) if self.egress else None
         if why is not None:
             with self._lock:
                 self.dropped.append(f"{host}:{port}: {why}")
         return why is not None
+
+    def resolve(self, server: _Server, host: str) -> str:
+        """`host`'s address as seen from the listener's place: a pod's cluster DNS, else public DNS."""
+        return self.cluster_dns(host) if server.pod is not None else public_address(host)
 
     def tls_context(self, host: str) -> ssl.SSLContext:
         with self._lock:
@@ -146,11 +178,16 @@ def _url(server: ThreadingHTTPServer) -> str:
     return f"http://{host}:{port}"
 
 
+def _serve(server: ThreadingHTTPServer) -> None:
+    # A short poll so that stop() returns quickly.
+    threading.Thread(target=server.serve_forever, args=(0.05,), name="twin-proxy", daemon=True).start()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     proxy: Proxy
-    #: Whether this listener is the pod's way out, where its NetworkPolicies apply.
-    pod_side: bool
+    #: The pod whose way out this listener is (its NetworkPolicies apply); None: no pod's.
+    pod: Pod | None
 
 
 class _ExchangeMixin(BaseHTTPRequestHandler):
@@ -172,7 +209,8 @@ class _ExchangeMixin(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(path)
-        return Request(self.command, host, parts.path, parts.query, dict(self.headers.items()), body)
+        address = self.server.proxy.resolve(self.server, host)
+        return Request(self.command, host, parts.path, parts.query, dict(self.headers.items()), body, address)
 
     def _write(self, response: Response) -> None:
         if response.reset:
@@ -217,7 +255,7 @@ class _ProxyHandler(_ExchangeMixin):
             proxy.refuse(self.path)
             self.send_error(502, f"twin: {self.path} is not a host the twin serves")
             return
-        if self.server.pod_side and proxy.drops(host, int(port)):
+        if self.server.pod is not None and proxy.drops(self.server.pod, host, int(port)):
             self._write(RESET)
             return
         self.send_response(200, "Connection Established")
@@ -238,7 +276,7 @@ class _ProxyHandler(_ExchangeMixin):
         parts = urlsplit(self.path)
         request = self._read_request(parts.hostname or "", self.path)
         if parts.scheme == "http" and parts.hostname == facts.IMDS_ADDRESS:
-            if self.server.pod_side and proxy.drops(parts.hostname, parts.port or 80):
+            if self.server.pod is not None and proxy.drops(self.server.pod, parts.hostname, parts.port or 80):
                 self._write(RESET)
                 return
             self._write(proxy.imds(request))

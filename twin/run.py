@@ -2,14 +2,18 @@
 
 `Twin.configure(declarations, faults)` builds the issuer (at the cluster's issuer URL), Entra ID (its token
 endpoint) and Key Vault (every declared vault's host), routes the proxy to them, and has it apply the declared
-NetworkPolicies to the pod's connections. `Twin.launch()` asks the
-webhook model what it would inject into the declared pod, has the twin's kubelet write the projected token, and
-starts `python -m secret_reader` with the pod template's container env, the injected env, and the transport env
-(proxies, CA bundle, HEALTH_PORT=0 so the app picks a free port). Nothing is configured by hand.
+NetworkPolicies to each pod's connections. `Twin.launch(workload=...)` asks the webhook model what it would inject
+into that workload's pod, has the twin's kubelet write the projected token, and starts `python -m secret_reader`
+with the pod template's container env, the injected env, and the transport env (the pod's own proxy listener, CA
+bundle, HEALTH_PORT=0 so the app picks a free port). Nothing is configured by hand.
+
+`run_all(program, ...)` does all of it for every workload a program declares, side by side, and returns each
+one's result (`read_all` does the same on a twin already configured).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -19,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,20 +32,26 @@ import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aks_workload_identity import facts
+from twin.chain import BROKEN, Link, trust_chain
+from twin.declared import from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.entra import Entra
 from twin.faults import Faults, FaultState
 from twin.issuer import Issuer, ProjectedToken, new_signing_key
 from twin.keyvault import KeyVault
-from twin.model import Declarations, pod_egress
+from twin.mocks import Program
+from twin.model import Declarations, Workload, address_of, pod_egress
+from twin.netpol import Pod
 from twin.proxy import Proxy
-from twin.webhook import Admission, admit
+from twin.webhook import Admission, PodRejected, admit
 
 REPO = Path(__file__).resolve().parents[1]
 APP_DIR = REPO / "app"
 GUARD_DIR = Path(__file__).resolve().parent / "guard"
 #: What the guard prints when it stops a connection that would have left the machine.
 GUARD_MARK = "twin-guard: refused"
+#: The app's log line for each successful read.
+READ_LINE = r"^Your secret is "
 
 
 @dataclass(frozen=True)
@@ -62,19 +73,27 @@ class Twin:
         self._tmp = tempfile.TemporaryDirectory(prefix="twin-") if workdir is None else None
         self.workdir = Path(self._tmp.name) if self._tmp else workdir
         self.proxy = Proxy(self.keys.ca, self.workdir)
-        #: An HTTPS client that reaches the twin as the pod does (its proxy, its CA) and nothing else: Entra ID's
-        #: fetches of the issuer's discovery document and JWKS use it, and so can tests.
-        self.client = requests.Session()
-        self.client.trust_env = False
-        self.client.proxies = {"https": self.proxy.url}
-        self.client.verify = str(self.proxy.ca_bundle)
-        #: Azure's own client (Entra ID fetching the issuer's discovery document and JWKS): the pod's
-        #: NetworkPolicies do not apply to it.
-        self._azure = requests.Session()
-        self._azure.trust_env = False
-        self._azure.proxies = {"https": self.proxy.azure_url}
-        self._azure.verify = str(self.proxy.ca_bundle)
+        #: An HTTPS client on the internet, outside the cluster's network (public DNS, no NetworkPolicy), that
+        #: reaches the twin and nothing else; for tests. `pod_client(workload)` is one inside a pod.
+        self.client = self._session(self.proxy.outside_url)
+        #: Azure's own client (Entra ID fetching the issuer's discovery document and JWKS): no pod's
+        #: NetworkPolicies apply to it.
+        self._azure = self._session(self.proxy.azure_url)
+        self._pod_clients: list[requests.Session] = []
         self.declarations: Declarations | None = None
+
+    def _session(self, proxy_url: str) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies = {"https": proxy_url, "http": proxy_url}
+        session.verify = str(self.proxy.ca_bundle)
+        return session
+
+    def pod_client(self, workload: Workload) -> requests.Session:
+        """An HTTPS client inside the workload's pod: the cluster's DNS and the pod's NetworkPolicies apply."""
+        session = self._session(self.proxy.pod_url(workload.pod))
+        self._pod_clients.append(session)
+        return session
 
     def __enter__(self) -> Twin:
         self.proxy.start()
@@ -82,8 +101,8 @@ class Twin:
 
     def __exit__(self, *exc: object) -> None:
         self.proxy.stop()
-        self.client.close()
-        self._azure.close()
+        for session in [self.client, self._azure, *self._pod_clients]:
+            session.close()
         if self._tmp:
             self._tmp.cleanup()
 
@@ -99,14 +118,15 @@ class Twin:
             routes[self.issuer.host] = self.issuer.handle
         routes.update({host: self.keyvault.handle for host in self.keyvault.hosts})
         self.proxy.routes = routes
+        self.proxy.cluster_dns = lambda host: address_of(declarations, host)
         self.proxy.egress = self._pod_egress if declarations.network_policies else None
         self.proxy.reset_counters()
-        self.client.close()  # no tunnel kept from the previous configuration
-        self._azure.close()
+        for session in [self.client, self._azure, *self._pod_clients]:
+            session.close()  # no tunnel kept from the previous configuration
 
-    def _pod_egress(self, host: str, port: int) -> str | None:
+    def _pod_egress(self, pod: Pod, host: str, port: int) -> str | None:
         assert self.declarations is not None
-        verdict = pod_egress(self.declarations, host, port)
+        verdict = pod_egress(self.declarations, pod, host, port)
         return None if verdict.allowed else verdict.reason
 
     def _fetch_json(self, url: str) -> dict:
@@ -118,12 +138,19 @@ class Twin:
         self,
         poll_interval: float = 0.05,
         on_line: Callable[[str], None] | None = None,
+        workload: Workload | str | None = None,
     ) -> App:
-        """Admits the declared pod through the webhook model and starts the real app as that pod's container."""
+        """Admits a pod of `workload` through the webhook model and starts the real app as its container.
+
+        `workload` is a declared workload's name, a `Workload` record (a declared one, or one changed to run its
+        pod differently, e.g. with another env), or None for the stack's only workload. Raises `PodRejected` when
+        the API server would refuse the pod.
+        """
         assert self.declarations is not None, "configure() first"
-        pod_dir = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
+        pod = self._workload(workload)
+        pod_dir = Path(tempfile.mkdtemp(prefix=f"pod-{pod.name}-", dir=self.workdir))
         token_file = pod_dir / "tokens" / "azure-identity-token"
-        admission = admit(self.declarations, str(token_file))
+        admission = admit(self.declarations, pod, str(token_file))
         token = None
         if admission.mutated:
             token = ProjectedToken(
@@ -141,17 +168,30 @@ class Twin:
             "PYTHONPATH": os.pathsep.join([str(GUARD_DIR), str(APP_DIR)]),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            **self.declarations.workload.env,
+            **pod.env,
             **admission.env,
-            **self.transport_env(),
+            **self.transport_env(pod),
             "POLL_INTERVAL_SECONDS": str(poll_interval),
         }
-        return App(env, admission, token, pod_dir, on_line)
+        return App(pod, env, admission, token, pod_dir, on_line)
 
-    def transport_env(self) -> dict[str, str]:
+    def _workload(self, workload: Workload | str | None) -> Workload:
+        assert self.declarations is not None
+        if isinstance(workload, Workload):
+            return workload
+        if workload is not None:
+            return self.declarations.workload(workload)
+        if len(self.declarations.workloads) != 1:
+            names = [w.name for w in self.declarations.workloads]
+            raise ValueError(f"the stack declares {len(names)} workloads {names}: launch() needs one of them")
+        return self.declarations.workloads[0]
+
+    def transport_env(self, pod: Workload) -> dict[str, str]:
+        """How the pod's container reaches the twin: its own way out through the proxy, and the twin's CA."""
+        proxy = self.proxy.pod_url(pod.pod)
         return {
-            "HTTPS_PROXY": self.proxy.url,
-            "HTTP_PROXY": self.proxy.url,
+            "HTTPS_PROXY": proxy,
+            "HTTP_PROXY": proxy,
             "NO_PROXY": "",
             "REQUESTS_CA_BUNDLE": str(self.proxy.ca_bundle),
             # 0: the app picks a free port and announces it (see `App.health_port`), so nothing can take it first.
@@ -164,12 +204,15 @@ class App:
 
     def __init__(
         self,
+        workload: Workload,
         env: dict[str, str],
         admission: Admission,
         token: ProjectedToken | None,
         pod_dir: Path,
         on_line: Callable[[str], None] | None,
     ) -> None:
+        #: The workload whose pod this is, as it was launched.
+        self.workload = workload
         self.env = env
         self.admission = admission
         self.token = token
@@ -254,3 +297,166 @@ class App:
         if self.token:
             self.token.stop()
         return self.process.returncode
+
+
+# --- every workload of a stack, side by side ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    """One workload's run: its app's reads, how it ended, and its trust chain as the twin saw it."""
+
+    workload: Workload
+    #: Successful reads the app logged, and those Key Vault served to the pod's identity for its own secret.
+    reads: int
+    served: int
+    #: Seconds from the app's start to its `wanted`-th read; None when it did not get there.
+    seconds: float | None
+    #: The app's exit code after the twin stopped it (or on its own: `exited_early`); None if never started.
+    exit_code: int | None
+    exited_early: bool
+    last_line: str
+    log: str
+    links: tuple[Link, ...]
+    #: Why the API server refused the pod (empty when it was admitted).
+    rejected: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.workload.name
+
+    @property
+    def read(self) -> bool:
+        """The app read its secret as often as asked, and the twin served each of those reads."""
+        return self.seconds is not None and self.served >= self.reads
+
+    @property
+    def ok(self) -> bool:
+        """It read, no link of its chain is broken, and it reached nothing but the twin."""
+        broken = any(link.status == BROKEN for link in self.links)
+        return self.read and not broken and not self.rejected and GUARD_MARK not in self.log
+
+
+@dataclass(frozen=True)
+class Results:
+    """Every workload's result and the twin's counters, for one run of all of a stack's workloads."""
+
+    workloads: tuple[WorkloadResult, ...]
+    #: The reads each app was asked for.
+    reads: int
+    #: Wall time from the first app's start to the last one's `reads`-th read (or the time-out).
+    seconds: float
+    token_requests: int
+    challenges: int
+    gets: int
+    #: Connections any app tried that the twin does not serve, and those the NetworkPolicies dropped.
+    refused: tuple[str, ...]
+    dropped: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(w.ok for w in self.workloads) and not self.refused
+
+    def of(self, name: str) -> WorkloadResult:
+        return next(w for w in self.workloads if w.name == name)
+
+
+def read_all(
+    twin: Twin,
+    reads: int = 3,
+    poll_interval: float = 0.05,
+    timeout: float = 60.0,
+    on_line: Callable[[str, str], None] | None = None,
+) -> Results:
+    """Starts every declared workload's app at once on a configured twin, waits until each has logged `reads`
+    reads (at most `timeout` seconds in all), stops them, and reports each one. `on_line(workload, line)` sees
+    every log line as it comes."""
+    declarations = twin.declarations
+    assert declarations is not None, "configure() first"
+    started = time.monotonic()
+    apps: dict[str, App] = {}
+    rejected: dict[str, str] = {}
+    for workload in declarations.workloads:
+        printer = functools.partial(on_line, workload.name) if on_line else None
+        try:
+            apps[workload.name] = twin.launch(poll_interval, printer, workload)
+        except PodRejected as refusal:
+            rejected[workload.name] = str(refusal)
+    try:
+        for app in apps.values():
+            app.wait_for(READ_LINE, reads, max(0.0, started + timeout - time.monotonic()))
+        seconds = time.monotonic() - started
+        exited = {name: app.process.poll() is not None for name, app in apps.items()}
+    finally:
+        with ThreadPoolExecutor(max_workers=max(1, len(apps))) as pool:
+            list(pool.map(App.stop, apps.values()))
+    results = []
+    for workload in declarations.workloads:
+        app = apps.get(workload.name)
+        if app is None:
+            results.append(
+                WorkloadResult(workload, 0, 0, None, None, False, "", "", (), rejected=rejected[workload.name])
+            )
+            continue
+        results.append(_result(twin, app, reads, exited[workload.name]))
+    return Results(
+        tuple(results),
+        reads,
+        seconds,
+        twin.entra.token_requests,
+        twin.keyvault.challenges,
+        twin.keyvault.gets,
+        tuple(twin.proxy.refused),
+        tuple(twin.proxy.dropped),
+    )
+
+
+def _result(twin: Twin, app: App, wanted: int, exited_early: bool) -> WorkloadResult:
+    assert twin.declarations is not None
+    pod = app.workload
+    links = trust_chain(twin.declarations, pod, app.admission, list(twin.entra.grants), list(twin.keyvault.reads))
+    client_id = app.env.get("AZURE_CLIENT_ID", "")
+    served = sum(
+        1
+        for r in twin.keyvault.reads
+        if r.client_id == client_id
+        and r.vault.uri.rstrip("/") == pod.vault_url.rstrip("/")
+        and r.secret.name.lower() == pod.secret_name.lower()
+    )
+    read_at = [at for at, line in app.lines if re.search(READ_LINE, line)]
+    return WorkloadResult(
+        workload=pod,
+        reads=len(read_at),
+        served=served,
+        seconds=read_at[wanted - 1] - app.started if len(read_at) >= wanted else None,
+        exit_code=app.process.returncode,
+        exited_early=exited_early,
+        last_line=app.last_line,
+        log=app.log,
+        links=tuple(links),
+    )
+
+
+def run_all(
+    program: Program,
+    reads: int = 3,
+    poll_interval: float = 0.05,
+    timeout: float = 60.0,
+    keys: Keys | None = None,
+    on_line: Callable[[str, str], None] | None = None,
+) -> Results:
+    """The twin end to end for `program`, every workload at once; for `python -m twin` and the benches.
+
+    The program's declarations configure one twin (`keys`, if given, spares generating its RSA keys again);
+    every declared workload's pod is admitted and its real app started, polling every `poll_interval` seconds,
+    until each has logged `reads` successful reads or `timeout` seconds have passed in all; then the apps get
+    SIGTERM. Returns a `Results`: per workload (`Results.workloads`, or `Results.of(name)`) the reads the app
+    logged and Key Vault served, the seconds to its `reads`-th read (None if it did not get there), its exit
+    code, its trust chain and `ok`; for the run, the wall time in `seconds` (first start to last read), the
+    twin's counters, and any connection refused or dropped. `Results.ok` says whether every workload read
+    through an unbroken chain. Raises `ValueError` when the twin cannot model the program.
+    """
+    declarations = from_program(program)
+    with Twin(keys) as twin:
+        twin.configure(declarations)
+        return read_all(twin, reads, poll_interval, timeout, on_line)

@@ -1,4 +1,4 @@
-"""The AKS workload-identity webhook's rule: what it injects into the declared pod, if anything.
+"""The AKS workload-identity webhook's rule: what it injects into a declared workload's pod, if anything.
 
 Modelled on Azure/azure-workload-identity's pod mutator (facts: Workload identity):
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aks_workload_identity import facts
-from twin.model import Declarations, ServiceAccount
+from twin.model import Declarations, ServiceAccount, Workload
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 
@@ -44,13 +44,13 @@ class Admission:
     token_audience: str = ""
 
 
-def admit(declarations: Declarations, token_file: str) -> Admission:
-    """Admission of the workload's pod; `token_file` is where the twin's kubelet writes the token.
+def admit(declarations: Declarations, pod: Workload, token_file: str) -> Admission:
+    """Admission of the workload's pod in the declared cluster; `token_file` is where the twin's kubelet writes
+    the token.
 
     In the cluster the token is at `facts.INJECTED_TOKEN_FILE`; the twin cannot write there, so it injects its
     own path, which is the only difference.
     """
-    pod = declarations.workload
     name = pod.service_account_name or DEFAULT_SERVICE_ACCOUNT
     account = next((a for a in declarations.service_accounts if a.namespace == pod.namespace and a.name == name), None)
     if account is None and name == DEFAULT_SERVICE_ACCOUNT:
