@@ -16,7 +16,7 @@ from twin.chain import first_broken, trust_chain
 from twin.declared import from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.keyvault import PUBLIC_ACCESS_DISABLED
-from twin.mocks import run_program
+from twin.mocks import Program
 from twin.model import PUBLIC_ADDRESS, Declarations, Workload, vault_private_addresses
 from twin.netpol import EgressRule, IPBlock
 from twin.run import Twin
@@ -26,8 +26,9 @@ WORKLOADS = ("reader", "orders", "billing")
 
 
 @pytest.fixture(scope="module")
-def prod() -> Declarations:
-    return from_program(run_program(stack="prod"))
+def declared(prod: Program) -> Declarations:
+    """The prod stack's declarations (the program run once per session: conftest's `prod`)."""
+    return from_program(prod)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def test_prod_stack_every_workload_reads_its_own_vault_and_none_reaches_another(
         chain = out.split(f"Workload {name}:\n", 1)[1].split("links held.", 1)[0]
         assert "[ok] 2. network policy" in chain and "denied: IMDS 169.254.169.254:80" in chain
         assert re.search(rf"vault {name}-\S+ 443 \(private endpoint 10\.240\.8\.\d\)", chain), chain
+        assert f"== federated credential {name}-" in chain  # the grant Entra ID gave this pod, not another's
         assert "10 of 10" in chain.rsplit("\n", 1)[-1]
     pairs = [line.split()[:4] for line in out.splitlines() if re.match(r"^  \w+ -> \w+ ", line)]
     assert sorted(pairs) == sorted([a, "->", b, "held"] for a in WORKLOADS for b in WORKLOADS if a != b)
@@ -53,11 +55,11 @@ def test_prod_stack_every_workload_reads_its_own_vault_and_none_reaches_another(
     assert "Every workload's app (3) read its own secret 1 times through the whole chain, each isolated" in out
 
 
-def test_each_prod_vault_is_private_and_reached_at_its_own_endpoint(prod: Declarations) -> None:
-    addresses = {v.name: vault_private_addresses(prod, v) for v in prod.vaults}
+def test_each_prod_vault_is_private_and_reached_at_its_own_endpoint(declared: Declarations) -> None:
+    addresses = {v.name: vault_private_addresses(declared, v) for v in declared.vaults}
     assert len(addresses) == 3 and all(len(a) == 1 and a[0].startswith("10.240.8.") for a in addresses.values())
     assert len({a for (a,) in addresses.values()}) == 3
-    assert not any(v.public_network_access for v in prod.vaults)
+    assert not any(v.public_network_access for v in declared.vaults)
 
 
 # --- public network access disabled -------------------------------------------------------------------------------
@@ -80,13 +82,15 @@ def _access_token(twin: Twin, declarations: Declarations, workload: Workload) ->
     return response.json()["access_token"]
 
 
-def test_private_vault_refuses_a_caller_outside_its_network_and_serves_the_pod(twin: Twin, prod: Declarations) -> None:
+def test_private_vault_refuses_a_caller_outside_its_network_and_serves_the_pod(
+    twin: Twin, declared: Declarations
+) -> None:
     """The same token, the same request: from the internet the vault's name resolves to its public address and
     the vault refuses; from the pod it resolves to the private endpoint and the secret is served."""
-    twin.configure(prod)
-    reader = prod.workload("reader")
+    twin.configure(declared)
+    reader = declared.workload("reader")
     url = f"{reader.vault_url.rstrip('/')}/secrets/{reader.secret_name}?api-version=7.6"
-    headers = {"Authorization": f"Bearer {_access_token(twin, prod, reader)}"}
+    headers = {"Authorization": f"Bearer {_access_token(twin, declared, reader)}"}
 
     outside = twin.client.get(url, headers=headers, timeout=5)
     assert outside.status_code == 403
@@ -105,14 +109,14 @@ def test_private_vault_refuses_a_caller_outside_its_network_and_serves_the_pod(t
 
 
 def test_without_its_private_endpoint_the_pod_meets_the_public_address_and_is_refused(
-    twin: Twin, prod: Declarations
+    twin: Twin, declared: Declarations
 ) -> None:
     """The endpoint gone, the vault's name resolves publicly inside the cluster too; the policy lets public 443
     out, so the app's request arrives, and the vault, its public access off, refuses it."""
-    vault = prod.vault_at(prod.workload("reader").vault_url)
+    vault = declared.vault_at(declared.workload("reader").vault_url)
     assert vault is not None
-    endpoints = tuple(e for e in prod.private_endpoints if e.target_id != vault.id)
-    without = replace(prod, private_endpoints=endpoints)
+    endpoints = tuple(e for e in declared.private_endpoints if e.target_id != vault.id)
+    without = replace(declared, private_endpoints=endpoints)
     twin.configure(without)
     with twin.launch(workload="reader") as app:
         assert app.wait_for(r"Forbidden/ForbiddenByConnection", timeout=10), app.log
@@ -143,15 +147,15 @@ RULES: dict[str, tuple[Callable[[EgressRule, Declarations], bool], str]] = {
 
 @pytest.mark.parametrize(("is_rule", "need"), RULES.values(), ids=RULES.keys())
 def test_each_prod_egress_rule_is_needed(
-    prod: Declarations, is_rule: Callable[[EgressRule, Declarations], bool], need: str
+    declared: Declarations, is_rule: Callable[[EgressRule, Declarations], bool], need: str
 ) -> None:
-    found = [rule for policy in prod.network_policies for rule in policy.egress if is_rule(rule, prod)]
+    found = [rule for policy in declared.network_policies for rule in policy.egress if is_rule(rule, declared)]
     assert found, "the prod stack declares no such rule"
     policies = tuple(
-        replace(policy, egress=tuple(rule for rule in policy.egress if not is_rule(rule, prod)))
-        for policy in prod.network_policies
+        replace(policy, egress=tuple(rule for rule in policy.egress if not is_rule(rule, declared)))
+        for policy in declared.network_policies
     )
-    without = replace(prod, network_policies=policies)
+    without = replace(declared, network_policies=policies)
     for workload in without.workloads:
         broken = first_broken(trust_chain(without, workload, admit(without, workload, "token"), [], []))
         assert broken is not None and broken.name == "network policy", workload.name
