@@ -18,7 +18,7 @@ import pulumi
 
 from twin.chain import first_broken, render
 from twin.declared import from_program
-from twin.isolation import HELD, Proof, prove
+from twin.isolation import Proof, prove
 from twin.isolation import render as render_isolation
 from twin.mocks import PROJECT_DIR, run_program
 from twin.run import GUARD_MARK, Results, Twin, read_all
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"The twin cannot model the {args.stack} stack: {error}", file=sys.stderr)
         return 1
+    if not declarations.workloads:
+        print(f"The {args.stack} stack declares no workload (no Deployment): nothing to run.", file=sys.stderr)
+        return 1
 
     with Twin() as twin:
         twin.configure(declarations)
@@ -132,16 +135,18 @@ def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
                 f"{w.name}: the app exited with code {w.exit_code} before reading the secret {results.reads} times: "
                 f"{w.last_line or '(it printed nothing)'}"
             )
-        elif not w.ok:
+        elif not w.read:
             broken = first_broken(list(w.links))
             where = f"the '{broken.name}' link is broken" if broken else "see the app's log above"
             problems.append(
                 f"{w.name}: the app did not read its secret {results.reads} times in {timeout:g} s: {where}"
             )
+        elif broken := first_broken(list(w.links)):
+            problems.append(f"{w.name}: the app read its secret, but the '{broken.name}' link is broken")
     if proof is not None and not proof.holds:
         problems.append(
             f"The workloads are not proven isolated: {len(proof.breaks)} break(s), "
-            f"{sum(a.verdict != HELD for a in proof.attempts) - len(proof.breaks)} attempt(s) unproven."
+            f"{len(proof.unproven)} attempt(s) unproven."
         )
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -64,6 +64,10 @@ class Proof:
     def breaks(self) -> list[Attempt]:
         return [a for a in self.attempts if a.verdict == BREAK]
 
+    @property
+    def unproven(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.verdict == UNPROVEN]
+
     def attempt(self, reader: str, owner: str, kind: str) -> Attempt:
         return next(a for a in self.attempts if (a.reader, a.owner, a.kind) == (reader, owner, kind))
 

@@ -376,13 +376,13 @@ def read_all(
     started = time.monotonic()
     apps: dict[str, App] = {}
     rejected: dict[str, str] = {}
-    for workload in declarations.workloads:
-        printer = functools.partial(on_line, workload.name) if on_line else None
-        try:
-            apps[workload.name] = twin.launch(poll_interval, printer, workload)
-        except PodRejected as refusal:
-            rejected[workload.name] = str(refusal)
     try:
+        for workload in declarations.workloads:
+            printer = functools.partial(on_line, workload.name) if on_line else None
+            try:
+                apps[workload.name] = twin.launch(poll_interval, printer, workload)
+            except PodRejected as refusal:
+                rejected[workload.name] = str(refusal)
         for app in apps.values():
             app.wait_for(READ_LINE, reads, max(0.0, started + timeout - time.monotonic()))
         seconds = time.monotonic() - started
@@ -395,19 +395,30 @@ def read_all(
         app = apps.get(workload.name)
         if app is None:
             results.append(
-                WorkloadResult(workload, 0, 0, None, None, False, "", "", (), rejected=rejected[workload.name])
+                WorkloadResult(
+                    workload=workload,
+                    reads=0,
+                    served=0,
+                    seconds=None,
+                    exit_code=None,
+                    exited_early=False,
+                    last_line="",
+                    log="",
+                    links=(),
+                    rejected=rejected[workload.name],
+                )
             )
             continue
         results.append(_result(twin, app, reads, exited[workload.name]))
     return Results(
-        tuple(results),
-        reads,
-        seconds,
-        twin.entra.token_requests,
-        twin.keyvault.challenges,
-        twin.keyvault.gets,
-        tuple(twin.proxy.refused),
-        tuple(twin.proxy.dropped),
+        workloads=tuple(results),
+        reads=reads,
+        seconds=seconds,
+        token_requests=twin.entra.token_requests,
+        challenges=twin.keyvault.challenges,
+        gets=twin.keyvault.gets,
+        refused=tuple(twin.proxy.refused),
+        dropped=tuple(twin.proxy.dropped),
     )
 
 
