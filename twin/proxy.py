@@ -15,10 +15,10 @@ to that endpoint's address) and the declared NetworkPolicies apply. `egress(pod,
 stop the pod reaching a destination, and the proxy then records the drop (`dropped`) and cuts the connection
 without an answer. In the cluster a dropped packet shows as a connect time-out after the app's
 `connection_timeout`; the cut gives the app the same failure (a connection error that azure-core retries)
-without the wait. `outside_url` is a machine on the internet, outside the cluster's network: public DNS, no
-policy. `azure_url` is Azure's own way out (Entra ID fetching the issuer's documents): public DNS, no pod's
-policy. Every request handed on carries the address its connection reached (`Request.address`), so a vault can
-tell its private endpoint from its public address.
+without the wait. `url` is a machine on the internet, outside the cluster's network: public DNS, no policy (the
+app's own tests use it too). `azure_url` is Azure's own way out (Entra ID fetching the issuer's documents):
+public DNS, no pod's policy. Every request handed on carries the address its connection reached
+(`Request.address`), so a vault can tell its private endpoint from its public address.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Proxy:
         return server
 
     @property
-    def outside_url(self) -> str:
+    def url(self) -> str:
         """A machine on the internet: public DNS, no NetworkPolicy."""
         return _url(self._servers["outside"])
 

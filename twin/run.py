@@ -75,7 +75,7 @@ class Twin:
         self.proxy = Proxy(self.keys.ca, self.workdir)
         #: An HTTPS client on the internet, outside the cluster's network (public DNS, no NetworkPolicy), that
         #: reaches the twin and nothing else; for tests. `pod_client(workload)` is one inside a pod.
-        self.client = self._session(self.proxy.outside_url)
+        self.client = self._session(self.proxy.url)
         #: Azure's own client (Entra ID fetching the issuer's discovery document and JWKS): no pod's
         #: NetworkPolicies apply to it.
         self._azure = self._session(self.proxy.azure_url)
