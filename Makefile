@@ -4,7 +4,7 @@ VENV ?= venv
 #: uv itself, pinned, in a virtualenv of its own.
 UV_VERSION := 0.13.9
 UV := .uv/bin/uv
-# The stack `make twin` runs: dev or prod.
+# The stack `make twin` runs: dev, prod or byo.
 STACK ?= dev
 PYTHON := $(VENV)/bin/python
 
