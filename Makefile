@@ -35,6 +35,7 @@ test: $(VENV)/.installed
 twin: $(VENV)/.installed
 	$(PYTHON) -m twin --stack $(STACK)
 
-# Both benches run even if the first misses a goal; the target fails if either does.
+# The twin's bench (steady state, propagation, scale; `$(PYTHON) -m twin.bench --only scale` runs one part) and
+# the app's bench both run even if the first misses a goal; the target fails if either does.
 bench: $(VENV)/.installed
 	status=0; $(PYTHON) -m twin.bench || status=1; $(PYTHON) tests/app_bench.py || status=1; exit $$status

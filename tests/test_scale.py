@@ -184,3 +184,9 @@ def test_the_existing_cluster_overlay_declares_no_cluster():
     assert byo.of_type(CLUSTER) == []
     assert len(byo.of_type(DEPLOYMENT)) == 2
     assert CLUSTER not in [step.type for step in scale.critical_path(byo).chain]
+
+
+def test_an_evaluation_in_its_own_process_reports_what_the_program_declared():
+    evaluation = scale.evaluate(2)
+    assert evaluation.resources == len(run_program(scale.overlay(2)).resources)
+    assert 0 < evaluation.cpu and 0 < evaluation.wall

@@ -1,8 +1,9 @@
-"""`python -m twin.bench`: the app's cost in steady state and its lag after propagation, measured against goals.
+"""`python -m twin.bench`: the app's cost in steady state, its lag after propagation, and the stack's scale.
 
-Both parts run the real app as the dev stack's pod, through the twin (`make bench` runs this, then
-`tests/app_bench.py`). Every figure is printed beside its goal; the exit code is 1 when a goal is missed or a run
-went wrong (a figure from a broken run would be no measurement), 2 for a bad option.
+The first two parts run the real app as the dev stack's pod, through the twin; the third runs the program with
+many workloads under the mocks (`make bench` runs this, then `tests/app_bench.py`; `--only` picks one part). Every
+figure is printed beside its goal; the exit code is 1 when a goal is missed or a run went wrong (a figure from a
+broken run would be no measurement), 2 for a bad option.
 
 - Steady state: the app polls `--polls` times. A correct app makes one token request per token lifetime and
   answers the Key Vault challenge once (facts: Entra ID token exchange), so: 1 token request, 1 challenge and
@@ -13,6 +14,17 @@ went wrong (a figure from a broken run would be no measurement), 2 for a bad opt
   app's first successful read and to its first `/readyz` 200 (probed every 50 ms, so the figure is the app's,
   not a kubelet's probe period); `--runs` runs, each with its own twin and app, side by side. `pulumi up` waits
   for readiness, so the goal is one poll interval (the app's next attempt) plus 1 s.
+- Scale: the dev stack with 1, 10 and 50 generated workloads (`twin.scale.workloads`: each its own namespace,
+  service account and secret, all running the one `app` build). Per count: resources declared, the program's
+  evaluation time under the mocks (its CPU time, so that other processes on the machine do not count, each run in
+  a fresh process as `pulumi up` runs it, median of `--scale-runs` runs, the counts taken in turn; wall time
+  beside it), and the modelled deploy critical path
+  (`twin.scale`). Goals: no workload waits for another, so the path for 50 is within 5 % of the one for 1;
+  evaluation grows at most linearly, so a workload's marginal cost from 10 to 50 workloads, (t50 - t10) / 40, is
+  at most 1.5 times its marginal cost from 1 to 10, (t10 - t1) / 9 (marginal, so that the fixed cost of a run
+  cannot hide growth; 1.5 leaves room for noise, where quadratic growth would give about 5.5); deploying onto an
+  existing cluster (the byo stack's `existingCluster*` settings laid over the same config), the path is at most
+  40 % of the created-cluster one.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from twin.faults import Faults
 from twin.mocks import run_program
 from twin.model import Declarations
 from twin.run import GUARD_MARK, Keys, Twin
+from twin.scale import CriticalPath, Evaluation, critical_path, evaluate, overlay
 
 # --- goals, stated once -----------------------------------------------------------------------------------------
 
@@ -44,6 +57,14 @@ GOAL_CHALLENGES = 1
 GOAL_GETS_PER_POLL = 1
 #: After propagation, the app reads and is ready within one poll interval plus this many seconds.
 GOAL_LAG_SLACK_SECONDS = 1.0
+#: Workload counts of the scale part: the goals below compare the first, middle and last.
+SCALE_COUNTS = (1, 10, 50)
+#: The critical path with the most workloads exceeds the one with the fewest by at most this fraction.
+GOAL_PATH_GROWTH = 0.05
+#: A workload's marginal evaluation cost from 10 to 50 workloads is at most this many times the one from 1 to 10.
+GOAL_MARGINAL_COST_RATIO = 1.5
+#: On an existing cluster, the critical path is at most this fraction of the created-cluster one.
+GOAL_EXISTING_CLUSTER_FRACTION = 0.40
 
 READ_LINE = re.compile(r"^Your secret is ")
 PROBE_SECONDS = 0.05
@@ -83,7 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         default=5.0,
         help="the app's POLL_INTERVAL_SECONDS in these runs (default 5, the app's own default)",
     )
-    parser.add_argument("--only", choices=("steady", "propagation"), help="run one part only")
+    scale = parser.add_argument_group("scale")
+    scale.add_argument(
+        "--scale-runs", type=_positive(int), default=5, help="timed program runs per workload count (default 5)"
+    )
+    parser.add_argument("--only", choices=("steady", "propagation", "scale"), help="run one part only")
     return parser
 
 
@@ -215,15 +240,93 @@ def propagation(declarations: Declarations, keys: Keys, runs: int, window: float
     return ok
 
 
+# --- scale ------------------------------------------------------------------------------------------------------
+
+
+def _chain(path: CriticalPath) -> str:
+    return " -> ".join(f"{step.name} ({step.finish - step.start:g} s)" for step in path.chain)
+
+
+def scale(runs: int) -> bool:
+    counts = SCALE_COUNTS
+    print(
+        f"Scale: the dev stack with {', '.join(map(str, counts))} workloads, each its own namespace, service account "
+        f"and secret, one app build for all; evaluation: the program's CPU time under the mocks, each run in a "
+        f"fresh process, median of {runs} runs; wall time beside it",
+        flush=True,
+    )
+    runs_of: dict[int, list[Evaluation]] = {n: [] for n in counts}
+    for _ in range(runs):
+        for n in counts:
+            runs_of[n].append(evaluate(n))
+    evaluation = {n: statistics.median(run.cpu for run in runs_of[n]) for n in counts}
+    wall = {n: statistics.median(run.wall for run in runs_of[n]) for n in counts}
+    programs = {n: run_program(overlay(n)) for n in counts}
+    for n in counts:
+        declared = sorted({run.resources for run in runs_of[n]})
+        if declared != [len(programs[n].resources)]:
+            print(f"  {n} workloads declared {declared} resources in the timed runs, {len(programs[n].resources)} here")
+            return False
+    created = {n: critical_path(programs[n]) for n in counts}
+    existing = {n: critical_path(run_program(overlay(n, existing_cluster=True))) for n in counts}
+    print(
+        f"  {'workloads':>9} {'resources':>9} {'evaluation':>11} {'per workload':>13} {'(wall)':>9} "
+        f"{'critical path':>14} {'on an existing cluster':>23}"
+    )
+    for n in counts:
+        print(
+            f"  {n:>9} {len(programs[n].resources):>9} {evaluation[n]:>9.3f} s {evaluation[n] / n:>11.4f} s "
+            f"{wall[n]:>7.3f} s {created[n].seconds:>12g} s {existing[n].seconds:>21g} s"
+        )
+    ok = True
+
+    few, mid, most = counts
+    growth = created[most].seconds / created[few].seconds - 1
+    met = growth <= GOAL_PATH_GROWTH
+    ok = ok and met
+    print(
+        f"  critical path, {most} workloads over {few}: {growth:+.1%}   goal <= +{GOAL_PATH_GROWTH:.0%} "
+        f"(no workload waits for another)  {_verdict(met)}"
+    )
+
+    low = (evaluation[mid] - evaluation[few]) / (mid - few)
+    high = (evaluation[most] - evaluation[mid]) / (most - mid)
+    if low <= 0:
+        met = False
+        print(f"  evaluation: {mid} workloads took no longer than {few} ({low:+.4f} s per workload): run void")
+    else:
+        met = high <= GOAL_MARGINAL_COST_RATIO * low
+        print(
+            f"  evaluation, marginal cost per workload: {high:.4f} s from {mid} to {most}, {low:.4f} s from {few} "
+            f"to {mid}, x{high / low:.2f}   goal <= x{GOAL_MARGINAL_COST_RATIO:g} (at most linear)  {_verdict(met)}"
+        )
+    ok = ok and met
+
+    for n in counts:
+        fraction = existing[n].seconds / created[n].seconds
+        met = fraction <= GOAL_EXISTING_CLUSTER_FRACTION
+        ok = ok and met
+        print(
+            f"  critical path on an existing cluster, N = {n}: {fraction:.0%} of the created-cluster one   "
+            f"goal <= {GOAL_EXISTING_CLUSTER_FRACTION:.0%}  {_verdict(met)}"
+        )
+    print(f"  path, {most} workloads: {_chain(created[most])}")
+    print(f"  path, {most} workloads on an existing cluster: {_chain(existing[most])}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    declarations = from_program(run_program())
-    keys = Keys.generate()
     ok = True
-    if args.only in (None, "steady"):
-        ok = steady_state(declarations, keys, args.polls, args.poll_interval, args.timeout) and ok
-    if args.only in (None, "propagation"):
-        ok = propagation(declarations, keys, args.runs, args.window, args.interval) and ok
+    if args.only in (None, "steady", "propagation"):
+        declarations = from_program(run_program())
+        keys = Keys.generate()
+        if args.only in (None, "steady"):
+            ok = steady_state(declarations, keys, args.polls, args.poll_interval, args.timeout) and ok
+        if args.only in (None, "propagation"):
+            ok = propagation(declarations, keys, args.runs, args.window, args.interval) and ok
+    if args.only in (None, "scale"):
+        ok = scale(args.scale_runs) and ok
     print("twin bench: every goal met" if ok else "twin bench: a goal was missed or a run was void", flush=True)
     return 0 if ok else 1
 

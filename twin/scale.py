@@ -7,18 +7,24 @@ chain is read from what the program registered (`twin.mocks.Program`): a resourc
 nothing: its children wait only for what they themselves name, and whatever waits for the component waits for its
 children. The figures are in `DURATIONS`, one table, each with where it comes from.
 
-`workloads(n)` and `overlay(n)` make the config of a stack with n workloads, for the scale bench.
+`workloads(n)` and `overlay(n)` make the config of a stack with n workloads, and `evaluate(n)` times the program's
+evaluation with them, for the scale bench. `python -m twin.scale N` is that evaluation's own process.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
 import json
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from aks_workload_identity import facts
-from twin.mocks import PROJECT, Program, Registration, stack_config
+from twin.mocks import PROJECT, PROJECT_DIR, Program, Registration, run_program, stack_config
 
 
 @dataclass(frozen=True)
@@ -201,3 +207,46 @@ def overlay(count: int, *, existing_cluster: bool = False) -> dict[str, str]:
         byo = stack_config("byo")
         config.update({key: byo[f"{PROJECT}:{key}"] for key in EXISTING_CLUSTER_KEYS})
     return config
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One run of the program under the mocks: its CPU time (the process's, so other processes' load does not
+    count), its wall time, and how many resources it declared."""
+
+    cpu: float
+    wall: float
+    resources: int
+
+
+def evaluate(count: int) -> Evaluation:
+    """Runs the program once with `workloads(count)` on the dev stack in a fresh process, as `pulumi up` runs it:
+    no run before it leaves a heap, caches or freed memory behind to slow or speed it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "twin.scale", str(count)], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"evaluating {count} workloads failed:\n{done.stderr}")
+    return Evaluation(**json.loads(done.stdout.splitlines()[-1]))
+
+
+def _evaluate_here(count: int) -> Evaluation:
+    config = overlay(count)
+    gc.collect()  # the garbage of the imports is not the program's
+    cpu, wall = time.process_time(), time.perf_counter()
+    program = run_program(config)
+    return Evaluation(time.process_time() - cpu, time.perf_counter() - wall, len(program.resources))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m twin.scale", description="Evaluate the dev stack with N workloads once; print the figures."
+    )
+    parser.add_argument("workloads", type=int, help="number of generated workloads")
+    evaluation = _evaluate_here(parser.parse_args(argv).workloads)
+    print(json.dumps({"cpu": evaluation.cpu, "wall": evaluation.wall, "resources": evaluation.resources}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
