@@ -24,13 +24,18 @@ broken run would be no measurement), 2 for a bad option.
   at most 1.5 times its marginal cost from 1 to 10, (t10 - t1) / 9 (marginal, so that the fixed cost of a run
   cannot hide growth; 1.5 leaves room for noise, where quadratic growth would give about 5.5); deploying onto an
   existing cluster (the byo stack's `existingCluster*` settings laid over the same config), the path is at most
-  40 % of the created-cluster one.
+  40 % of the created-cluster one. Then the twin end to end (`twin.run.run_all`) with 1 and with 10 of those
+  workloads, each app reading its own secret 3 times (median of `--scale-runs` runs, at most 3): every workload
+  reads through an unbroken chain, and the 10 run side by side, so their wall time (first app's start to the
+  last one's third read) is at most half of 10 times the one for 1 (what one after another would take; half,
+  so that two cores already meet it).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import statistics
 import sys
@@ -40,11 +45,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from twin.chain import BROKEN
 from twin.declared import from_program
 from twin.faults import Faults
 from twin.mocks import run_program
 from twin.model import Declarations
-from twin.run import GUARD_MARK, Keys, Twin
+from twin.run import GUARD_MARK, Keys, Results, Twin, run_all
 from twin.scale import CriticalPath, Evaluation, critical_path, evaluate, overlay
 
 # --- goals, stated once -----------------------------------------------------------------------------------------
@@ -65,6 +71,13 @@ GOAL_PATH_GROWTH = 0.05
 GOAL_MARGINAL_COST_RATIO = 1.5
 #: On an existing cluster, the critical path is at most this fraction of the created-cluster one.
 GOAL_EXISTING_CLUSTER_FRACTION = 0.40
+#: The twin end to end with this many generated workloads, each app reading its secret `TWIN_READS` times ...
+TWIN_WORKLOADS = 10
+TWIN_READS = 3
+TWIN_POLL_SECONDS = 0.05
+TWIN_TIMEOUT_SECONDS = 60.0
+#: ... side by side: in at most this fraction of the time as many runs of one workload take one after another.
+GOAL_SIDE_BY_SIDE_FRACTION = 0.5
 
 READ_LINE = re.compile(r"^Your secret is ")
 PROBE_SECONDS = 0.05
@@ -247,7 +260,7 @@ def _chain(path: CriticalPath) -> str:
     return " -> ".join(f"{step.name} ({step.finish - step.start:g} s)" for step in path.chain)
 
 
-def scale(runs: int) -> bool:
+def scale(keys: Keys, runs: int) -> bool:
     counts = SCALE_COUNTS
     print(
         f"Scale: the dev stack with {', '.join(map(str, counts))} workloads, each its own namespace, service account "
@@ -312,21 +325,68 @@ def scale(runs: int) -> bool:
         )
     print(f"  path, {most} workloads: {_chain(created[most])}")
     print(f"  path, {most} workloads on an existing cluster: {_chain(existing[most])}")
-    return ok
+    return twin_end_to_end(keys, min(runs, 3)) and ok
+
+
+def twin_end_to_end(keys: Keys, runs: int) -> bool:
+    print(
+        f"Twin end to end: 1 and {TWIN_WORKLOADS} generated workloads, each app reading its own secret {TWIN_READS} "
+        f"times (polling every {TWIN_POLL_SECONDS:g} s), median of {runs} runs, on {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    counts = (1, TWIN_WORKLOADS)
+    seconds: dict[int, list[float]] = {n: [] for n in counts}
+    totals: dict[int, list[float]] = {n: [] for n in counts}
+    for _ in range(runs):
+        for n in counts:
+            program = run_program(overlay(n))
+            started = time.perf_counter()
+            results = run_all(program, TWIN_READS, TWIN_POLL_SECONDS, TWIN_TIMEOUT_SECONDS, keys)
+            took = time.perf_counter() - started
+            if not results.ok:
+                _report_failures(n, results)
+                return False
+            seconds[n].append(results.seconds)
+            totals[n].append(took)
+    one, many = (statistics.median(seconds[n]) for n in counts)
+    for n in counts:
+        print(
+            f"  N = {n:<2}  every workload read {TWIN_READS} times through an unbroken chain; first start to last "
+            f"read {statistics.median(seconds[n]):.2f} s, with the twin's setup and teardown "
+            f"{statistics.median(totals[n]):.2f} s"
+        )
+    goal = GOAL_SIDE_BY_SIDE_FRACTION * TWIN_WORKLOADS * one
+    met = many <= goal
+    print(
+        f"  {TWIN_WORKLOADS} workloads side by side: {many:.2f} s = {many / (TWIN_WORKLOADS * one):.0%} of "
+        f"{TWIN_WORKLOADS} x {one:.2f} s   goal <= {goal:.2f} s ({GOAL_SIDE_BY_SIDE_FRACTION:.0%})  {_verdict(met)}"
+    )
+    return met
+
+
+def _report_failures(count: int, results: Results) -> None:
+    print(f"  N = {count}: not every workload read through an unbroken chain; run void")
+    for w in results.workloads:
+        if not w.ok:
+            broken = [link.name for link in w.links if link.status == BROKEN]
+            why = w.rejected or (f"broken: {', '.join(broken)}" if broken else w.last_line)
+            print(f"    {w.name}: {w.reads} reads; {why}")
+    for refused in results.refused:
+        print(f"    refused: {refused}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    keys = Keys.generate()
     ok = True
     if args.only in (None, "steady", "propagation"):
         declarations = from_program(run_program())
-        keys = Keys.generate()
         if args.only in (None, "steady"):
             ok = steady_state(declarations, keys, args.polls, args.poll_interval, args.timeout) and ok
         if args.only in (None, "propagation"):
             ok = propagation(declarations, keys, args.runs, args.window, args.interval) and ok
     if args.only in (None, "scale"):
-        ok = scale(args.scale_runs) and ok
+        ok = scale(keys, args.scale_runs) and ok
     print("twin bench: every goal met" if ok else "twin bench: a goal was missed or a run was void", flush=True)
     return 0 if ok else 1
 

@@ -151,7 +151,7 @@ def critical_path(program: Program) -> CriticalPath:
         visiting.add(urn)
         resource = by_urn[urn]
         start, last = 0.0, None
-        for before in waits(resource):
+        for before in sorted(waits(resource)):  # sorted: ties break the same way in every run
             ends = visit(before)
             if last is None or ends > start:
                 start, last = ends, before
@@ -161,10 +161,10 @@ def critical_path(program: Program) -> CriticalPath:
         return finish[urn]
 
     end: str | None = None
-    for r in program.resources:
-        ends = visit(r.urn)
+    for urn in sorted(by_urn):
+        ends = visit(urn)
         if end is None or ends > finish[end]:
-            end = r.urn
+            end = urn
     chain: list[Step] = []
     urn = end
     while urn is not None:
