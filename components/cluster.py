@@ -82,15 +82,53 @@ class ClusterProfile(TypedDict):
     """The Azure Policy add-on; off by default."""
 
 
-#: What a node pool or profile setting is when not given: the secure choice that costs nothing.
-POOL_DEFAULTS = NodePool(vm_size="Standard_D4ds_v5", count=1)
-PROFILE_DEFAULTS = ClusterProfile(
+class ResolvedPool(TypedDict):
+    """`NodePool` with every setting left out at its default."""
+
+    vm_size: str
+    count: int
+    max_count: NotRequired[int]
+
+
+class ResolvedWindow(TypedDict):
+    """`MaintenanceWindow` with every setting left out at its default."""
+
+    day: pulumi.Input[str]
+    start_time: pulumi.Input[str]
+
+
+class ResolvedProfile(TypedDict):
+    """`ClusterProfile` with every setting that has a default at it."""
+
+    system_pool: NotRequired[NodePool]
+    user_pool: NotRequired[NodePool]
+    zones: list[str]
+    max_pods: int
+    kubernetes_version: NotRequired[pulumi.Input[str]]
+    tier: pulumi.Input[str]
+    upgrade_channel: pulumi.Input[str]
+    node_os_upgrade_channel: pulumi.Input[str]
+    maintenance_window: MaintenanceWindow | None
+    entra_rbac: bool
+    admin_group_object_ids: list[str]
+    kubelogin_mode: str
+    deployer_principal_type: pulumi.Input[str]
+    deployer_object_id: pulumi.Input[str]
+    authorized_ip_ranges: list[str]
+    monitoring: bool
+    azure_policy: bool
+
+
+#: What a node pool, window or profile setting is when not given: the secure choice that costs nothing.
+POOL_DEFAULTS = ResolvedPool(vm_size="Standard_D4ds_v5", count=1)
+WINDOW_DEFAULTS = ResolvedWindow(day="Sunday", start_time="00:00")
+PROFILE_DEFAULTS = ResolvedProfile(
     zones=[],
     max_pods=110,
     tier="Free",
     upgrade_channel="patch",
     node_os_upgrade_channel="NodeImage",
-    maintenance_window=MaintenanceWindow(day="Sunday", start_time="00:00"),
+    maintenance_window=MaintenanceWindow(**WINDOW_DEFAULTS),
     entra_rbac=True,
     admin_group_object_ids=[],
     kubelogin_mode="azurecli",
@@ -128,7 +166,7 @@ def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluste
     """
     found = containerservice.get_managed_cluster(resource_group_name=resource_group_name, resource_name=name)
     issuer = found.oidc_issuer_profile
-    workload_identity = found.security_profile and found.security_profile.workload_identity
+    workload_identity = found.security_profile.workload_identity if found.security_profile else None
     missing = []
     if not (issuer and issuer.enabled and issuer.issuer_url):
         missing.append(("the OIDC issuer", "--enable-oidc-issuer"))
@@ -196,7 +234,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             self.oidc_issuer_url = pulumi.Output.from_input(existing["oidc_issuer_url"])
             self.kubelet_object_id = pulumi.Output.from_input(existing["kubelet_object_id"])
             # Its owners already gave the deployer access: the provider signs in as for a created cluster.
-            self._provider = self._kubernetes_provider(
+            self._k8s_provider = self._kubernetes_provider(
                 name,
                 existing["resource_group_name"],
                 self.cluster_name,
@@ -228,7 +266,7 @@ class AksOidcCluster(pulumi.ComponentResource):
     def provider(self) -> k8s.Provider:
         """Python only: the Kubernetes provider for this cluster; pass it to components that declare Kubernetes
         objects (`opts.providers`). Its kubeconfig (user credentials, secret) is never exported."""
-        return self._provider
+        return self._k8s_provider
 
     @property
     def acr_pulls(self) -> dict[str, pulumi.Resource]:
@@ -236,7 +274,7 @@ class AksOidcCluster(pulumi.ComponentResource):
         (put it in the workload's `depends_on`)."""
         return self._acr_pulls
 
-    def _create(self, name: str, args: AksOidcClusterArgs, profile: ClusterProfile) -> None:
+    def _create(self, name: str, args: AksOidcClusterArgs, profile: ResolvedProfile) -> None:
         child = pulumi.ResourceOptions(parent=self)
         node_subnet_id = args.get("node_subnet_id")
 
@@ -344,8 +382,8 @@ class AksOidcCluster(pulumi.ComponentResource):
         )
         on_cluster = {"resource_group_name": args["resource_group_name"], "resource_name_": cluster.name}
 
-        if profile.get("user_pool"):
-            pool = _pool_settings(profile["user_pool"])
+        if user_pool := profile.get("user_pool"):
+            pool = _pool_settings(user_pool)
             # A new name whenever the pool must be replaced, so the new pool is created before the old one goes.
             pool_suffix = random.RandomString(
                 f"{name}-user-pool-suffix",
@@ -369,7 +407,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             )
 
         if profile["maintenance_window"]:
-            window = {**PROFILE_DEFAULTS["maintenance_window"], **profile["maintenance_window"]}
+            window: ResolvedWindow = {**WINDOW_DEFAULTS, **profile["maintenance_window"]}
             for config_name in facts.MAINTENANCE_CONFIGURATIONS:
                 containerservice.MaintenanceConfiguration(
                     f"{name}-{config_name}",
@@ -385,12 +423,14 @@ class AksOidcCluster(pulumi.ComponentResource):
                 )
 
         self.cluster_name = cluster.name
-        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: _required(p and p.issuer_url, "issuer"))
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
+            lambda p: _required(p.issuer_url if p else None, "issuer")
+        )
         self.kubelet_object_id = cluster.identity_profile.apply(
-            lambda p: _required(p and p[facts.KUBELET_IDENTITY_KEY].object_id, "kubelet identity")
+            lambda p: _required(p[facts.KUBELET_IDENTITY_KEY].object_id if p else None, "kubelet identity")
         )
 
-        access: list[pulumi.Resource] = []
+        access: list[pulumi.CustomResource] = []
         if profile["entra_rbac"]:
             # The deployer creates namespaces and policies: it needs a cluster-wide Kubernetes role, which takes
             # minutes to reach the API server; everything on the cluster waits until it has.
@@ -406,7 +446,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                 parent=self,
             )
             access.append(grant)
-        self._provider = self._kubernetes_provider(
+        self._k8s_provider = self._kubernetes_provider(
             name, args["resource_group_name"], cluster.name, profile["entra_rbac"], profile["kubelogin_mode"], access
         )
 
@@ -417,7 +457,7 @@ class AksOidcCluster(pulumi.ComponentResource):
         cluster_name: pulumi.Input[str],
         entra: bool,
         kubelogin_mode: str,
-        access: list[pulumi.Resource],
+        access: list[pulumi.CustomResource],
     ) -> k8s.Provider:
         """A provider from the cluster's user credentials (secret, never exported); for an Entra cluster, in exec
         format with kubelogin signing in unattended, and only once `access` grants have reached the API server."""
@@ -471,19 +511,34 @@ exit 1
 """
 
 
-def _profile(args: AksOidcClusterArgs) -> ClusterProfile:
+def _profile(args: AksOidcClusterArgs) -> ResolvedProfile:
     """The profile with every setting left out at its default."""
-    return ClusterProfile(**{**PROFILE_DEFAULTS, **args.get("profile", {})})  # type: ignore[typeddict-item]
+    return {**PROFILE_DEFAULTS, **args.get("profile", {})}
 
 
-def _pool_settings(pool: NodePool) -> NodePool:
+def _pool_settings(pool: NodePool) -> ResolvedPool:
     """The pool with every setting left out at its default."""
-    return NodePool(**{**POOL_DEFAULTS, **pool})  # type: ignore[typeddict-item]
+    return {**POOL_DEFAULTS, **pool}
 
 
-def _pool(
-    pool: NodePool, profile: ClusterProfile, subnet_id: pulumi.Input[str] | None
-) -> containerservice.ManagedClusterAgentPoolProfileArgsDict:
+class _PoolSettings(TypedDict):
+    """What a system pool (a profile inside the cluster) and a user pool (an `AgentPool`) share: the checker holds
+    each key to both."""
+
+    vm_size: str
+    count: int
+    enable_auto_scaling: bool
+    min_count: int | None
+    max_count: int | None
+    max_pods: int
+    availability_zones: list[str] | None
+    os_disk_type: containerservice.OSDiskType
+    os_type: containerservice.OSType
+    type: containerservice.AgentPoolType
+    vnet_subnet_id: pulumi.Input[str] | None
+
+
+def _pool(pool: ResolvedPool, profile: ResolvedProfile, subnet_id: pulumi.Input[str] | None) -> _PoolSettings:
     """The settings a system pool and a user pool share."""
     max_count = pool.get("max_count")
     autoscale = max_count is not None

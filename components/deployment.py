@@ -27,8 +27,16 @@ class Probes(TypedDict):
     """Path of the liveness endpoint; default `/livez`."""
 
 
+class ResolvedProbes(TypedDict):
+    """`Probes` with every setting left out at its default."""
+
+    port: int
+    readiness_path: str
+    liveness_path: str
+
+
 #: What a probe setting is when not given: the secret reader's endpoints.
-PROBE_DEFAULTS = Probes(port=8080, readiness_path="/readyz", liveness_path="/livez")
+PROBE_DEFAULTS = ResolvedProbes(port=8080, readiness_path="/readyz", liveness_path="/livez")
 
 
 class WorkloadDeploymentArgs(TypedDict):
@@ -67,8 +75,10 @@ def pods_wait_for(
     wait_for = opts.depends_on
     if isinstance(wait_for, pulumi.Resource):
         resources = [wait_for]
-    elif isinstance(wait_for, Sequence) and all(isinstance(r, pulumi.Resource) for r in wait_for):
-        resources = list(wait_for)
+    elif isinstance(wait_for, Sequence):
+        resources = [r for r in wait_for if isinstance(r, pulumi.Resource)]
+        if len(resources) < len(wait_for):
+            return opts, []
     else:
         return opts, []
     own = copy.copy(opts)
@@ -131,10 +141,10 @@ class WorkloadDeployment(pulumi.ComponentResource):
         self.register_outputs({"deployment_name": self.deployment_name, "namespace": self.namespace})
 
 
-def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
+def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> k8s.core.v1.PodSpecArgsDict:
     """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
-    probe = {"port": "health"}
-    probes = {**PROBE_DEFAULTS, **args.get("probes", {})}
+    probe: k8s.core.v1.HTTPGetActionArgsDict = {"port": "health"}
+    probes: ResolvedProbes = {**PROBE_DEFAULTS, **args.get("probes", {})}
     return {
         "service_account_name": args["service_account_name"],
         # The webhook's projected token is its own volume; the Kubernetes API token is not needed.
@@ -182,11 +192,13 @@ def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> dict:
     }
 
 
-def egress_policy(selector: dict[str, str], private_cidrs: Sequence[pulumi.Input[str]]) -> dict:
+def egress_policy(
+    selector: dict[str, str], private_cidrs: Sequence[pulumi.Input[str]]
+) -> k8s.networking.v1.NetworkPolicySpecArgsDict:
     """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
     addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
-    https = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
-    rules: list[dict] = [
+    https: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
+    rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
         {
             "to": [
                 {
@@ -196,7 +208,7 @@ def egress_policy(selector: dict[str, str], private_cidrs: Sequence[pulumi.Input
             ],
             "ports": [{"protocol": "UDP", "port": facts.DNS_PORT}, {"protocol": "TCP", "port": facts.DNS_PORT}],
         },
-        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except_": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
     ]
     if private_cidrs:
         rules.append({"to": [{"ip_block": {"cidr": cidr}} for cidr in private_cidrs], "ports": https})

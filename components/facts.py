@@ -8,6 +8,7 @@ Components, settings, tests and the twin import them from here.
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 # --- Workload identity (AKS add-on, mutating webhook) -------------------------------------------------------
 
@@ -112,8 +113,18 @@ AKS_RBAC_PROPAGATION_SECONDS = 300
 KUBECONFIG_EXEC_FORMAT = "exec"
 #: The AKS Entra server application every Entra-enabled cluster's tokens are issued for (kubelogin --server-id).
 AKS_ENTRA_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+class AddressSpaces(TypedDict):
+    """A cluster network profile's address settings, keyed as the provider's network profile names them."""
+
+    pod_cidr: str
+    service_cidr: str
+    dns_service_ip: str
+
+
 #: Overlay pod addresses and service addresses, kept clear of the stack's virtual network (facts: node pools).
-CLUSTER_ADDRESS_SPACES = {"pod_cidr": "10.244.0.0/16", "service_cidr": "10.0.0.0/16", "dns_service_ip": "10.0.0.10"}
+CLUSTER_ADDRESS_SPACES = AddressSpaces(pod_cidr="10.244.0.0/16", service_cidr="10.0.0.0/16", dns_service_ip="10.0.0.10")
 
 # --- Pod security ("restricted" profile and common scanners) -------------------------------------------------
 

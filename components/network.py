@@ -39,11 +39,10 @@ class ClusterNetwork(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:ClusterNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        where = {"resource_group_name": args["resource_group_name"]}
 
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
-            **where,
+            resource_group_name=args["resource_group_name"],
             location=args["location"],
             address_space={"address_prefixes": [ADDRESS_SPACE]},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
@@ -51,14 +50,14 @@ class ClusterNetwork(pulumi.ComponentResource):
         # Subnets as their own resources (not inline), so neither side rewrites the other.
         nodes = network.Subnet(
             f"{name}-nodes",
-            **where,
+            resource_group_name=args["resource_group_name"],
             virtual_network_name=vnet.name,
             address_prefix=NODE_SUBNET,
             opts=child,
         )
         endpoints = network.Subnet(
             f"{name}-endpoints",
-            **where,
+            resource_group_name=args["resource_group_name"],
             virtual_network_name=vnet.name,
             address_prefix=ENDPOINT_SUBNET,
             # Written after the node subnet: Azure refuses concurrent writes to one network's subnets.
@@ -66,14 +65,14 @@ class ClusterNetwork(pulumi.ComponentResource):
         )
         zone = privatedns.PrivateZone(
             f"{name}-vault-zone",
-            **where,
+            resource_group_name=args["resource_group_name"],
             private_zone_name=facts.KEY_VAULT_PRIVATE_DNS_ZONE,
             location="global",
             opts=child,
         )
         privatedns.VirtualNetworkLink(
             f"{name}-vault-zone-link",
-            **where,
+            resource_group_name=args["resource_group_name"],
             private_zone_name=zone.name,
             location="global",
             virtual_network={"id": vnet.id},

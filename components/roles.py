@@ -15,7 +15,7 @@ def assign_role(
     principal_id: pulumi.Input[str],
     scope: pulumi.Input[str],
     parent: pulumi.Resource,
-    principal_type: str = facts.SERVICE_PRINCIPAL,
+    principal_type: pulumi.Input[str] = facts.SERVICE_PRINCIPAL,
     depends_on: list[pulumi.Resource] | None = None,
 ) -> authorization.RoleAssignment:
     """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).

@@ -165,7 +165,7 @@ class SecretVault(pulumi.ComponentResource):
                 opts=child,
             )
 
-        secret_ids: dict[str, pulumi.Output[str]] = {}
+        secret_ids: dict[str, pulumi.Input[str]] = {}
         for secret in secrets:
             secret_name, value = secret["name"], secret.get("value")
             if value is None:
