@@ -112,8 +112,8 @@ def describe(exc: BaseException, context: Context) -> str:
         isinstance(exc, ClientAuthenticationError) and exc.response is None
     ):
         return _credential(message)
-    if isinstance(exc, HttpResponseError) and exc.response is not None and exc.status_code:
-        return _key_vault(exc, context)
+    if isinstance(exc, HttpResponseError) and exc.response is not None and (status := exc.status_code):
+        return _key_vault(exc, status, context)
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         return (
             f"Network error talking to Key Vault ({type(exc).__name__}) after the SDK's retries: "
@@ -143,8 +143,7 @@ def _credential(message: str) -> str:
     )
 
 
-def _key_vault(exc: HttpResponseError, context: Context) -> str:
-    status = exc.status_code
+def _key_vault(exc: HttpResponseError, status: int, context: Context) -> str:
     code, inner, said = _key_vault_error(exc)
     codes = "/".join(c for c in (code, inner) if c)
     label = f"HTTP {status} {codes}".rstrip()

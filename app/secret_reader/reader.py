@@ -52,13 +52,17 @@ REQUEST_STALL_SECONDS = 300.0
 STOPPED_LINE = "Poll loop stopped."
 
 
+# Read-only, as azure-keyvault-secrets' KeyVaultSecret exposes them.
 class SecretProperties(Protocol):
-    version: str | None
+    @property
+    def version(self) -> str | None: ...
 
 
 class Secret(Protocol):
-    value: str | None
-    properties: SecretProperties
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def properties(self) -> SecretProperties: ...
 
 
 class SecretSource(Protocol):
