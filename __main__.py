@@ -6,6 +6,8 @@ Each workload (identity, vault or grants, pods) depends only on the shared clust
 removing or changing one never touches another's resources.
 """
 
+from typing import NotRequired, TypedDict
+
 import pulumi
 from pulumi_azure_native import resources
 
@@ -28,23 +30,40 @@ from aks_workload_identity import (
     WorkloadNamespaceArgs,
     read_existing_cluster,
 )
+from aks_workload_identity.cluster import resolve_profile
+
+
+class Placement(TypedDict):
+    """Where every Azure resource of the stack goes: its own group, in its location."""
+
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+
+
+class VaultSettings(TypedDict):
+    """What a workload's own vault (or the shared one) takes from the stack's settings."""
+
+    soft_delete_retention_days: int
+    purge_protection: bool
+    private_access: NotRequired[PrivateAccess]
+
 
 config = settings.load()
 existing = read_existing_cluster(*config.existing_cluster) if config.existing_cluster else None
 
 # One resource group per stack, so `pulumi destroy` removes everything the stack made.
 group = resources.ResourceGroup("rg", location=config.location)
-common = {"resource_group_name": group.name, "location": group.location}
+common = Placement(resource_group_name=group.name, location=group.location)
 
 # A vault without public access needs a network of the stack's own, shared with the nodes.
 net = ClusterNetwork("net", ClusterNetworkArgs(**common)) if config.vault_private else None
 private_access = PrivateAccess(subnet_id=net.endpoint_subnet_id, dns_zone_id=net.vault_dns_zone_id) if net else None
-# What a workload's own vault takes from the stack's settings.
-vault_settings = {
-    "soft_delete_retention_days": config.vault_soft_delete_retention_days,
-    "purge_protection": config.vault_purge_protection,
-    **({"private_access": private_access} if private_access else {}),
-}
+vault_settings = VaultSettings(
+    soft_delete_retention_days=config.vault_soft_delete_retention_days,
+    purge_protection=config.vault_purge_protection,
+)
+if private_access:
+    vault_settings["private_access"] = private_access
 
 # Existing registries the kubelet may pull prebuilt images from, by name; plus the stack's own for its builds.
 pull_registries: dict[str, pulumi.Input[str]] = {
@@ -98,15 +117,15 @@ namespaces = {
 
 workloads = {}
 for w in config.workloads:
-    image_ref = images[w.repository] if w.build else w.prebuilt
-    args = WorkloadArgs(
+    image_ref = w.prebuilt if w.prebuilt is not None else images[w.repository]
+    args: WorkloadArgs = WorkloadArgs(
         **common,
         issuer_url=cluster.oidc_issuer_url,
         namespace=namespaces[w.namespace],
         service_account_names=list(w.service_accounts),
         image=image_ref,
         secrets=list(w.secrets),
-        env=w.env,
+        env=dict(w.env),
         probes=w.probes,
         replicas=w.replicas,
         network_policy=w.network_policy,
@@ -115,7 +134,7 @@ for w in config.workloads:
     if shared_vault:
         args["shared_vault"] = shared_vault.shared
     else:
-        args.update(vault_settings)  # type: ignore[typeddict-item]
+        args = {**args, **vault_settings}
     # The pods (and nothing else of the workload) wait for the AcrPull grant on their image's registry.
     workloads[w.name] = Workload(
         w.name, args, opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=acr_pull_for(w)))
@@ -128,7 +147,7 @@ kube_context = pulumi.Output.concat(
     cluster.cluster_name,
     # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
     " && kubelogin convert-kubeconfig -l azurecli"
-    if (existing["entra"] if existing else config.cluster["entra_rbac"])
+    if (existing["entra"] if existing else resolve_profile(config.cluster)["entra_rbac"])
     else "",
 )
 pulumi.export("resource_group", group.name)

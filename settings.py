@@ -20,7 +20,7 @@ import pulumi
 import yaml
 
 from aks_workload_identity import facts
-from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool
+from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool, resolve_profile
 from aks_workload_identity.deployment import PROBE_DEFAULTS, Probes
 from aks_workload_identity.vault import VaultSecret
 from aks_workload_identity.workload import VAULT_URL_ENV
@@ -187,7 +187,7 @@ def _pool(r: _Reader, prefix: str, *, system: bool) -> NodePool:
 
 def _production_rules(r: _Reader, s: Settings) -> None:
     """What `production: true` demands beyond each setting's own rule (README, "Production controls")."""
-    c = s.cluster
+    c = resolve_profile(s.cluster)
     demands: list[tuple[str, object, bool, str]] = [
         (
             "entraRbac",

@@ -227,7 +227,7 @@ class AksOidcCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AksOidcClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wi:index:AksOidcCluster", name, None, opts)
-        profile = _profile(args)
+        profile = resolve_profile(args.get("profile", {}))
         existing = args.get("existing")
         if existing:
             self.cluster_name = pulumi.Output.from_input(existing["name"])
@@ -511,9 +511,9 @@ exit 1
 """
 
 
-def _profile(args: AksOidcClusterArgs) -> ResolvedProfile:
-    """The profile with every setting left out at its default."""
-    return {**PROFILE_DEFAULTS, **args.get("profile", {})}
+def resolve_profile(profile: ClusterProfile) -> ResolvedProfile:
+    """The profile with every setting left out at its default: what the cluster gets."""
+    return {**PROFILE_DEFAULTS, **profile}
 
 
 def _pool_settings(pool: NodePool) -> ResolvedPool:
