@@ -702,7 +702,7 @@ def federated_identity_reads_its_vault(args: StackValidationArgs, report: Report
 
 def _workload_principals(stack: _Stack) -> list[tuple[PolicyResource, tuple[str, ...], str]]:
     """Federated identities and clusters' kubelet identities, each with where its principal id is."""
-    principals = [
+    principals: list[tuple[PolicyResource, tuple[str, ...], str]] = [
         (identity, ("principalId",), "workload identity") for identity, _ in stack.federated_identities().values()
     ]
     kubelet = ("identityProfile", facts.KUBELET_IDENTITY_KEY, "objectId")
