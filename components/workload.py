@@ -82,9 +82,13 @@ class Workload(pulumi.ComponentResource):
                 "location": args["location"],
                 "secrets": args["secrets"],
             }
-            for key in ("soft_delete_retention_days", "purge_protection", "private_access"):
-                if key in args:
-                    own[key] = args[key]  # type: ignore[literal-required]
+            # Key by key, so the checker holds each to both TypedDicts.
+            if "soft_delete_retention_days" in args:
+                own["soft_delete_retention_days"] = args["soft_delete_retention_days"]
+            if "purge_protection" in args:
+                own["purge_protection"] = args["purge_protection"]
+            if "private_access" in args:
+                own["private_access"] = args["private_access"]
             vault = SecretVault(name, own, opts=child)
             vault_uri = vault.vault_uri
             grants = [RoleGrant(name="reads-vault", scope=vault.vault_id)]
@@ -114,9 +118,14 @@ class Workload(pulumi.ComponentResource):
             "image": args["image"],
             "env": {**args.get("env", {}), VAULT_URL_ENV: vault_uri},
         }
-        for key in ("probes", "replicas", "network_policy", "private_endpoint_cidrs"):
-            if key in args:
-                pods[key] = args[key]  # type: ignore[literal-required]
+        if "probes" in args:
+            pods["probes"] = args["probes"]
+        if "replicas" in args:
+            pods["replicas"] = args["replicas"]
+        if "network_policy" in args:
+            pods["network_policy"] = args["network_policy"]
+        if "private_endpoint_cidrs" in args:
+            pods["private_endpoint_cidrs"] = args["private_endpoint_cidrs"]
         deployment = WorkloadDeployment(
             name, pods, opts=pulumi.ResourceOptions(parent=self, depends_on=[*identity.trust, *wait_for])
         )

@@ -166,8 +166,10 @@ def _key_vault(exc: HttpResponseError, status: int, context: Context) -> str:
 
 def _key_vault_error(exc: HttpResponseError) -> tuple[str | None, str | None, str | None]:
     """Key Vault's `{"error": {"code", "message", "innererror": {"code"}}}`, parsed leniently."""
+    if exc.response is None:
+        return None, None, None
     try:
-        error = json.loads(exc.response.text())["error"]  # type: ignore[union-attr]
+        error = json.loads(exc.response.text())["error"]
         inner = error.get("innererror") or {}
         return error.get("code"), inner.get("code"), error.get("message")
     except (ValueError, TypeError, KeyError, AttributeError):
