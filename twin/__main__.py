@@ -45,7 +45,7 @@ def _seconds(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m twin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m twin", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml config is used")
     parser.add_argument("--reads", type=_reads, default=3, help="successful reads to wait for (at least 1)")
     parser.add_argument(

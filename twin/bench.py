@@ -99,7 +99,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m twin.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m twin.bench", description=(__doc__ or "").partition("\n")[0])
     steady = parser.add_argument_group("steady state")
     steady.add_argument("--polls", type=_positive(int), default=100, help="reads to count (default 100)")
     steady.add_argument(
@@ -240,8 +240,8 @@ def propagation(declarations: Declarations, keys: Keys, runs: int, window: float
     goal = interval + GOAL_LAG_SLACK_SECONDS
     ok = True
     for name, figures in (
-        ("window end to first read", [lag.read for lag in lags]),
-        ("window end to first /readyz 200", [lag.ready for lag in lags]),
+        ("window end to first read", [lag.read for lag in lags if lag.read is not None]),
+        ("window end to first /readyz 200", [lag.ready for lag in lags if lag.ready is not None]),
     ):
         median, worst = statistics.median(figures), max(figures)
         met = worst <= goal

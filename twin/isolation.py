@@ -84,7 +84,9 @@ def prove(twin: Twin, timeout: float = 15.0, poll_interval: float = 0.5) -> Proo
     if not pairs:
         return Proof(())
     with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
-        done = pool.map(lambda pair: _pair(twin, declarations, *pair, timeout, poll_interval), pairs)
+        done = pool.map(
+            lambda pair: _pair(twin, declarations, *pair, timeout=timeout, poll_interval=poll_interval), pairs
+        )
         return Proof(tuple(attempt for both in done for attempt in both))
 
 

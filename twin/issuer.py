@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from aks_workload_identity import facts
 from twin.messages import Request, Response, json_response
@@ -62,7 +63,7 @@ class Issuer:
         }
 
     def jwks(self) -> dict:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        jwk = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
         return {"keys": [{**jwk, "use": "sig", "alg": "RS256", "kid": self.kid}]}
 
     def mint(self, subject: str, audience: str = facts.TOKEN_AUDIENCE, lifetime: float = 3600) -> str:

@@ -465,14 +465,16 @@ def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: 
     secret_keys = [k for k in settings if k.endswith(":secretValue")]
     pulumi.runtime.set_all_config(settings, secret_keys)
     # set_mocks made and closed a root stack of its own; run the program in a new one, as `pulumi up` does.
-    pulumi.runtime.settings.set_root_resource(None)
+    # The SDK types its argument Resource, though the root it sets starts as None.
+    pulumi.runtime.settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]
     try:
         _sync_await(pulumi.runtime.stack.run_in_stack(build))
     finally:
         # A run that failed leaves its pending outputs in Pulumi's process-wide settings, bound to this loop;
         # the next run would wait on them. They belong to this run alone.
-        with pulumi.runtime.settings.SETTINGS.lock:
-            pulumi.runtime.settings.SETTINGS.outputs.clear()
+        # The SDK's untyped contextproperty decorator hides these two attributes from a checker.
+        with pulumi.runtime.settings.SETTINGS.lock:  # pyright: ignore[reportAttributeAccessIssue]
+            pulumi.runtime.settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
         loop.close()
         asyncio.set_event_loop(None)
     return Program(monitor.registrations, monitor.invocations, monitor.exports, monitor.secret_exports, stack)
@@ -481,10 +483,14 @@ def run(build: Callable[[], None], config: dict[str, str] | None = None, stack: 
 def run_program(config: dict[str, str] | None = None, stack: str = "dev") -> Program:
     """Runs __main__.py with the stack's config file overlaid by `config` (keys with or without the project)."""
     overlay = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
+
     # `pulumi up` runs the program from the project directory; relative paths (the build context) rely on it.
+    def program() -> None:
+        runpy.run_path("__main__.py")
+
     previous = Path.cwd()
     os.chdir(PROJECT_DIR)
     try:
-        return run(lambda: runpy.run_path("__main__.py"), {**stack_config(stack), **overlay}, stack)
+        return run(program, {**stack_config(stack), **overlay}, stack)
     finally:
         os.chdir(previous)

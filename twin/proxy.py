@@ -195,7 +195,8 @@ class _ExchangeMixin(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
-    server: _Server
+    # typeshed can only type the handler's server BaseServer; socketserver always gives it the one that made it.
+    server: _Server  # pyright: ignore[reportIncompatibleVariableOverride]
 
     def setup(self) -> None:
         super().setup()

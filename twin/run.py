@@ -70,8 +70,11 @@ class Keys:
 class Twin:
     def __init__(self, keys: Keys | None = None, workdir: Path | None = None) -> None:
         self.keys = keys or Keys.generate()
-        self._tmp = tempfile.TemporaryDirectory(prefix="twin-") if workdir is None else None
-        self.workdir = Path(self._tmp.name) if self._tmp else workdir
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="twin-")
+            workdir = Path(self._tmp.name)
+        self.workdir = workdir
         self.proxy = Proxy(self.keys.ca, self.workdir)
         #: An HTTPS client on the internet, outside the cluster's network (public DNS, no NetworkPolicy), that
         #: reaches the twin and nothing else; for tests. `pod_client(workload)` is one inside a pod.

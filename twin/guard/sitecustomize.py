@@ -9,6 +9,7 @@ behaviour of the app itself.
 import ipaddress
 import socket
 import sys
+from typing import Any
 
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
@@ -28,17 +29,17 @@ def _refuse(what: object) -> ConnectionRefusedError:
     return ConnectionRefusedError(111, f"twin-guard: {what!r} is not loopback")
 
 
-def _checked(sock: socket.socket, address: object) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):  # type: ignore[index]
+def _checked(sock: socket.socket, address: Any) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
         raise _refuse(address)
 
 
-def connect(self: socket.socket, address: object) -> None:
+def connect(self: socket.socket, address: Any) -> None:
     _checked(self, address)
     return _connect(self, address)
 
 
-def connect_ex(self: socket.socket, address: object) -> int:
+def connect_ex(self: socket.socket, address: Any) -> int:
     _checked(self, address)
     return _connect_ex(self, address)
 
