@@ -380,7 +380,6 @@ class AksOidcCluster(pulumi.ComponentResource):
                 ),
             ),
         )
-        on_cluster = {"resource_group_name": args["resource_group_name"], "resource_name_": cluster.name}
 
         if user_pool := profile.get("user_pool"):
             pool = _pool_settings(user_pool)
@@ -399,7 +398,8 @@ class AksOidcCluster(pulumi.ComponentResource):
             )
             containerservice.AgentPool(
                 f"{name}-user-pool",
-                **on_cluster,
+                resource_group_name=args["resource_group_name"],
+                resource_name_=cluster.name,
                 agent_pool_name=pulumi.Output.concat("user", pool_suffix.result),
                 mode=containerservice.AgentPoolMode.USER,
                 **_pool(pool, profile, node_subnet_id),
@@ -411,7 +411,8 @@ class AksOidcCluster(pulumi.ComponentResource):
             for config_name in facts.MAINTENANCE_CONFIGURATIONS:
                 containerservice.MaintenanceConfiguration(
                     f"{name}-{config_name}",
-                    **on_cluster,
+                    resource_group_name=args["resource_group_name"],
+                    resource_name_=cluster.name,
                     config_name=config_name,
                     maintenance_window={
                         "schedule": {"weekly": {"day_of_week": window["day"], "interval_weeks": 1}},

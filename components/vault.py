@@ -172,7 +172,7 @@ class SecretVault(pulumi.ComponentResource):
                 value = random.RandomPassword(
                     f"{name}-{secret_name}-value", length=GENERATED_SECRET_LENGTH, opts=child
                 ).result
-            secret = keyvault.Secret(
+            stored = keyvault.Secret(
                 f"{name}-{secret_name}",
                 resource_group_name=args["resource_group_name"],
                 vault_name=vault.name,
@@ -182,7 +182,7 @@ class SecretVault(pulumi.ComponentResource):
                     parent=self, additional_secret_outputs=["properties"], retain_on_delete=True
                 ),
             )
-            secret_ids[secret_name] = secret.id
+            secret_ids[secret_name] = stored.id
 
         self.vault_name = vault.name
         self.vault_id = vault.id
