@@ -30,7 +30,7 @@ test: $(VENV)/.installed
 	$(VENV)/bin/hadolint app/Dockerfile
 	$(VENV)/bin/zizmor --offline --quiet --no-progress .github/
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml && $(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
-	$(VENV)/bin/basedpyright --pythonpath $(PYTHON)
+	$(VENV)/bin/basedpyright --project pyproject.toml --pythonpath $(PYTHON)
 	$(PYTHON) -m pytest -q -n 2
 
 twin: $(VENV)/.installed
