@@ -8,7 +8,7 @@ UV := .uv/bin/uv
 STACK ?= dev
 PYTHON := $(VENV)/bin/python
 
-.PHONY: test twin bench lock
+.PHONY: test twin bench lock mutate
 
 $(UV):
 	python3 -m venv .uv
@@ -40,3 +40,13 @@ twin: $(VENV)/.installed
 # the app's bench both run even if the first misses a goal; the target fails if either does.
 bench: $(VENV)/.installed
 	status=0; $(PYTHON) -m twin.bench || status=1; $(PYTHON) tests/app_bench.py || status=1; exit $$status
+
+# Mutation testing (not part of `make test`: tens of minutes on two cores). mutmut mutates what
+# `[tool.mutmut] source_paths` in pyproject.toml names, runs each mutant against the tests that reach it, the app's
+# subprocesses included, and keeps its results in mutants/, so a second run tests only what changed; then the score
+# per file, with the equivalent mutants tests/mutation-equivalents.txt accepts left out. `MUTATE_MIN=95` fails
+# below that score.
+MUTATE_MIN ?= 0
+mutate: $(VENV)/.installed
+	$(PYTHON) tests/mutate.py run --max-children 2
+	$(PYTHON) tests/mutate.py report --min $(MUTATE_MIN)
