@@ -457,6 +457,28 @@ class ScriptedSource:
         return SimpleNamespace(value=outcome, properties=SimpleNamespace(version=SECRET_VERSION))
 
 
+class VersionedVault:
+    """Stands in for SecretClient as Key Vault answers: a version when one is asked for, else the latest."""
+
+    def __init__(self, versions: dict[str, str], latest: str, stop: threading.Event) -> None:
+        self.versions, self.latest, self.stop = versions, latest, stop
+
+    def get_secret(self, name: str, version: str | None = None) -> object:
+        self.stop.set()
+        version = version or self.latest
+        return SimpleNamespace(value=self.versions[version], properties=SimpleNamespace(version=version))
+
+
+def test_a_pinned_version_is_the_one_read_not_the_latest() -> None:
+    old, new = "ded8e5e3b3e040e9bfa5c47d0e28848a", "0123456789abcdef0123456789abcdef"
+    stop = threading.Event()
+    vault = VersionedVault({old: "first value", new: "rotated value"}, new, stop)
+    out = io.StringIO()
+    pinned = settings(VERSION_ID=old, REVEAL_SECRET="true")
+    Poller(pinned, vault, CONTEXT, Console(out), Health(ready_window=1), stop).run()
+    assert "Your secret is 'first value'." in out.getvalue().splitlines()
+
+
 def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_value() -> None:
     stop = threading.Event()
     failures = [ServiceRequestError("reset"), ValueError("boom")]

@@ -67,9 +67,16 @@ def test_several_credentials_on_one_identity_are_written_one_after_another():
     assert credentials[1].urn not in credentials[0].dependencies
 
 
-def test_identity_refuses_more_credentials_than_azure_allows():
-    with pytest.raises(ValueError, match="1 to 20 federated credentials"):
-        build(service_account_names=[f"sa{i}" for i in range(21)])
+def test_identity_refuses_more_credentials_than_azure_allows_or_none():
+    for count in (0, facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY + 1):
+        with pytest.raises(ValueError, match="1 to 20 federated credentials"):
+            build(service_account_names=[f"sa{i}" for i in range(count)])
+
+
+def test_identity_takes_as_many_credentials_as_azure_allows():
+    limit = facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY
+    program = build(service_account_names=[f"sa{i}" for i in range(limit)])
+    assert len(program.of_type(CREDENTIAL)) == len(program.of_type(SERVICE_ACCOUNT)) == limit
 
 
 def test_a_dotted_service_account_name_still_gives_a_valid_credential_name():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 import yaml
@@ -369,6 +370,57 @@ def test_kubernetes_objects_are_valid_manifests_for_the_api_server(program, type
 
     for resource in program.of_type(type_):
         kubernetes_validate.validate(resource.outputs, KUBERNETES_SCHEMA_VERSION, strict=True)
+
+
+#: A Kubernetes quantity (apimachinery's resource.Quantity): a number, then a binary or decimal SI suffix or an
+#: exponent.
+QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][+-]?[0-9]+)?$"
+)
+QUANTITY_SUFFIXES = {
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate(("k", "M", "G", "T", "P", "E"))},
+    "m": Decimal("0.001"),
+    None: Decimal(1),
+}
+
+
+def quantity(value: str | int) -> Decimal:
+    """A quantity's amount, as the API server reads it (cores for CPU, bytes for memory)."""
+    match = QUANTITY.match(str(value))
+    assert match, f"{value!r} is not a Kubernetes quantity"
+    suffix = match["suffix"]
+    if suffix and suffix[0] in "eE":
+        return Decimal(match["number"]) * Decimal(10) ** int(suffix[1:])
+    return Decimal(match["number"]) * QUANTITY_SUFFIXES[suffix]
+
+
+def test_every_pod_template_holds_together(program):
+    """What no schema checks: each mount names a volume, each probe a port of its container, each quantity parses,
+    no request exceeds its limit, and none asks for more CPU than the smallest node a stack may have."""
+    for deployment in program.of_type(DEPLOYMENT):
+        spec = pod_template(program, deployment)["spec"]
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        for volume in volumes.values():
+            if "sizeLimit" in volume.get("emptyDir", {}):
+                quantity(volume["emptyDir"]["sizeLimit"])
+        for container in spec["containers"]:
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] in volumes, (deployment.name, mount)
+            ports = {port.get("name"): port["containerPort"] for port in container.get("ports", [])}
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                if probe in container:
+                    port = container[probe]["httpGet"]["port"]
+                    assert port in ports or port in ports.values(), (deployment.name, probe, port)
+            requests, limits = container["resources"].get("requests", {}), container["resources"].get("limits", {})
+            for resource, amount in requests.items():
+                if resource in limits:
+                    assert quantity(amount) <= quantity(limits[resource]), (deployment.name, resource)
+            for amount in limits.values():
+                quantity(amount)
+            for cpu in (requests.get("cpu"), limits.get("cpu")):
+                if cpu is not None:
+                    assert quantity(cpu) <= facts.SYSTEM_POOL_MIN_VCPUS, (deployment.name, cpu)
 
 
 def test_kubernetes_objects_use_the_cluster_provider(program):
