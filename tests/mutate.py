@@ -3,7 +3,7 @@
 mutmut names a mutant after its file's path (`components/cluster.py` → `components.cluster`) and activates it
 only in a module of that name. Here the components import as `aks_workload_identity` and the app as
 `secret_reader` (in the tests and in the app's own subprocesses), so this script runs mutmut's own command line
-with three additions:
+with these additions:
 
 - mutant names use the import names (`aks_workload_identity.cluster.…`, `secret_reader.config.…`), and
   `mutants/aks_workload_identity` links to the mutated `mutants/components`, ahead of the editable install;
@@ -11,7 +11,9 @@ with three additions:
   mutant, though the tests give it an environment of its own, and imports the mutated app from `mutants/app`;
 - while mutmut maps functions to the tests that reach them, the functions such a subprocess runs count for the
   test that started it (a `sitecustomize` ahead of the twin's loopback guard records them), so an app mutant is
-  run against the tests that run the app.
+  run against the tests that run the app; and what a shared fixture runs (the whole program, once per stack)
+  counts for every test that reads its value, not only for the first;
+- a mutant's tests run fastest first.
 
 `python tests/mutate.py run --max-children 2` runs mutmut (any mutmut command works the same way), trying again
 every mutant that no test killed last time;
@@ -90,6 +92,7 @@ class SubprocessMutants:
     def __init__(self, hook_dir: Path) -> None:
         self.hook_dir = hook_dir
         self.hits: Path | None = None
+        self.fixture_hits: dict[tuple[int, str], set[str]] = {}
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
         env = dict(env)
@@ -113,6 +116,22 @@ class SubprocessMutants:
 
         subprocess.Popen.__init__ = popen_init  # type: ignore[method-assign]
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):  # type: ignore[no-untyped-def]
+        """What a fixture runs counts for every test that uses its value, not only the first: a session fixture runs
+        the whole program once, and each test then reads what it declared."""
+        if os.environ.get(MUTANT_ENV) != "stats":
+            yield
+            return
+        from mutmut.state import state
+
+        earlier = set(state()._stats)
+        state()._stats.clear()
+        yield
+        hits = set(state()._stats)
+        state()._stats.update(earlier)
+        self.fixture_hits[(id(fixturedef), repr(getattr(request, "param", None)))] = hits
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item) -> None:  # type: ignore[no-untyped-def]
         if os.environ.get(MUTANT_ENV) == "stats":
@@ -125,12 +144,18 @@ class SubprocessMutants:
             return
         from mutmut.state import state
 
+        names: set[str] = set()
         if self.hits.exists():
-            nodeid = item.nodeid.removeprefix("mutants/")
-            for name in set(self.hits.read_text(encoding="utf-8").split()):
-                state().tests_by_mangled_function_name[name].add(nodeid)
+            names.update(self.hits.read_text(encoding="utf-8").split())
             self.hits.unlink()
         self.hits = None
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for argname, fixturedefs in item._fixtureinfo.name2fixturedefs.items():
+            key = (id(fixturedefs[-1]), repr(params.get(argname)))
+            names.update(self.fixture_hits.get(key, ()))
+        nodeid = item.nodeid.removeprefix("mutants/")
+        for name in names:
+            state().tests_by_mangled_function_name[name].add(nodeid)
 
 
 def run_mutmut(argv: list[str]) -> None:
@@ -168,6 +193,17 @@ def run_mutmut(argv: list[str]) -> None:
         return execute(self, params, **kwargs)
 
     harness.PytestRunner.execute_pytest = execute_pytest  # type: ignore[method-assign]
+
+    regular_run = harness.PytestRunner._pytest_args_regular_run
+
+    def fastest_first(self, tests):  # type: ignore[no-untyped-def]
+        """A mutant's tests in order of their duration: most mutants die in the first test that fails (-x)."""
+        from mutmut.state import state
+
+        durations = state().duration_by_test
+        return regular_run(self, sorted(tests, key=lambda test: (durations.get(test, 0.0), test)))
+
+    harness.PytestRunner._pytest_args_regular_run = fastest_first  # type: ignore[method-assign]
     sys.argv = ["mutmut", *argv]
     cli.cli()
 
