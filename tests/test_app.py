@@ -190,6 +190,13 @@ def test_each_bad_variable_is_rejected_naming_the_variable_its_value_and_the_rul
     assert "\n" not in str(raised.value)
 
 
+def test_a_bad_value_is_shown_whole_up_to_100_characters_and_cut_short_beyond() -> None:
+    for value, shown in (("kv_" + "x" * 97, None), ("kv_" + "x" * 98, "kv_" + "x" * 97 + "...")):
+        with pytest.raises(ConfigError) as raised:
+            settings(KEY_VAULT_NAME=value)
+        assert f"KEY_VAULT_NAME: {shown and repr(shown) or repr(value)} is not a vault name" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("true", True), ("TRUE", True), ("1", True), ("Yes", True), ("false", False), ("0", False)],

@@ -298,20 +298,28 @@ def test_an_existing_cluster_is_read_not_created_and_its_kubelet_gets_acr_pull(m
 
 
 @pytest.mark.parametrize(
-    ("changes", "flags"),
+    ("changes", "off", "flags"),
     [
-        ({"oidcIssuerProfile": {"enabled": False}}, "--enable-oidc-issuer"),
-        ({"securityProfile": {}}, "--enable-workload-identity"),
+        ({"oidcIssuerProfile": {"enabled": False}}, "the OIDC issuer", "--enable-oidc-issuer"),
+        ({"securityProfile": {}}, "workload identity", "--enable-workload-identity"),
+        ({"securityProfile": None}, "workload identity", "--enable-workload-identity"),
         (
             {"oidcIssuerProfile": {"enabled": False}, "securityProfile": {}},
+            "the OIDC issuer and workload identity",
             "--enable-oidc-issuer --enable-workload-identity",
         ),
     ],
 )
-def test_an_existing_cluster_without_issuer_or_workload_identity_is_refused_with_the_fix(monkeypatch, changes, flags):
+def test_an_existing_cluster_without_issuer_or_workload_identity_is_refused_with_the_fix(
+    monkeypatch, changes, off, flags
+):
     with pytest.raises(ClusterNotReady) as refused:
         existing(monkeypatch, **changes)
-    assert str(refused.value).endswith(f"az aks update -g platform-rg -n platform-aks {flags}")
+    pronoun = "them" if " and " in off else "it"
+    assert str(refused.value) == (
+        f"existing cluster platform-rg/platform-aks has {off} turned off; "
+        f"turn {pronoun} on with: az aks update -g platform-rg -n platform-aks {flags}"
+    )
 
 
 def test_a_named_deployer_is_granted_without_asking_who_signed_in():

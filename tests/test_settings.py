@@ -97,6 +97,7 @@ BAD_WORKLOADS = [
     (reader(image={"prebuilt": "localhost:5000/app"}), "image.prebuilt = 'localhost:5000/app': must be a lowercase"),
     (reader(image={"prebuilt": "contoso.azurecr.io/App:1.0"}), "image.prebuilt = 'contoso.azurecr.io/App:1.0'"),
     (reader(image={"prebuilt": " contoso.azurecr.io/app:1"}), "image.prebuilt = ' contoso.azurecr.io/app:1'"),
+    (reader(image={"prebuilt": 1}), "workloads[0].image.prebuilt = 1: must be a lowercase image reference"),
     (reader(image={"build": "app", "prebuilt": IMAGE}), "workloads[0].image = {'build': 'app', 'prebuilt':"),
     (reader(image={"build": "../outside"}), "workloads[0].image.build = '../outside': must be a directory of this"),
     (reader(image={"build": "twin"}), "workloads[0].image.build = 'twin': must be a directory of this project"),
