@@ -41,11 +41,11 @@ twin: $(VENV)/.installed
 bench: $(VENV)/.installed
 	status=0; $(PYTHON) -m twin.bench || status=1; $(PYTHON) tests/app_bench.py || status=1; exit $$status
 
-# Mutation testing (not part of `make test`: tens of minutes on two cores). mutmut mutates what
+# Mutation testing (not part of `make test`: hours on two cores the first time). mutmut mutates what
 # `[tool.mutmut] source_paths` in pyproject.toml names, runs each mutant against the tests that reach it, the app's
-# subprocesses included, and keeps its results in mutants/, so a second run tests only what changed; then the score
-# per file, with the equivalent mutants tests/mutation-equivalents.txt accepts left out. `MUTATE_MIN=95` fails
-# below that score.
+# subprocesses included, and keeps its results in mutants/: a later run tries again only the mutants no test killed
+# and those of changed functions. Then the score per file, with the equivalent mutants tests/mutation-equivalents.txt
+# accepts left out. `MUTATE_MIN=95` fails below that score.
 MUTATE_MIN ?= 0
 mutate: $(VENV)/.installed
 	$(PYTHON) tests/mutate.py run --max-children 2
