@@ -255,11 +255,12 @@ def test_each_grant_is_named_by_what_it_grants_so_adding_one_moves_no_other(dev)
     assert after == {**before, "wi-acr-pull-sharedimages": registry}
 
 
-def test_prebuilt_image_from_a_private_registry_waits_for_acr_pull_on_that_registry():
+@pytest.mark.parametrize("repository", ["secret-reader", "team/apps/secret-reader"])
+def test_prebuilt_image_from_a_private_registry_waits_for_acr_pull_on_that_registry(repository):
     registry = (
         f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/ci/providers/Microsoft.ContainerRegistry/registries/contoso"
     )
-    image = "contoso.azurecr.io/secret-reader@sha256:" + "b" * 64
+    image = f"contoso.azurecr.io/{repository}@sha256:" + "b" * 64
     workloads = [{"name": "reader", "secrets": [{"name": "s"}], "image": {"prebuilt": image}}]
     program = run_program({"workloads": json.dumps(workloads), "pullRegistryIds": json.dumps([registry])})
     assert program.of_type(REGISTRY) == [] and program.of_type(BUILD) == []
