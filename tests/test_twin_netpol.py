@@ -179,6 +179,34 @@ CASES: dict[str, tuple[list[dict[str, Any]], Pod, Endpoint, bool]] = {
         Endpoint("10.244.1.8", "TCP", 443, Pod(NS, {})),
         False,
     ),
+    "In matches a listed value, and only that": (
+        [
+            egress_only(
+                {"to": [{"podSelector": {"matchExpressions": [{"key": "k8s-app", "operator": "In", "values": ["x"]}]}}]}
+            )
+        ],
+        APP,
+        Endpoint("10.244.1.8", "TCP", 443, Pod(NS, {"k8s-app": "x"})),
+        True,
+    ),
+    "NotIn refuses a listed value": (
+        [
+            egress_only(
+                {
+                    "to": [
+                        {
+                            "podSelector": {
+                                "matchExpressions": [{"key": "k8s-app", "operator": "NotIn", "values": ["x"]}]
+                            }
+                        }
+                    ]
+                }
+            )
+        ],
+        APP,
+        Endpoint("10.244.1.8", "TCP", 443, Pod(NS, {"k8s-app": "x"})),
+        False,
+    ),
     "matchLabels and matchExpressions are ANDed in the policy's podSelector": (
         [
             egress_only(
