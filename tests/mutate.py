@@ -269,9 +269,10 @@ def report(minimum: float) -> int:
     print(f"{'file':44} " + " ".join(f"{c:>8}" for c in columns))
     for source, counts in [*rows, ("total", totals)]:
         score = percent(counts)
+        shown = f"{score:7.1f}%" if score is not None else f"{'-':>8}"
         print(
             f"{source:44} {counts['total']:8} {counts['killed']:8} {counts['equivalent']:8} {counts['survived']:8} "
-            f"{counts['no tests']:8} {counts['not run']:8} {counts['other']:8} {score:7.1f}%"
+            f"{counts['no tests']:8} {counts['not run']:8} {counts['other']:8} {shown}"
         )
     for name, status in survivors:
         print(f"{status}: {name}")
@@ -279,13 +280,13 @@ def report(minimum: float) -> int:
         print(f"listed as equivalent but no longer generated: {name}")
     if totals["not run"]:
         print(f"{totals['not run']} mutants not run yet: the score counts only those run")
-    return 0 if percent(totals) >= minimum and not (minimum and totals["not run"]) else 1
+    return 0 if (percent(totals) or 0.0) >= minimum and not (minimum and totals["not run"]) else 1
 
 
-def percent(counts: Counter[str]) -> float:
-    """Killed out of the mutants run, the accepted equivalents left out."""
+def percent(counts: Counter[str]) -> float | None:
+    """Killed out of the mutants run, the accepted equivalents left out; None when none was run."""
     run = counts["killed"] + counts["survived"] + counts["no tests"] + counts["other"]
-    return 100.0 * counts["killed"] / run if run else 100.0
+    return 100.0 * counts["killed"] / run if run else None
 
 
 def main() -> None:
