@@ -175,7 +175,7 @@ def run_mutmut(argv: list[str]) -> None:
     for module in (format_utils, cli, file_mutation):
         module.get_mutant_name = mutant_name  # type: ignore[attr-defined]
 
-    if argv[:1] == ["run"]:
+    if argv[:1] == ["run"] and not [a for a in argv[1:] if not a.startswith("-") and not a.isdigit()]:
         forget_survivors()
     MUTANTS.mkdir(exist_ok=True)
     link = MUTANTS / "aks_workload_identity"
