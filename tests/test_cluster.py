@@ -301,6 +301,12 @@ def test_an_existing_cluster_is_read_not_created_and_its_kubelet_gets_acr_pull(m
     ("changes", "off", "flags"),
     [
         ({"oidcIssuerProfile": {"enabled": False}}, "the OIDC issuer", "--enable-oidc-issuer"),
+        (
+            {"oidcIssuerProfile": {"enabled": False, "issuerURL": "https://eastus.oic.prod-aks.azure.com/t/c/"}},
+            "the OIDC issuer",
+            "--enable-oidc-issuer",
+        ),
+        ({"oidcIssuerProfile": {"enabled": True}}, "the OIDC issuer", "--enable-oidc-issuer"),
         ({"securityProfile": {}}, "workload identity", "--enable-workload-identity"),
         ({"securityProfile": None}, "workload identity", "--enable-workload-identity"),
         (
@@ -320,6 +326,13 @@ def test_an_existing_cluster_without_issuer_or_workload_identity_is_refused_with
         f"existing cluster platform-rg/platform-aks has {off} turned off; "
         f"turn {pronoun} on with: az aks update -g platform-rg -n platform-aks {flags}"
     )
+
+
+@pytest.mark.parametrize("identity_profile", [None, {}, {"kubeletidentity": {"clientId": "c"}}])
+def test_an_existing_cluster_without_a_kubelet_identity_is_refused(monkeypatch, identity_profile):
+    with pytest.raises(ClusterNotReady) as refused:
+        existing(monkeypatch, identityProfile=identity_profile)
+    assert str(refused.value) == "existing cluster platform-rg/platform-aks reports no kubelet identity"
 
 
 def test_a_named_deployer_is_granted_without_asking_who_signed_in():
