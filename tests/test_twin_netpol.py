@@ -189,6 +189,24 @@ CASES: dict[str, tuple[list[dict[str, Any]], Pod, Endpoint, bool]] = {
         Endpoint("10.244.1.8", "TCP", 443, Pod(NS, {"k8s-app": "x"})),
         True,
     ),
+    "NotIn matches a value it does not list": (
+        [
+            egress_only(
+                {
+                    "to": [
+                        {
+                            "podSelector": {
+                                "matchExpressions": [{"key": "k8s-app", "operator": "NotIn", "values": ["x"]}]
+                            }
+                        }
+                    ]
+                }
+            )
+        ],
+        APP,
+        Endpoint("10.244.1.8", "TCP", 443, Pod(NS, {"k8s-app": "y"})),
+        True,
+    ),
     "NotIn refuses a listed value": (
         [
             egress_only(
