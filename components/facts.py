@@ -173,8 +173,9 @@ MAX_PODS_RANGE = (10, 250)
 PRODUCTION_MIN_PODS_PER_NODE = 50
 #: Availability zones a region can offer.
 AVAILABILITY_ZONES = ("1", "2", "3")
-#: Azure public-cloud regions (`az account list-locations --query "[?metadata.regionType=='Physical'].name"`,
-#: 2026-11). A region Azure adds later must be added here.
+#: Azure public-cloud regions, the physical ones `az account list-locations` names. This list was written from
+#: Microsoft's published region list without a machine that reaches Azure, so it is not checked against the
+#: command: a region Azure has added since, or one missed here, is refused until it is added.
 AZURE_REGIONS = frozenset(
     """
     australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
