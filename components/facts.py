@@ -30,6 +30,9 @@ INJECTED_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FIL
 IMDS_ADDRESS = "169.254.169.254"
 #: At most this many federated credentials per user-assigned identity.
 MAX_FEDERATED_CREDENTIALS_PER_IDENTITY = 20
+#: A federated credential's name: a letter or digit, then 2 to 119 letters, digits, '-' or '_' (ARM template
+#: reference, Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials, `name` constraints).
+FEDERATED_CREDENTIAL_NAME = r"[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}"
 
 
 def service_account_subject(namespace: str, name: str) -> str:

@@ -1,6 +1,5 @@
 """FederatedIdentity: a managed identity that trusts exactly one cluster's service accounts, and its roles."""
 
-import re
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -158,5 +157,7 @@ class FederatedIdentity(pulumi.ComponentResource):
 
 
 def _credential_label(account_name: str) -> str:
-    """The service-account name made fit for a credential's auto-name (letters, digits, '-'; 120 in all)."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", account_name)[:60]
+    """The service-account name made fit for a credential's auto-name (facts.FEDERATED_CREDENTIAL_NAME): a
+    service account's name is lowercase letters, digits, '-' and '.', so '.' becomes '_', which no such name holds
+    and two accounts never share a label; cut to leave room in the name's 120 characters."""
+    return account_name.replace(".", "_")[:60]

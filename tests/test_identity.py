@@ -79,11 +79,30 @@ def test_identity_takes_as_many_credentials_as_azure_allows():
     assert len(program.of_type(CREDENTIAL)) == len(program.of_type(SERVICE_ACCOUNT)) == limit
 
 
-def test_a_dotted_service_account_name_still_gives_a_valid_credential_name():
-    program = build(service_account_names=["wi.demo.sa"])
-    credential = program.one(CREDENTIAL)
-    assert credential.inputs["subject"] == "system:serviceaccount:apps:wi.demo.sa"
-    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,119}", credential.outputs["name"]), credential.outputs["name"]
+def test_dotted_service_account_names_give_valid_credential_names_of_their_own():
+    program = build(service_account_names=["wi.demo.sa", "wi-demo-sa", "wi.demo-sa"])
+    credentials = program.of_type(CREDENTIAL)
+    assert [c.inputs["subject"].rsplit(":", 1)[1] for c in credentials] == ["wi.demo.sa", "wi-demo-sa", "wi.demo-sa"]
+    names = [c.outputs["name"] for c in credentials]
+    assert all(re.fullmatch(facts.FEDERATED_CREDENTIAL_NAME, name) for name in names), names
+    assert len(set(names)) == 3
+
+
+def test_a_grant_that_names_its_role_gets_that_role_and_no_other():
+    registry = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr"
+    program = build(role_grants=[RoleGrant(name="pulls", scope=registry, role=facts.ACR_PULL)])
+    (assignment,) = program.of_type(ROLE_ASSIGNMENT)
+    assert assignment.inputs["roleDefinitionId"] == facts.role_definition_id("s1", facts.ACR_PULL)
+
+
+def test_an_identity_without_grants_has_no_role_and_lives_in_the_given_region():
+    args = FederatedIdentityArgs(
+        resource_group_name="rg", location="swedencentral", issuer_url=ISSUER, namespace="apps"
+    )
+    program = run(lambda: FederatedIdentity("id", args))
+    assert program.of_type(ROLE_ASSIGNMENT) == []
+    assert program.one(IDENTITY).inputs["location"] == "swedencentral"
+    assert len(program.of_type(CREDENTIAL)) == 1
 
 
 def test_grants_need_names_of_their_own():

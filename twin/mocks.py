@@ -397,6 +397,10 @@ class RecordingMonitor(mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
+        # The engine refuses a second resource with the same type, name and parent (pulumi/pulumi pkg/diag/errors.go,
+        # GetDuplicateResourceURNError); Pulumi's own mocks do not.
+        if any(r.urn == response.urn for r in self.registrations):
+            raise ValueError(f"Duplicate resource URN '{response.urn}'; try giving it a unique name")
         secrets: list[str] = []
         inputs = _unwrap(rpc.deserialize_properties(request.object), "", secrets)
         outputs = _unwrap(rpc.deserialize_properties(response.object), "", []) if request.custom else {}
