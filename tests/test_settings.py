@@ -186,16 +186,20 @@ def test_a_small_vm_size_is_fine_for_a_user_pool():
 def test_production_refuses_what_a_production_stack_must_not_have():
     with pytest.raises(settings.SettingsError) as failure:
         run_program({"production": "true", "maxPodsPerNode": "30"})
-    message = str(failure.value)
-    for rule in (
-        f"{P}entraRbac = False: must be true on a production stack",
-        f"{P}apiServerAuthorizedIpRanges = []: must be a non-empty list on a production stack",
+    assert str(failure.value).split("\n  - ")[1:] == [
+        f"{P}entraRbac = False: must be true on a production stack (Entra ID sign-in, no local accounts)",
+        f"{P}apiServerAuthorizedIpRanges = []: must be a non-empty list on a production stack: the API server must "
+        "not be open to the whole internet",
         f"{P}vaultPurgeProtection = False: must be true on a production stack",
         f"{P}vaultPrivateEndpoint = False: must be true on a production stack",
         f"{P}maxPodsPerNode = 30: must be at least 50 on a production stack",
-    ):
-        assert rule in message
-    assert message.count("\n  - ") == 5
+    ]
+
+
+def test_production_refuses_workloads_without_network_policy():
+    with pytest.raises(settings.SettingsError) as failure:
+        run_program({"networkPolicy": "false"}, stack="prod")
+    assert str(failure.value).split("\n  - ")[1:] == [f"{P}networkPolicy = False: must be true on a production stack"]
 
 
 def test_a_bad_setting_declares_nothing(monkeypatch):
