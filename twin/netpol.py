@@ -60,13 +60,6 @@ class Requirement:
             return self.key in labels
         return self.key not in labels  # DoesNotExist
 
-    def __str__(self) -> str:
-        if self.operator == "Exists":
-            return self.key
-        if self.operator == "DoesNotExist":
-            return f"!{self.key}"
-        return f"{self.key} {self.operator.lower()} ({','.join(self.values)})"
-
 
 @dataclass(frozen=True)
 class Selector:
@@ -80,10 +73,6 @@ class Selector:
             r.matches(labels) for r in self.match_expressions
         )
 
-    def __str__(self) -> str:
-        terms = [f"{k}={v}" for k, v in self.match_labels.items()] + [str(r) for r in self.match_expressions]
-        return ",".join(terms) or "(all)"
-
 
 @dataclass(frozen=True)
 class IPBlock:
@@ -95,9 +84,6 @@ class IPBlock:
         if ip.version != self.cidr.version or ip not in self.cidr:
             return False
         return not any(ip in block for block in self.excepted)
-
-    def __str__(self) -> str:
-        return f"{self.cidr}" + (f" except {', '.join(map(str, self.excepted))}" if self.excepted else "")
 
 
 @dataclass(frozen=True)
@@ -129,16 +115,6 @@ class Peer:
             in_namespace = self.namespace_selector.matches(pod.all_namespace_labels())
         return in_namespace and (self.pod_selector is None or self.pod_selector.matches(pod.labels))
 
-    def __str__(self) -> str:
-        if self.ip_block is not None:
-            return f"ipBlock {self.ip_block}"
-        parts = []
-        if self.namespace_selector is not None:
-            parts.append(f"namespaces {self.namespace_selector}")
-        if self.pod_selector is not None:
-            parts.append(f"pods {self.pod_selector}")
-        return " and ".join(parts)
-
 
 @dataclass(frozen=True)
 class Port:
@@ -153,11 +129,6 @@ class Port:
         if self.port is None:
             return True
         return self.port <= port <= (self.end_port if self.end_port is not None else self.port)
-
-    def __str__(self) -> str:
-        if self.port is None:
-            return f"{self.protocol} (all ports)"
-        return f"{self.protocol} {self.port}" + (f"-{self.end_port}" if self.end_port is not None else "")
 
 
 @dataclass(frozen=True)
