@@ -34,14 +34,15 @@ def test_invalid_setting_prints_the_settings_error_alone(
 
 
 BAD_OPTIONS = {
-    "no reads": (["--reads", "0"], "--reads: '0' is not a whole number of reads of at least 1"),
-    "negative reads": (["--reads", "-1"], "--reads: '-1' is not a whole number of reads of at least 1"),
-    "fractional reads": (["--reads", "1.5"], "--reads: '1.5' is not a whole number"),
-    "zero poll interval": (["--poll-interval", "0"], "--poll-interval: '0' is not a positive, finite number"),
-    "negative poll interval": (["--poll-interval", "-1"], "--poll-interval: '-1' is not a positive"),
-    "infinite poll interval": (["--poll-interval", "inf"], "--poll-interval: 'inf' is not a positive, finite"),
-    "poll interval not a number": (["--poll-interval", "nan"], "--poll-interval: 'nan' is not a positive"),
-    "zero timeout": (["--timeout", "0"], "--timeout: '0' is not a positive, finite number of seconds"),
+    "no reads": (["--reads", "0"], "--reads: '0' is not a positive whole number of reads"),
+    "negative reads": (["--reads", "-1"], "--reads: '-1' is not a positive whole number of reads"),
+    "fractional reads": (["--reads", "1.5"], "--reads: '1.5' is not a positive whole number of reads"),
+    "zero poll interval": (["--poll-interval", "0"], "--poll-interval: '0' is not a positive finite number of seconds"),
+    "negative poll interval": (["--poll-interval", "-1"], "--poll-interval: '-1' is not a positive finite number"),
+    "infinite poll interval": (["--poll-interval", "inf"], "--poll-interval: 'inf' is not a positive finite number"),
+    "poll interval not a number": (["--poll-interval", "nan"], "--poll-interval: 'nan' is not a positive finite"),
+    "word for a poll interval": (["--poll-interval", "soon"], "--poll-interval: 'soon' is not a positive finite"),
+    "zero timeout": (["--timeout", "0"], "--timeout: '0' is not a positive finite number of seconds"),
 }
 
 

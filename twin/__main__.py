@@ -11,11 +11,11 @@ link is broken, the reads time out or a pair is not isolated; 2 for a bad option
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 import pulumi
 
+from twin.arguments import positive
 from twin.chain import first_broken, render
 from twin.declared import from_program
 from twin.isolation import Proof, prove
@@ -24,34 +24,21 @@ from twin.mocks import PROJECT_DIR, run_program
 from twin.run import GUARD_MARK, Results, Twin, read_all
 
 
-def _reads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of reads of at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive, finite number of seconds")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m twin", description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml config is used")
-    parser.add_argument("--reads", type=_reads, default=3, help="successful reads to wait for (at least 1)")
     parser.add_argument(
-        "--poll-interval", type=_seconds, default=1.0, help="the app's POLL_INTERVAL_SECONDS (seconds, > 0)"
+        "--reads", type=positive(int, "reads"), default=3, help="successful reads to wait for (at least 1)"
     )
-    parser.add_argument("--timeout", type=_seconds, default=60.0, help="seconds to wait for the reads (> 0)")
+    parser.add_argument(
+        "--poll-interval",
+        type=positive(float, "seconds"),
+        default=1.0,
+        help="the app's POLL_INTERVAL_SECONDS (seconds, > 0)",
+    )
+    parser.add_argument(
+        "--timeout", type=positive(float, "seconds"), default=60.0, help="seconds to wait for the reads (> 0)"
+    )
     return parser
 
 

@@ -34,7 +34,6 @@ broken run would be no measurement), 2 for a bad option.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import statistics
@@ -42,9 +41,9 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from twin.arguments import positive
 from twin.chain import BROKEN
 from twin.declared import from_program
 from twin.faults import Faults
@@ -83,43 +82,33 @@ READ_LINE = re.compile(r"^Your secret is ")
 PROBE_SECONDS = 0.05
 
 
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    """An argparse type: a positive, finite number of the given kind."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a positive, finite number")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m twin.bench", description=(__doc__ or "").partition("\n")[0])
     steady = parser.add_argument_group("steady state")
-    steady.add_argument("--polls", type=_positive(int), default=100, help="reads to count (default 100)")
+    steady.add_argument("--polls", type=positive(int, "reads"), default=100, help="reads to count (default 100)")
     steady.add_argument(
-        "--poll-interval", type=_positive(float), default=0.01, help="the app's interval here (default 0.01 s)"
+        "--poll-interval",
+        type=positive(float, "seconds"),
+        default=0.01,
+        help="the app's interval here (default 0.01 s)",
     )
-    steady.add_argument("--timeout", type=_positive(float), default=60.0, help="seconds for the reads (default 60)")
+    steady.add_argument(
+        "--timeout", type=positive(float, "seconds"), default=60.0, help="seconds for the reads (default 60)"
+    )
     propagation = parser.add_argument_group("propagation")
     propagation.add_argument(
-        "--window", type=_positive(float), default=60.0, help="seconds of each fault window (default 60)"
+        "--window", type=positive(float, "seconds"), default=60.0, help="seconds of each fault window (default 60)"
     )
-    propagation.add_argument("--runs", type=_positive(int), default=5, help="runs, side by side (default 5)")
+    propagation.add_argument("--runs", type=positive(int, "runs"), default=5, help="runs, side by side (default 5)")
     propagation.add_argument(
         "--interval",
-        type=_positive(float),
+        type=positive(float, "seconds"),
         default=5.0,
         help="the app's POLL_INTERVAL_SECONDS in these runs (default 5, the app's own default)",
     )
     scale = parser.add_argument_group("scale")
     scale.add_argument(
-        "--scale-runs", type=_positive(int), default=5, help="timed program runs per workload count (default 5)"
+        "--scale-runs", type=positive(int, "runs"), default=5, help="timed program runs per workload count (default 5)"
     )
     parser.add_argument("--only", choices=("steady", "propagation", "scale"), help="run one part only")
     return parser
