@@ -448,6 +448,16 @@ def test_an_unexpected_exception_is_still_one_line_naming_its_type() -> None:
     assert line == "Unexpected error (ValueError) reading the secret: bad thing."
 
 
+def run_loop(poller: Poller, health: Health | None = None) -> None:
+    """Runs the loop in a thread until its source stops it; a loop that never ends fails the test, not pytest."""
+    thread = threading.Thread(target=poller.run, daemon=True)
+    if health is not None:
+        health.watch(thread)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
 class ScriptedSource:
     """Stands in for SecretClient: raises or returns in order, then sets `stop`."""
 
@@ -493,10 +503,7 @@ def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_val
     out = io.StringIO()
     health = Health(ready_window=1)
     poller = Poller(settings(POLL_INTERVAL_SECONDS="0.001"), source, CONTEXT, Console(out), health, stop)
-    thread = threading.Thread(target=poller.run, daemon=True)  # a broken loop must not hold pytest
-    thread.start()
-    thread.join(10)
-    assert not thread.is_alive()
+    run_loop(poller)
     lines = out.getvalue().splitlines()
     errors = lines_matching(lines, ERROR_LINE)
     counters = [re.search(r"consecutive failure (\d+)", line)[1] for line in errors]
@@ -514,10 +521,7 @@ def test_the_loop_retries_every_interval_until_its_first_read_and_backs_off_only
     out = io.StringIO()
     health = Health(ready_window=1)
     poller = Poller(settings(POLL_INTERVAL_SECONDS="0.01"), source, CONTEXT, Console(out), health, stop)
-    thread = threading.Thread(target=poller.run, daemon=True)  # a broken loop must not hold pytest
-    thread.start()
-    thread.join(10)
-    assert not thread.is_alive()
+    run_loop(poller)
     waits = [float(m[1]) for m in re.finditer(r"Retrying in ([0-9.]+) s", out.getvalue())]
     assert len(waits) == 10
     assert waits[:5] == [0.01] * 5  # 90-100 % of the interval, shown to 2 places
@@ -562,11 +566,7 @@ def test_liveness_holds_through_long_waits_and_slow_requests_because_the_loop_be
 
     source = SlowSource(["Hello", "Hello", "Hello"], stop)
     poller = Poller(settings(POLL_INTERVAL_SECONDS="1000"), source, CONTEXT, Console(io.StringIO()), health, stop)
-    thread = threading.Thread(target=poller.run, daemon=True)  # a broken loop must not hold pytest
-    health.watch(thread)
-    thread.start()
-    thread.join(10)
-    assert not thread.is_alive()
+    run_loop(poller, health)
     assert stop.seen == [("during a request", True), ("after a wait", True)] * 3
 
 

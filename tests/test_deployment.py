@@ -136,17 +136,23 @@ def test_namespace_is_restricted_and_denies_all_traffic_until_a_workload_allows_
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"
 
 
+def orders_args(**overrides) -> WorkloadArgs:
+    """The `orders` workload: one service account reading `db-password` from a vault of its own."""
+    args = {
+        "resource_group_name": "rg",
+        "location": "westeurope",
+        "issuer_url": ISSUER,
+        "namespace": "orders",
+        "service_account_names": ["orders-api"],
+        "image": IMAGE,
+        "secrets": [{"name": "db-password"}],
+        **overrides,
+    }
+    return WorkloadArgs(**args)
+
+
 def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_for_both():
-    args = WorkloadArgs(
-        resource_group_name="rg",
-        location="westeurope",
-        issuer_url=ISSUER,
-        namespace="orders",
-        service_account_names=["orders-api", "orders-worker"],
-        image=IMAGE,
-        secrets=[{"name": "db-password"}],
-        env={"SECRET_NAME": "db-password"},
-    )
+    args = orders_args(service_account_names=["orders-api", "orders-worker"], env={"SECRET_NAME": "db-password"})
     program = run(lambda: Workload("orders", args))
     vault = program.one("azure-native:keyvault:Vault")
     (grant,) = program.of_type("azure-native:authorization:RoleAssignment")
@@ -189,16 +195,7 @@ def test_the_pods_and_nothing_else_of_a_deployment_wait_for_its_depends_on():
 
 def test_a_workloads_depends_on_holds_back_its_pods_alone_not_its_identity_or_vault():
     """The AcrPull grant exists only once the cluster does: the identity, vault and credentials must not wait."""
-    args = WorkloadArgs(
-        resource_group_name="rg",
-        location="westeurope",
-        issuer_url=ISSUER,
-        namespace="orders",
-        service_account_names=["orders-api"],
-        image=IMAGE,
-        secrets=[{"name": "db-password"}],
-    )
-    program, grant = waits_for_a_grant(lambda opts: Workload("orders", args, opts=opts))
+    program, grant = waits_for_a_grant(lambda opts: Workload("orders", orders_args(), opts=opts))
     deployment = program.one(DEPLOYMENT)
     credential = program.one("azure-native:managedidentity:FederatedIdentityCredential")
     assert {grant.urn, credential.urn} <= set(deployment.dependencies)
@@ -211,19 +208,7 @@ def test_a_workload_in_a_shared_vault_reads_each_of_its_own_secrets_and_waits_fo
     def program():
         secrets = [{"name": "orders-db"}, {"name": "billing-db"}]
         shared = SecretVault("shared", SecretVaultArgs(resource_group_name="rg", location="x", secrets=secrets))
-        Workload(
-            "orders",
-            WorkloadArgs(
-                resource_group_name="rg",
-                location="westeurope",
-                issuer_url=ISSUER,
-                namespace="orders",
-                service_account_names=["orders-api"],
-                image=IMAGE,
-                secrets=[{"name": "orders-db"}],
-                shared_vault=shared.shared,
-            ),
-        )
+        Workload("orders", orders_args(secrets=[{"name": "orders-db"}], shared_vault=shared.shared))
 
     declared = run(program)
     secrets = {s.inputs["secretName"]: s for s in declared.of_type(SECRET)}
