@@ -60,7 +60,7 @@ def entra_error(code: int, error: str = "invalid_client", status: int = 400) -> 
         700016: f"Application with identifier '{CLIENT_ID}' was not found in the directory '{TENANT_ID}'.",
         90061: "Request to External OIDC endpoint failed.",
     }
-    description = f"AADSTS{code}: {texts.get(code, 'Error.')} Trace ID: 0000 Correlation ID: 1111"
+    description = f"AADSTS{code}: {texts.get(code, 'Error.')}\r\nTrace ID: 0000\r\nCorrelation ID: 1111"
     return json_response(status, {"error": error, "error_description": description, "error_codes": [code]})
 
 

@@ -260,8 +260,9 @@ class Entra:
             400,
             {
                 "error": e.error,
-                "error_description": f"AADSTS{e.code}: {e.description} Trace ID: {trace_id} "
-                f"Correlation ID: {correlation_id} Timestamp: {timestamp}",
+                # Entra ID breaks the description's lines with CRLF (see app/secret_reader/diagnose.py).
+                "error_description": f"AADSTS{e.code}: {e.description}\r\nTrace ID: {trace_id}\r\n"
+                f"Correlation ID: {correlation_id}\r\nTimestamp: {timestamp}",
                 "error_codes": [e.code],
                 "timestamp": timestamp,
                 "trace_id": trace_id,

@@ -36,9 +36,10 @@ from secret_reader.facts import (
 )
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
-#: azure-identity's "Microsoft Entra ID error '(<error>) <description>'", then maybe " Content: <body>".
+#: azure-identity's "Microsoft Entra ID error '(<error>) <description>'", then maybe " Content: <body>". The
+#: description runs over lines: Entra ID ends it with "\r\nTrace ID: …\r\nCorrelation ID: …\r\nTimestamp: …".
 _ENTRA_ERROR = re.compile(
-    r"Microsoft Entra ID error '\((?P<error>[^)]*)\) (?P<description>.*?)'(?=\s+Content:|\s*$)", re.M
+    r"Microsoft Entra ID error '\((?P<error>[^)]*)\) (?P<description>.*?)'(?=\s+Content:|\s*$)", re.M | re.S
 )
 #: azure-identity's tenant refusal, without the advice about additionally_allowed_tenants that follows it.
 _TENANT_SAID = re.compile(r"The current credential is " + re.escape(TENANT_REFUSAL) + r" \S+?\.(?=\s|$)")
