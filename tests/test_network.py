@@ -37,3 +37,17 @@ def test_network_declares_both_subnets_one_after_the_other_and_the_linked_vault_
         {"id": vnet.outputs["id"]},
         False,
     )
+
+
+def test_the_network_is_in_the_stacks_region_and_the_private_dns_zone_is_global():
+    """ARM places a private DNS zone and its links in `global` only; the network goes where the cluster is."""
+    program = run(lambda: ClusterNetwork("net", ClusterNetworkArgs(resource_group_name="rg", location="swedencentral")))
+    assert program.one("azure-native:network:VirtualNetwork").inputs["location"] == "swedencentral"
+    for type_ in ("azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"):
+        assert program.one(type_).inputs["location"] == "global", type_
+
+
+def test_the_network_leaves_its_subnets_to_their_own_resources():
+    """A refresh reads the standalone subnets into the network's state; were `subnets` not ignored, the next update
+    would plan to remove them (pulumi-azure-native#611)."""
+    assert build().one("azure-native:network:VirtualNetwork").ignore_changes == ["subnets"]
