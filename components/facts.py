@@ -20,8 +20,6 @@ CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 #: Audience of the projected token and of every federated credential.
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-#: Where the webhook mounts the projected service-account token in each container.
-INJECTED_TOKEN_FILE = "/var/run/secrets/azure/tokens/azure-identity-token"
 #: The authority host the webhook injects for the public cloud.
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com/"
 #: The environment variables the webhook injects into each container.
