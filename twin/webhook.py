@@ -48,8 +48,8 @@ def admit(declarations: Declarations, pod: Workload, token_file: str) -> Admissi
     """Admission of the workload's pod in the declared cluster; `token_file` is where the twin's kubelet writes
     the token.
 
-    In the cluster the token is on a projected volume the webhook mounts (its path has changed between webhook
-    releases, and only AZURE_FEDERATED_TOKEN_FILE names it); the twin injects the path of its own kubelet's file.
+    In the cluster the token is on a projected volume the webhook mounts, at the path AZURE_FEDERATED_TOKEN_FILE
+    names; the twin injects the path of its own kubelet's file, which is the only difference.
     """
     name = pod.service_account_name or DEFAULT_SERVICE_ACCOUNT
     account = next((a for a in declarations.service_accounts if a.namespace == pod.namespace and a.name == name), None)
