@@ -51,8 +51,9 @@ mutate: $(VENV)/.installed
 	$(PYTHON) tests/mutate.py run --max-children 2
 	$(PYTHON) tests/mutate.py report --min $(MUTATE_MIN)
 
-# The same on a random share of each file's mutants (MUTATE_PERCENT, at least 25 a file), plus every mutant no test
-# killed before: an unbiased score per file in about an hour. A later run with a higher share tops it up.
+# The same on a share of each file's mutants (MUTATE_PERCENT, at least 25 a file; those run before count, the rest
+# are picked at random), plus every mutant no test killed before: an estimate per file in about an hour. A later run
+# with a higher share tops it up.
 MUTATE_PERCENT ?= 10
 mutate-sample: $(VENV)/.installed
 	$(PYTHON) tests/mutate.py sample --percent $(MUTATE_PERCENT)

@@ -292,8 +292,9 @@ def percent(counts: Counter[str]) -> float | None:
 
 
 def sample(percent: float, at_least: int, seed: int, max_children: str) -> None:
-    """Runs a random share of each file's mutants (at least `at_least`, or all it has), counting those already run,
-    and every mutant no test killed last time: an unbiased score per file in a fraction of a full run's hours."""
+    """Tops each file's mutants that have run up to `percent` of them (at least `at_least`, or all it has) with a
+    random choice among the rest, and runs again every mutant no test killed last time: a score per file in a
+    fraction of a full run's hours. It is an estimate: the mutants not run may score otherwise."""
     chosen = []
     rng = random.Random(seed)
     for source in mutated_files():
