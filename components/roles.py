@@ -16,7 +16,6 @@ def assign_role(
     scope: pulumi.Input[str],
     parent: pulumi.Resource,
     principal_type: pulumi.Input[str] = facts.SERVICE_PRINCIPAL,
-    depends_on: list[pulumi.Resource] | None = None,
 ) -> authorization.RoleAssignment:
     """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).
 
@@ -33,5 +32,5 @@ def assign_role(
         principal_type=principal_type,
         role_definition_id=subscription_id.apply(lambda sub: facts.role_definition_id(sub, role)),
         scope=scope,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+        opts=pulumi.ResourceOptions(parent=parent),
     )
