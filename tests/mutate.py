@@ -19,6 +19,8 @@ with these additions:
 every mutant that no test killed last time;
 `python tests/mutate.py report` prints the score per file, with the equivalent mutants that
 `tests/mutation-equivalents.txt` accepts left out of the count, and exits 1 below `--min` percent.
+`python tests/mutate.py sample --percent 10` draws a random tenth of each file's mutants and runs those not yet
+killed; `report --sample` scores just them, with the interval the whole score lies in.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
 EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
+#: The mutants `sample` drew last.
+SAMPLE = MUTANTS / "sample.txt"
 # Source directory prefix → the name the code is imported by.
 IMPORT_NAMES = {"components.": "aks_workload_identity.", "app.secret_reader.": "secret_reader."}
 HITS_ENV = "MUTATE_SUBPROCESS_HITS"
@@ -243,8 +247,9 @@ def mutated_files() -> list[Path]:
     return files
 
 
-def report(minimum: float) -> int:
+def report(minimum: float, sample_only: bool = False) -> int:
     accepted = equivalents()
+    chosen = set(SAMPLE.read_text(encoding="utf-8").split()) if sample_only else None
     rows = []
     totals: Counter[str] = Counter()
     survivors = []
@@ -252,6 +257,8 @@ def report(minimum: float) -> int:
     for source in mutated_files():
         meta = MUTANTS / f"{source}.meta"
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"] if meta.exists() else {}
+        if chosen is not None:
+            codes = {name: code for name, code in codes.items() if name in chosen}
         counts: Counter[str] = Counter()
         for name, code in codes.items():
             seen.add(name)
@@ -280,6 +287,9 @@ def report(minimum: float) -> int:
         print(f"{status}: {name}")
     for name in sorted(set(accepted) - seen):
         print(f"listed as equivalent but no longer generated: {name}")
+    if chosen is not None:
+        low, high = wilson(totals)
+        print(f"a random sample of {len(chosen)} mutants: the score of all of them is {low:.1f}-{high:.1f} % (95 %)")
     if totals["not run"]:
         print(f"{totals['not run']} mutants not run yet: the score counts only those run")
     return 0 if (percent(totals) or 0.0) >= minimum and not (minimum and totals["not run"]) else 1
@@ -291,29 +301,40 @@ def percent(counts: Counter[str]) -> float | None:
     return 100.0 * counts["killed"] / run if run else None
 
 
+def wilson(counts: Counter[str]) -> tuple[float, float]:
+    """The 95 % Wilson interval of the score, for a score measured on a random sample."""
+    n = counts["killed"] + counts["survived"] + counts["no tests"] + counts["other"]
+    if not n:
+        return 0.0, 100.0
+    p, z = counts["killed"] / n, 1.96
+    centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 100 * (centre - spread) / (1 + z * z / n), 100 * (centre + spread) / (1 + z * z / n)
+
+
 def sample(percent: float, at_least: int, seed: int, max_children: str) -> None:
-    """Tops each file's mutants that have run up to `percent` of them (at least `at_least`, or all it has) with a
-    random choice among the rest, and runs again every mutant no test killed last time: a score per file in a
-    fraction of a full run's hours. It is an estimate: the mutants not run may score otherwise."""
-    chosen = []
+    """Draws `percent` of each file's mutants at random (at least `at_least`, or all it has), whatever they scored
+    before, writes their names to mutants/sample.txt and runs those no test has killed yet: `report --sample` then
+    estimates the whole score from them in a fraction of a full run's hours."""
     rng = random.Random(seed)
+    chosen, to_run = [], []
     for source in mutated_files():
         meta = MUTANTS / f"{source}.meta"
         if not meta.exists():
             raise SystemExit(f"{meta} is missing: run `python tests/mutate.py run` once to generate the mutants")
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-        not_run = sorted(name for name, code in codes.items() if code is None)
-        chosen += sorted(name for name, code in codes.items() if code is not None and code not in KILLED)
-        target = min(len(codes), max(at_least, math.ceil(len(codes) * percent / 100)))
-        chosen += rng.sample(not_run, min(len(not_run), max(0, target - (len(codes) - len(not_run)))))
-    print(f"sampling {len(chosen)} mutants")
-    run_mutmut(["run", "--max-children", max_children, *chosen])
+        names = rng.sample(sorted(codes), min(len(codes), max(at_least, math.ceil(len(codes) * percent / 100))))
+        chosen += names
+        to_run += [name for name in names if codes[name] not in KILLED]
+    SAMPLE.write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    print(f"sampled {len(chosen)} mutants; running the {len(to_run)} no test has killed yet")
+    if to_run:
+        run_mutmut(["run", "--max-children", max_children, *to_run])
 
 
 def main() -> None:
     if sys.argv[1:2] == ["sample"]:
         parser = argparse.ArgumentParser(prog="tests/mutate.py sample")
-        parser.add_argument("--percent", type=float, default=10.0, help="share of each file's mutants to have run")
+        parser.add_argument("--percent", type=float, default=10.0, help="share of each file's mutants to draw")
         parser.add_argument("--at-least", type=int, default=25, help="mutants per file however small the share")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--max-children", default="2")
@@ -323,8 +344,9 @@ def main() -> None:
     if sys.argv[1:2] == ["report"]:
         parser = argparse.ArgumentParser(prog="tests/mutate.py report")
         parser.add_argument("--min", type=float, default=0.0, help="fail below this percent, or with mutants not run")
+        parser.add_argument("--sample", action="store_true", help="count only the mutants `sample` drew")
         args = parser.parse_args(sys.argv[2:])
-        raise SystemExit(report(args.min))
+        raise SystemExit(report(args.min, args.sample))
     run_mutmut(sys.argv[1:])
 
 
