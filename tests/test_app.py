@@ -22,15 +22,29 @@ from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+from azure.core.pipeline.policies import RequestHistory
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
 from secret_reader import facts
 from secret_reader.config import ConfigError, Settings, WorkloadIdentity, load_settings
 from secret_reader.console import Console, mask
 from secret_reader.diagnose import Context, describe
 from secret_reader.health import LIVENESS_GRACE_SECONDS, Health, serve
-from secret_reader.reader import REQUEST_STALL_SECONDS, STOPPED_LINE, Poller, retry_delay
+from secret_reader.reader import (
+    REQUEST_STALL_SECONDS,
+    SDK_RETRY_POLICY,
+    STOPPED_LINE,
+    AnnouncedRetryPolicy,
+    Poller,
+    retry_delay,
+    secret_client,
+    workload_identity_credential,
+)
 
 from tests.app_fakes import (
     ACCESS_TOKEN,
@@ -148,7 +162,7 @@ NOT_INJECTED = (
     "kube-system). Outside a cluster, set them yourself (app/README.md)"
 )
 LIKE = "like https://myvault.vault.azure.net/"
-VAULT_NAME = "3-24 letters, digits and hyphens, starting with a letter"
+NAME_RULE = "3-24 letters, digits and hyphens, starting with a letter"
 WHITESPACE = "has leading or trailing whitespace; set the value alone"
 SECONDS = "must be a positive number of seconds, e.g. 5 or 0.5"
 PORT = "must be a port number 1-65535 (0 picks a free port)"
@@ -181,6 +195,26 @@ URL = "KEY_VAULT_URL"
             f"'https://kv1.vault.azure.net/?a=b' must be the vault URI alone, {LIKE}",
         ),
         (
+            {URL: "https://kv1.vault.azure.net/#x"},
+            URL,
+            f"'https://kv1.vault.azure.net/#x' must be the vault URI alone, {LIKE}",
+        ),
+        (
+            {URL: "https://user@kv1.vault.azure.net/"},
+            URL,
+            f"'https://user@kv1.vault.azure.net/' must be the vault URI alone, {LIKE}",
+        ),
+        (
+            {URL: "https://:pw@kv1.vault.azure.net/"},
+            URL,
+            f"'https://:pw@kv1.vault.azure.net/' must be the vault URI alone, {LIKE}",
+        ),
+        (
+            {URL: "https://kv1.vault.azure.net:99999/"},
+            URL,
+            f"'https://kv1.vault.azure.net:99999/' is not a URL (Port out of range 0-65535); expected one {LIKE}",
+        ),
+        (
             {URL: "https://kv1.blob.core.windows.net/"},
             URL,
             "'https://kv1.blob.core.windows.net/' is not a Key Vault host <name>.vault.<cloud domain> "
@@ -189,14 +223,14 @@ URL = "KEY_VAULT_URL"
         (
             {URL: "https://1kv.vault.azure.net/"},
             URL,
-            f"'https://1kv.vault.azure.net/': vault name '1kv' must be {VAULT_NAME}",
+            f"'https://1kv.vault.azure.net/': vault name '1kv' must be {NAME_RULE}",
         ),
         ({URL: " https://kv1.vault.azure.net/"}, URL, f"' https://kv1.vault.azure.net/' {WHITESPACE}"),
         ({URL: "https://kv1.vault.azure.net/ "}, URL, f"'https://kv1.vault.azure.net/ ' {WHITESPACE}"),
         ({"POLL_INTERVAL_SECONDS": "5\n"}, "POLL_INTERVAL_SECONDS", f"'5\\n' {WHITESPACE}"),
-        ({"KEY_VAULT_NAME": "kv"}, "KEY_VAULT_NAME", f"'kv' is not a vault name: {VAULT_NAME}"),
-        ({"KEY_VAULT_NAME": "a" * 25}, "KEY_VAULT_NAME", f"'{'a' * 25}' is not a vault name: {VAULT_NAME}"),
-        ({"KEY_VAULT_NAME": "kv_1"}, "KEY_VAULT_NAME", f"'kv_1' is not a vault name: {VAULT_NAME}"),
+        ({"KEY_VAULT_NAME": "kv"}, "KEY_VAULT_NAME", f"'kv' is not a vault name: {NAME_RULE}"),
+        ({"KEY_VAULT_NAME": "a" * 25}, "KEY_VAULT_NAME", f"'{'a' * 25}' is not a vault name: {NAME_RULE}"),
+        ({"KEY_VAULT_NAME": "kv_1"}, "KEY_VAULT_NAME", f"'kv_1' is not a vault name: {NAME_RULE}"),
         ({"SECRET_NAME": ""}, "SECRET_NAME", "is required (the name of the secret to read)"),
         ({"SECRET_NAME": "my_secret"}, "SECRET_NAME", "'my_secret' must be 1-127 letters, digits and hyphens"),
         ({"SECRET_NAME": "s" * 128}, "SECRET_NAME", f"'{'s' * 100}...' must be 1-127 letters, digits and hyphens"),
@@ -261,6 +295,7 @@ def test_fractional_interval_port_zero_and_a_version_are_accepted_and_empty_mean
     version = "ded8e5e3b3e040e9bfa5c47d0e28848a"
     got = settings(POLL_INTERVAL_SECONDS="0.05", HEALTH_PORT="0", VERSION_ID=version)
     assert (got.poll_interval, got.health_port, got.version) == (0.05, 0, version)
+    assert settings(HEALTH_PORT="65535").health_port == 65535  # the highest port; 65536 is refused above
     empty = settings(VERSION_ID="", POLL_INTERVAL_SECONDS="", REVEAL_SECRET="", HEALTH_PORT="", AZURE_AUTHORITY_HOST="")
     assert (empty.version, empty.poll_interval, empty.reveal, empty.health_port) == (None, 5.0, False, 8080)
     assert empty.identity.authority_host is None
@@ -541,9 +576,11 @@ class VersionedVault:
 
     def __init__(self, versions: dict[str, str], latest: str, stop: threading.Event) -> None:
         self.versions, self.latest, self.stop = versions, latest, stop
+        self.asked: list[tuple[str, str | None]] = []
 
     def get_secret(self, name: str, version: str | None = None) -> object:
         self.stop.set()
+        self.asked.append((name, version))
         version = version or self.latest
         return SimpleNamespace(value=self.versions[version], properties=SimpleNamespace(version=version))
 
@@ -556,6 +593,27 @@ def test_a_pinned_version_is_the_one_read_not_the_latest() -> None:
     pinned = settings(VERSION_ID=old, REVEAL_SECRET="true")
     Poller(pinned, vault, CONTEXT, Console(out), Health(ready_window=1), stop).run()
     assert "Your secret is 'first value'." in out.getvalue().splitlines()
+    assert vault.asked == [(SECRET_NAME, old)]
+
+
+@pytest.mark.parametrize(
+    ("reveal", "shown"), [("true", ""), ("false", f"<hidden: 0 characters, version {SECRET_VERSION[:8]}>")]
+)
+def test_a_secret_without_a_value_is_shown_as_empty(reveal: str, shown: str) -> None:
+    # Key Vault may return a secret with an empty value; the SDK's KeyVaultSecret.value may be None.
+    stop = threading.Event()
+    out = io.StringIO()
+    source = ScriptedSource(["", None], stop)
+    poller = Poller(
+        settings(REVEAL_SECRET=reveal, POLL_INTERVAL_SECONDS="0.001"),
+        source,
+        CONTEXT,
+        Console(out),
+        Health(ready_window=1),
+        stop,
+    )
+    poller.run()
+    assert lines_matching(out.getvalue().splitlines(), "^Your secret is ") == [f"Your secret is '{shown}'."] * 2
 
 
 def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_value() -> None:
@@ -567,13 +625,18 @@ def test_loop_survives_failures_resets_backoff_after_a_success_and_masks_the_val
     poller = Poller(settings(POLL_INTERVAL_SECONDS="0.001"), source, CONTEXT, Console(out), health, stop)
     run_loop(poller)
     lines = out.getvalue().splitlines()
-    errors = lines_matching(lines, ERROR_LINE)
-    counters = [re.search(r"consecutive failure (\d+)", line)[1] for line in errors]
-    assert counters == ["1", "2", "1"]
+    errors = [re.sub(ERROR_LINE, "", line) for line in lines_matching(lines, ERROR_LINE)]
+    # Every wait is 50-100 % of 0.001 s, shown as 0.00; the count restarts after the read.
+    assert errors == [
+        f"{describe(failures[0], CONTEXT)} Retrying in 0.00 s (consecutive failure 1).",
+        "Unexpected error (ValueError) reading the secret: boom. Retrying in 0.00 s (consecutive failure 2).",
+        "Unexpected error (RuntimeError) reading the secret: again. Retrying in 0.00 s (consecutive failure 1).",
+    ]
     assert lines.count(f"Your secret is '{mask('Hello', SECRET_VERSION)}'.") == 2
     assert lines.count(f"Retrieving your secret from {VAULT_NAME}.") == 5
     assert "Hello'" not in out.getvalue()
     assert health.ready()[0] is True
+    assert re.match(PREFIX, lines[-1]) and lines[-1].endswith(f"Z INFO {STOPPED_LINE}")
 
 
 def test_the_loop_retries_every_interval_until_its_first_read_and_backs_off_only_after_it() -> None:
@@ -630,6 +693,71 @@ def test_liveness_holds_through_long_waits_and_slow_requests_because_the_loop_be
     poller = Poller(settings(POLL_INTERVAL_SECONDS="1000"), source, CONTEXT, Console(io.StringIO()), health, stop)
     run_loop(poller, health)
     assert stop.seen == [("during a request", True), ("after a wait", True)] * 3
+
+
+# --- the SDK clients the app builds, in process against the fake services ----------------------------------------
+
+
+def test_the_apps_credential_and_client_read_through_announced_sdk_retries_within_the_transport_timeouts(
+    proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `python -m secret_reader` builds, here in process: each SDK retry is one line and waits what the
+    service asked (Retry-After) or the SDK's backoff; every request carries the 10 s connect / 30 s read timeouts
+    that keep a silent network from hanging a poll."""
+    sent: list[tuple[str | None, object]] = []
+    slept: list[float] = []
+    session_request = requests.Session.request
+
+    def recording_request(self: requests.Session, method: str, url: str, **kwargs: object) -> requests.Response:
+        sent.append((urlsplit(url).hostname, kwargs.get("timeout")))
+        return session_request(self, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", recording_request)
+    monkeypatch.setattr(RequestsTransport, "sleep", lambda self, seconds: slept.append(seconds))
+    out = io.StringIO()
+    console = Console(out)
+    with FakeAzure(tmp_path, proxy=proxy) as fake:
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        fake.script_token(json_response(503, {"error": "temporarily_unavailable"}, {"retry-after-ms": "5"}))
+        fake.script_secret(RESET, key_vault_error(429, "Throttled", **{"Retry-After": "0.01"}))
+        got = load_settings(fake.env() | {"KEY_VAULT_NAME": VAULT_NAME, "SECRET_NAME": SECRET_NAME})
+        client = secret_client(got, workload_identity_credential(got, console), console)
+        secret = client.get_secret(SECRET_NAME)
+        assert fake.count("refused") == 0
+        assert (fake.count("token"), fake.count("get"), fake.count("reset")) == (2, 3, 1)
+    assert (secret.value, secret.properties.version) == ("Hello", SECRET_VERSION)
+    retries = [re.sub(PREFIX, "", line) for line in out.getvalue().splitlines()]
+    assert len(retries) == 3, retries
+    assert retries[0] == (
+        "Request to login.microsoftonline.com failed (HTTP 503); the Azure SDK retries in 0.005 s (retry 1 of 5)."
+    )
+    assert re.fullmatch(
+        rf"Request to {re.escape(VAULT_HOST)} failed \(Service(?:Request|Response)Error: .*[Cc]onnection.*\); "
+        r"the Azure SDK retries in 0 s \(retry 1 of 5\)\.",
+        retries[1],
+    ), retries[1]
+    assert retries[2] == f"Request to {VAULT_HOST} failed (HTTP 429); the Azure SDK retries in 0.01 s (retry 2 of 5)."
+    assert slept == [0.005, 0.01]  # the first retry after a dropped connection is at once
+    assert {host for host, _ in sent} == {"login.microsoftonline.com", VAULT_HOST}
+    assert {timeout for _, timeout in sent} == {(10, 30)}
+
+
+def test_an_sdk_retry_line_cuts_a_long_error_at_300_characters_and_the_retry_waits_its_backoff() -> None:
+    out = io.StringIO()
+    policy = AnnouncedRetryPolicy(Console(out), **SDK_RETRY_POLICY)
+    retry = policy.configure_retries({})
+    url = f"https://{VAULT_HOST}/secrets/{SECRET_NAME}?api-version=7.5"
+    for error in (ServiceRequestError("first"), ServiceRequestError("x" * 150 + "\r\n" + "y" * 150)):
+        retry["history"].append(RequestHistory(HttpRequest("GET", url), error=error))
+    slept: list[float] = []
+    policy.sleep(retry, SimpleNamespace(sleep=slept.append))
+    # The second consecutive failure waits 2 s x 2^1 (exponential, factor 2).
+    assert slept == [4]
+    line = re.sub(PREFIX, "", out.getvalue().splitlines()[0])
+    shown = "x" * 150 + " " + "y" * 146 + "..."
+    wait = "the Azure SDK retries in 4 s (retry 2 of 5)"
+    assert line == f"Request to {VAULT_HOST} failed (ServiceRequestError: {shown}); {wait}."
 
 
 # --- the real app against the fake services -----------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pulumi
+import pulumi_azure_native as azure_native
 import pytest
 import yaml
 from conftest import AGENT_POOL, CLUSTER, K8S_PROVIDER, RANDOM_STRING, ROLE_ASSIGNMENT, named
@@ -18,7 +20,7 @@ from aks_workload_identity import (
     facts,
     read_existing_cluster,
 )
-from aks_workload_identity.cluster import ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
+from aks_workload_identity.cluster import ACCESS_POLL_SECONDS, ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
 from twin.mocks import DEPLOYER_OBJECT_ID, run
 
 REGISTRIES = {
@@ -34,7 +36,10 @@ def build(profile: ClusterProfile | None = None, **overrides):
 
 
 def test_cluster_has_oidc_issuer_and_workload_identity_on():
-    cluster = build().one(CLUSTER).inputs
+    declared = build().one(CLUSTER)
+    assert declared.name == "c-aks"
+    cluster = declared.inputs
+    assert (cluster["resourceGroupName"], cluster["location"]) == ("rg", "westeurope")
     assert cluster["oidcIssuerProfile"] == {"enabled": True}
     assert cluster["securityProfile"] == {"workloadIdentity": {"enabled": True}}
     assert cluster["identity"] == {"type": "SystemAssigned"}
@@ -85,6 +90,23 @@ def test_a_fixed_size_pool_has_no_autoscaler():
     assert "minCount" not in pool and "maxCount" not in pool
 
 
+@pytest.mark.parametrize(
+    ("vm_size", "disk"),
+    [
+        ("Standard_D4ds_v5", "Ephemeral"),
+        ("Standard_E8-4ds_v5", "Ephemeral"),
+        ("Standard_D4s_v5", "Managed"),
+        ("Standard_D4_v5", "Managed"),
+        ("Standard_DC4s_v3", "Managed"),
+        ("a-size-no-rule-knows", "Managed"),
+    ],
+)
+def test_only_a_size_named_with_a_temp_disk_gets_an_ephemeral_os_disk(vm_size, disk):
+    """The feature letter `d` means a local temp disk (facts.VM_SIZE_RULE); anything else keeps a managed disk."""
+    (pool,) = build(ClusterProfile(system_pool=NodePool(vm_size=vm_size))).one(CLUSTER).inputs["agentPoolProfiles"]
+    assert pool["osDiskType"] == disk
+
+
 def test_sizes_with_a_temp_disk_get_ephemeral_os_disks():
     profile = ClusterProfile(
         system_pool=NodePool(vm_size="Standard_D4ds_v5"), user_pool=NodePool(vm_size="Standard_E8ads_v5")
@@ -97,7 +119,7 @@ def test_sizes_with_a_temp_disk_get_ephemeral_os_disks():
 def test_a_pool_change_azure_refuses_in_place_replaces_instead():
     """AKS refuses a new VM size, zones or pods per node on an existing pool (facts: node pools)."""
     replace = build().one(CLUSTER).replace_on_changes
-    for prop in ("vmSize", "availabilityZones", "maxPods", "osDiskType"):
+    for prop in ("vmSize", "availabilityZones", "maxPods", "osDiskType", "vnetSubnetID"):
         assert f"agentPoolProfiles[*].{prop}" in replace
 
 
@@ -110,32 +132,68 @@ def test_user_pool_is_a_separate_pool_whose_name_changes_with_what_forces_a_new_
     (system,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
     assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
     assert (pool["mode"], pool["vmSize"], pool["minCount"], pool["maxCount"]) == ("User", "Standard_D8ds_v5", 2, 6)
-    assert pool["resourceName"] == program.one(CLUSTER).outputs["name"]
+    assert (pool["count"], pool["enableAutoScaling"], pool["maxPods"], pool["availabilityZones"]) == (
+        2,
+        True,
+        110,
+        ["1", "2", "3"],
+    )
+    assert (pool["osType"], pool["type"]) == ("Linux", "VirtualMachineScaleSets")
+    assert (pool["resourceGroupName"], pool["resourceName"]) == ("rg", program.one(CLUSTER).outputs["name"])
     suffix = named(program, RANDOM_STRING, "c-user-pool-suffix")
+    # A Linux pool name is 1-12 lowercase letters and digits (Microsoft Learn, "Create node pools", naming rules).
+    assert (suffix.inputs["length"], suffix.inputs["special"], suffix.inputs["upper"]) == (6, False, False)
     assert suffix.inputs["keepers"] == {"vm_size": "Standard_D8ds_v5", "zones": "1,2,3", "max_pods": "110"}
     assert pool["agentPoolName"] == "user" + suffix.outputs["result"]
     assert len(pool["agentPoolName"]) <= 12 and pool["agentPoolName"].isalnum()
 
 
-def test_maintenance_windows_for_cluster_and_node_os_upgrades():
-    program = build()
-    windows = {
-        r.inputs["configName"]: r.inputs
-        for r in program.of_type("azure-native:containerservice:MaintenanceConfiguration")
-    }
-    assert set(windows) == {"aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule"}
-    for window in windows.values():
-        assert window["maintenanceWindow"] == {
-            "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}},
-            "durationHours": 4,
-            "startTime": "00:00",
-            "utcOffset": "+00:00",
+MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
+
+
+@pytest.mark.parametrize(
+    ("window", "day", "start"),
+    [
+        (None, "Sunday", "00:00"),
+        ({"day": "Wednesday", "start_time": "22:30"}, "Wednesday", "22:30"),
+        ({"day": "Saturday"}, "Saturday", "00:00"),
+        ({"start_time": "03:00"}, "Sunday", "03:00"),
+    ],
+)
+def test_maintenance_windows_for_cluster_and_node_os_upgrades(window, day, start):
+    program = build(ClusterProfile(maintenance_window=window) if window else None)
+    windows = {r.name: r.inputs for r in program.of_type(MAINTENANCE)}
+    cluster_name = program.one(CLUSTER).outputs["name"]
+    assert windows == {
+        f"c-{config}": {
+            "resourceGroupName": "rg",
+            "resourceName": cluster_name,
+            "configName": config,
+            "maintenanceWindow": {
+                "schedule": {"weekly": {"dayOfWeek": day, "intervalWeeks": 1}},
+                "durationHours": 4,
+                "startTime": start,
+                "utcOffset": "+00:00",
+            },
         }
+        for config in ("aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule")
+    }
+
+
+def test_no_maintenance_window_leaves_the_schedule_to_aks():
+    assert build(ClusterProfile(maintenance_window=None)).of_type(MAINTENANCE) == []
 
 
 def test_monitoring_and_policy_add_ons():
     program = build(ClusterProfile(monitoring=True, azure_policy=True))
     workspace = program.one("azure-native:operationalinsights:Workspace")
+    assert workspace.name == "c-logs"
+    assert workspace.inputs == {
+        "resourceGroupName": "rg",
+        "location": "westeurope",
+        "sku": {"name": "PerGB2018"},
+        "retentionInDays": 30,
+    }
     assert program.one(CLUSTER).inputs["addonProfiles"] == {
         "omsagent": {"enabled": True, "config": {"logAnalyticsWorkspaceResourceID": workspace.outputs["id"]}},
         "azurepolicy": {"enabled": True},
@@ -145,6 +203,10 @@ def test_monitoring_and_policy_add_ons():
 def test_nodes_in_a_subnet_of_the_stacks_own_use_a_control_plane_identity_allowed_on_it():
     program = build(node_subnet_id=SUBNET)
     identity = program.one("azure-native:managedidentity:UserAssignedIdentity")
+    assert (identity.name, identity.inputs) == (
+        "c-control-plane",
+        {"resourceGroupName": "rg", "location": "westeurope"},
+    )
     cluster = program.one(CLUSTER)
     assert cluster.inputs["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.outputs["id"]]}
     assert cluster.inputs["agentPoolProfiles"][0]["vnetSubnetID"] == SUBNET
@@ -196,6 +258,12 @@ def test_the_provider_waits_until_the_api_server_knows_the_deployers_role():
     assert wait.urn in program.one(K8S_PROVIDER).dependencies
     assert "environment" in wait.secret_inputs or any(p.startswith("environment") for p in wait.secret_inputs)
     assert "kubelogin" in wait.inputs["environment"]["KUBECONFIG_DATA"]
+    # It polls with the provider's own kubeconfig, so it waits exactly for what the provider will be allowed.
+    assert (wait.name, wait.inputs["create"]) == ("c-await-access", AWAIT_ACCESS_SCRIPT)
+    assert wait.inputs["environment"] == {
+        "KUBECONFIG_DATA": program.one(K8S_PROVIDER).inputs["kubeconfig"],
+        "INTERVAL": str(ACCESS_POLL_SECONDS),
+    }
 
 
 @pytest.mark.parametrize(("answers", "exit_code"), [(["no", "no", "yes"], 0), (["no"] * 70, 1)])
@@ -228,6 +296,8 @@ def test_provider_uses_the_user_kubeconfig_as_a_secret():
     program = build(ClusterProfile(entra_rbac=False))
     provider = program.one(K8S_PROVIDER)
     assert "kubeconfig" in provider.secret_inputs
+    # `pulumi destroy` still finishes when the cluster is already gone.
+    assert (provider.name, provider.inputs["deleteUnreachable"]) == ("c-k8s", "true")
     kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
     assert kubeconfig["current-context"] == program.one(CLUSTER).outputs["name"]
     (invoke,) = [i for i in program.invokes if i.token.endswith("listManagedClusterUserCredentials")]
@@ -261,13 +331,44 @@ def test_unattended_kubeconfig_keeps_a_token_user_and_the_server_id():
     assert users[1]["user"]["exec"]["args"] == ["get-token", "--login", "azurecli", "--server-id", "x"]
 
 
-def test_cluster_create_has_a_generous_timeout():
-    assert build().one(CLUSTER).custom_timeouts["create"] == facts.CLUSTER_CREATE_TIMEOUT
+def test_unattended_kubeconfig_without_a_server_id_signs_in_for_the_aks_server_app():
+    config = {
+        "users": [
+            {"name": "no-user"},
+            {"name": "no-args", "user": {"exec": {"command": "kubelogin"}}},
+            {"name": "no-server-id", "user": {"exec": {"command": "kubelogin", "args": ["get-token", "--x", "y"]}}},
+        ]
+    }
+    users = yaml.safe_load(unattended_kubeconfig(yaml.safe_dump(config), "workloadidentity"))["users"]
+    assert users[0] == {"name": "no-user"}
+    for user in users[1:]:
+        assert user["user"]["exec"] == {
+            "command": "kubelogin",
+            "args": ["get-token", "--login", "workloadidentity", "--server-id", facts.AKS_ENTRA_SERVER_ID],
+        }
+    assert yaml.safe_load(unattended_kubeconfig("kind: Config\n", "azurecli")) == {"kind": "Config"}
 
 
-def test_dns_prefix_is_valid_whatever_the_component_name():
-    program = run(lambda: AksOidcCluster("orders_aks.prod", AksOidcClusterArgs(resource_group_name="rg", location="x")))
-    assert program.one(CLUSTER).inputs["dnsPrefix"] == "orders-aks-prod"
+def test_cluster_create_update_and_delete_have_a_generous_timeout():
+    timeout = facts.CLUSTER_CREATE_TIMEOUT
+    assert build().one(CLUSTER).custom_timeouts == {"create": timeout, "update": timeout, "delete": timeout}
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        ("orders_aks.prod", "orders-aks-prod"),
+        ("Orders-AKS-1", "Orders-AKS-1"),
+        ("_X_", "X"),
+        ("__", "aks"),
+        ("a" * 54 + "b", "a" * 54),
+        ("a" * 53 + "_b", "a" * 53),
+    ],
+)
+def test_dns_prefix_is_valid_whatever_the_component_name(name, prefix):
+    """1-54 letters, digits and hyphens, starting and ending with a letter or digit (AKS dnsPrefix rule)."""
+    program = run(lambda: AksOidcCluster(name, AksOidcClusterArgs(resource_group_name="rg", location="x")))
+    assert program.one(CLUSTER).inputs["dnsPrefix"] == prefix
 
 
 def existing(monkeypatch, **changes):
@@ -288,13 +389,32 @@ def existing(monkeypatch, **changes):
 
 
 def test_an_existing_cluster_is_read_not_created_and_its_kubelet_gets_acr_pull(monkeypatch):
+    outputs, _ = recording(monkeypatch)
     program = existing(monkeypatch)
     assert program.of_type(CLUSTER) == []
     (read,) = [i for i in program.invokes if i.token.endswith("getManagedCluster")]
     kubelet = read.result["identityProfile"]["kubeletidentity"]["objectId"]
     assert {r.inputs["principalId"] for r in program.of_type(ROLE_ASSIGNMENT)} == {kubelet}
+    assert outputs[program.one(COMPONENT).urn] == {
+        "cluster_name": "platform-aks",
+        "oidc_issuer_url": read.result["oidcIssuerProfile"]["issuerURL"],
+        "kubelet_object_id": kubelet,
+    }
+    # Its owners already gave the deployer access: nothing waits for a grant.
+    assert program.of_type("command:local:Command") == []
+    assert program.one(K8S_PROVIDER).name == "c-k8s"
+    (credentials,) = [i for i in program.invokes if i.token.endswith("listManagedClusterUserCredentials")]
+    assert credentials.args == {"resourceGroupName": "platform-rg", "resourceName": "platform-aks", "format": "exec"}
     (user,) = yaml.safe_load(program.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
     assert user["user"]["exec"]["args"][:3] == ["get-token", "--login", "azurecli"]
+
+
+def test_an_existing_cluster_without_entra_is_reached_with_its_token_kubeconfig(monkeypatch):
+    program = existing(monkeypatch, aadProfile=None)
+    (credentials,) = [i for i in program.invokes if i.token.endswith("listManagedClusterUserCredentials")]
+    assert credentials.args == {"resourceGroupName": "platform-rg", "resourceName": "platform-aks"}
+    (user,) = yaml.safe_load(program.one(K8S_PROVIDER).inputs["kubeconfig"])["users"]
+    assert user["user"] == {"token": "mock-user-token"}
 
 
 @pytest.mark.parametrize(
@@ -341,3 +461,154 @@ def test_a_named_deployer_is_granted_without_asking_who_signed_in():
     grant = named(program, ROLE_ASSIGNMENT, "c-deployer-cluster-admin").inputs
     assert (grant["principalId"], grant["principalType"]) == (deployer, "ServicePrincipal")
     assert not [i for i in program.invokes if i.token.endswith("getClientConfig")]
+
+
+COMPONENT = "wi:index:AksOidcCluster"
+AZURE_PROVIDER = "pulumi:providers:azure-native"
+FULL = ClusterProfile(monitoring=True, azure_policy=True, user_pool=NodePool(vm_size="Standard_D8ds_v5"))
+
+
+def recording(monkeypatch) -> tuple[dict[str, dict], list[tuple[str, str]]]:
+    """What each component registers as its outputs (by URN), and which provider each invoke went to."""
+    from pulumi.runtime import rpc
+
+    from twin import mocks
+
+    outputs: dict[str, dict] = {}
+    invokes: list[tuple[str, str]] = []
+    register_outputs, invoke = mocks.RecordingMonitor.RegisterResourceOutputs, mocks.RecordingMonitor.Invoke
+
+    def record_outputs(self, request):
+        outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+        return register_outputs(self, request)
+
+    def record_invoke(self, request):
+        invokes.append((request.tok, request.provider))
+        return invoke(self, request)
+
+    monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResourceOutputs", record_outputs)
+    monkeypatch.setattr(mocks.RecordingMonitor, "Invoke", record_invoke)
+    return outputs, invokes
+
+
+def test_everything_is_declared_under_the_component_and_with_the_callers_options(monkeypatch):
+    """A caller's options reach the component: here a parent holding an azure-native provider (another
+    subscription), which every Azure resource and every read of the cluster must then use."""
+    _, invokes = recording(monkeypatch)
+
+    def program():
+        subscription = azure_native.Provider("other-subscription")
+        outer = pulumi.ComponentResource(
+            "test:index:Outer", "outer", None, pulumi.ResourceOptions(providers=[subscription])
+        )
+        args = AksOidcClusterArgs(
+            resource_group_name="rg", location="x", profile=FULL, node_subnet_id=SUBNET, acr_pull_registries=REGISTRIES
+        )
+        AksOidcCluster("c", args, pulumi.ResourceOptions(parent=outer))
+
+    program = run(program)
+    component = program.one(COMPONENT)
+    assert component.parent == program.one("test:index:Outer").urn
+    provider = program.one(AZURE_PROVIDER)
+    children = [r for r in program.resources if r.type not in (COMPONENT, AZURE_PROVIDER, "test:index:Outer")]
+    assert {r.name: r.parent for r in children} == {
+        f"c-{part}": component.urn
+        for part in (
+            "logs",
+            "control-plane",
+            "control-plane-network",
+            "aks",
+            "user-pool-suffix",
+            "user-pool",
+            *facts.MAINTENANCE_CONFIGURATIONS,
+            "acr-pull-one",
+            "acr-pull-two",
+            "deployer-cluster-admin",
+            "await-access",
+            "k8s",
+        )
+    }
+    azure = [r for r in children if r.type.startswith("azure-native:")]
+    assert {r.name for r in azure if not r.provider.startswith(provider.urn + "::")} == set()
+    assert sorted(token for token, _ in invokes) == [
+        "azure-native:authorization:getClientConfig",
+        "azure-native:containerservice:listManagedClusterUserCredentials",
+    ]
+    assert {used.rsplit("::", 1)[0] for _, used in invokes} == {provider.urn}
+
+
+def expose(component: AksOidcCluster) -> None:
+    """Exports what only Python sees: the provider and the AcrPull grants, by URN."""
+    pulumi.export("provider", component.provider.urn)
+    pulumi.export("acr_pulls", {label: grant.urn for label, grant in component.acr_pulls.items()})
+
+
+def test_a_created_cluster_registers_its_name_issuer_and_kubelet_identity_as_aks_reports_them(monkeypatch):
+    outputs, _ = recording(monkeypatch)
+    args = AksOidcClusterArgs(resource_group_name="rg", location="x", acr_pull_registries=REGISTRIES)
+    program = run(lambda: expose(AksOidcCluster("c", args)))
+    cluster = program.one(CLUSTER).outputs
+    assert outputs[program.one(COMPONENT).urn] == {
+        "cluster_name": cluster["name"],
+        "oidc_issuer_url": cluster["oidcIssuerProfile"]["issuerURL"],
+        "kubelet_object_id": cluster["identityProfile"]["kubeletidentity"]["objectId"],
+    }
+    assert program.exports == {
+        "provider": program.one(K8S_PROVIDER).urn,
+        "acr_pulls": {label: named(program, ROLE_ASSIGNMENT, f"c-acr-pull-{label}").urn for label in REGISTRIES},
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ({"oidcIssuerProfile": None}, "the cluster reports no issuer"),
+        ({"identityProfile": None}, "the cluster reports no kubelet identity"),
+    ],
+)
+def test_a_created_cluster_that_reports_no_issuer_or_kubelet_identity_is_an_error(monkeypatch, answer, error):
+    from twin import mocks
+
+    managed_cluster = mocks._ANSWERS[CLUSTER]
+
+    def without(name, inputs):
+        resource_id, outputs = managed_cluster(name, inputs)
+        return resource_id, {**outputs, **answer}
+
+    monkeypatch.setitem(mocks._ANSWERS, CLUSTER, without)
+    with pytest.raises(ValueError) as failed:
+        build()
+    # Pulumi wraps the error with the output it was resolving; the last line is the component's own.
+    assert str(failed.value).splitlines()[-1] == f"ValueError has risen: {error}"
+
+
+def test_the_profiles_choices_reach_the_cluster():
+    profile = ClusterProfile(
+        tier="Standard",
+        upgrade_channel="stable",
+        node_os_upgrade_channel="SecurityPatch",
+        authorized_ip_ranges=["203.0.113.0/24"],
+        max_pods=50,
+        entra_rbac=False,
+    )
+    program = build(profile)
+    cluster = program.one(CLUSTER).inputs
+    assert cluster["sku"] == {"name": "Base", "tier": "Standard"}
+    assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "stable", "nodeOSUpgradeChannel": "SecurityPatch"}
+    assert cluster["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
+    assert cluster["agentPoolProfiles"][0]["maxPods"] == 50
+    # Without Entra ID: local accounts stay, and nothing grants or waits for Kubernetes access.
+    assert "aadProfile" not in cluster and cluster["disableLocalAccounts"] is False
+    assert program.of_type("command:local:Command") == []
+
+
+def test_a_fixed_size_user_pool_in_the_stacks_subnet():
+    program = build(
+        ClusterProfile(user_pool=NodePool(vm_size="Standard_D4s_v5", count=3), max_pods=30), node_subnet_id=SUBNET
+    )
+    pool = program.one(AGENT_POOL).inputs
+    assert (pool["count"], pool["enableAutoScaling"], pool["maxPods"]) == (3, False, 30)
+    assert "minCount" not in pool and "maxCount" not in pool and "availabilityZones" not in pool
+    assert (pool["vnetSubnetID"], pool["osDiskType"]) == (SUBNET, "Managed")
+    keepers = named(program, RANDOM_STRING, "c-user-pool-suffix").inputs["keepers"]
+    assert keepers == {"vm_size": "Standard_D4s_v5", "zones": "", "max_pods": "30"}

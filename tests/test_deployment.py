@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
-from conftest import DEPLOYMENT, NAMESPACE, NETWORK_POLICY, ROLE_ASSIGNMENT, SECRET, container_env, pod_template
+from conftest import (
+    DEPLOYMENT,
+    K8S_PROVIDER,
+    NAMESPACE,
+    NETWORK_POLICY,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    container_env,
+    pod_template,
+)
 
 from aks_workload_identity import (
     Probes,
@@ -33,15 +43,34 @@ def build(**overrides):
     return run(lambda: WorkloadDeployment("w", WorkloadDeploymentArgs(**args)))
 
 
+@pytest.fixture
+def registered(monkeypatch) -> dict[str, dict]:
+    """What each component hands `register_outputs`, by its class name, with the outputs' values resolved."""
+    seen: dict[str, dict] = {}
+    original = pulumi.ComponentResource.register_outputs
+
+    def spy(self, outputs):
+        pulumi.Output.from_input(outputs).apply(lambda values: seen.setdefault(type(self).__name__, values))
+        return original(self, outputs)
+
+    monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", spy)
+    return seen
+
+
 def test_pod_template_carries_the_webhook_label_and_the_service_account():
     template = pod_template(build())
     assert template["metadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL] == "true"
     assert template["spec"]["serviceAccountName"] == "reader"
     assert template["spec"]["automountServiceAccountToken"] is False
+    # The webhook matches the pod's own labels; the selector labels are the Deployment's, on its pods too.
+    selector = {"app.kubernetes.io/name": "w", "app.kubernetes.io/instance": "w"}
+    assert template["metadata"] == {"labels": {**selector, facts.WORKLOAD_IDENTITY_USE_LABEL: "true"}}
 
 
 def test_env_is_passed_as_given_and_nothing_else():
     assert container_env(build()) == ENV
+    (container,) = pod_template(build(env={}))["spec"]["containers"]
+    assert container["env"] == []
 
 
 def test_any_image_port_and_probe_paths():
@@ -57,19 +86,46 @@ def test_any_image_port_and_probe_paths():
     assert container["name"] == "w"
 
 
+@pytest.mark.parametrize(
+    ("probes", "port", "readiness", "liveness"),
+    [
+        (Probes(port=9000), 9000, "/readyz", "/livez"),
+        (Probes(readiness_path="/ready"), 8080, "/ready", "/livez"),
+        (Probes(liveness_path="/health"), 8080, "/readyz", "/health"),
+    ],
+)
+def test_a_probe_setting_left_out_keeps_the_secret_readers_default(probes, port, readiness, liveness):
+    (container,) = pod_template(build(probes=probes))["spec"]["containers"]
+    assert container["ports"] == [{"name": "health", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"] == {"path": readiness, "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": liveness, "port": "health"}
+
+
 def test_pod_meets_the_restricted_profile():
     spec = pod_template(build())["spec"]
     (container,) = spec["containers"]
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["securityContext"]["runAsUser"] == spec["securityContext"]["runAsGroup"] == facts.APP_UID
-    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # The "restricted" Pod Security profile and what common scanners ask for (facts: Pod security).
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": facts.APP_UID,
+        "runAsGroup": facts.APP_UID,
+        "fsGroup": facts.APP_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert spec["terminationGracePeriodSeconds"] == 10
+    # The read-only root filesystem leaves the app one small scratch directory.
+    assert spec["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "96Mi"},
+        "limits": {"cpu": "250m", "memory": "192Mi"},
+    }
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert container["image"] == IMAGE
 
@@ -77,21 +133,72 @@ def test_pod_meets_the_restricted_profile():
 def test_readiness_is_the_apps_proof_of_a_read_and_the_rollout_outlasts_rbac_propagation():
     program = build()
     (container,) = pod_template(program)["spec"]["containers"]
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "health"}
     assert container["ports"] == [{"name": "health", "containerPort": 8080}]
+    # Readiness is checked often, so a rollout ends soon after the first read; liveness gives the app time to start.
+    assert container["readinessProbe"] == {
+        "httpGet": {"path": "/readyz", "port": "health"},
+        "periodSeconds": 5,
+        "failureThreshold": 3,
+    }
+    assert container["livenessProbe"] == {
+        "httpGet": {"path": "/livez", "port": "health"},
+        "initialDelaySeconds": 10,
+        "periodSeconds": 10,
+        "failureThreshold": 3,
+    }
     deployment = program.one(DEPLOYMENT)
     assert deployment.inputs["spec"]["progressDeadlineSeconds"] == ROLLOUT_SECONDS > facts.RBAC_PROPAGATION_SECONDS
-    assert deployment.custom_timeouts["create"] == f"{ROLLOUT_SECONDS}s"
+    # `pulumi up` waits on a create and on an update alike as long as the rollout may take, and no longer.
+    assert deployment.custom_timeouts == {
+        "create": f"{ROLLOUT_SECONDS}s",
+        "update": f"{ROLLOUT_SECONDS}s",
+        "delete": "",
+    }
 
 
-def test_replicas_come_from_args():
-    assert build(replicas=2).one(DEPLOYMENT).inputs["spec"]["replicas"] == 2
+@pytest.mark.parametrize(("given", "declared"), [({}, 1), ({"replicas": 1}, 1), ({"replicas": 2}, 2)])
+def test_replicas_come_from_args_and_default_to_one(given, declared):
+    assert build(**given).one(DEPLOYMENT).inputs["spec"]["replicas"] == declared
 
 
-def test_replicas_below_one_are_refused():
-    with pytest.raises(ValueError, match="replicas 0: must be at least 1"):
-        build(replicas=0)
+@pytest.mark.parametrize("replicas", [0, -1])
+def test_replicas_below_one_are_refused(replicas):
+    with pytest.raises(ValueError) as refused:
+        build(replicas=replicas)
+    assert str(refused.value) == f"replicas {replicas}: must be at least 1"
+
+
+def test_the_deployment_is_the_components_child_selects_its_own_pods_and_is_its_output(registered):
+    program = build()
+    component = program.one("wi:index:WorkloadDeployment")
+    deployment = program.one(DEPLOYMENT)
+    assert component.name == "w"
+    assert (deployment.name, deployment.parent) == ("w-deployment", component.urn)
+    selector = {"app.kubernetes.io/name": "w", "app.kubernetes.io/instance": "w"}
+    assert deployment.inputs["metadata"] == {"namespace": "apps", "labels": selector}
+    assert deployment.inputs["spec"]["selector"] == {"matchLabels": selector}
+    assert registered["WorkloadDeployment"] == {
+        "deployment_name": deployment.outputs["metadata"]["name"],
+        "namespace": "apps",
+    }
+
+
+def test_the_kubernetes_provider_passed_in_opts_declares_the_deployment_and_its_policy():
+    """With a `depends_on` of one resource (not a list) beside it: the pods still wait for it, and only they."""
+
+    def program():
+        grant = random.RandomString("acr-pull", length=4)
+        provider = k8s.Provider("cluster", kubeconfig="{}")
+        args = WorkloadDeploymentArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
+        WorkloadDeployment("w", args, opts=pulumi.ResourceOptions(providers=[provider], depends_on=grant))
+
+    declared = run(program)
+    provider = declared.one(K8S_PROVIDER)
+    grant = next(r for r in declared.resources if r.name == "acr-pull")
+    deployment, policy = declared.one(DEPLOYMENT), declared.one(NETWORK_POLICY)
+    assert deployment.provider == policy.provider == f"{provider.urn}::{provider.id}"
+    assert deployment.dependencies == [grant.urn]
+    assert policy.dependencies == declared.one("wi:index:WorkloadDeployment").dependencies == []
 
 
 def test_no_network_policy_unless_asked():
@@ -100,11 +207,12 @@ def test_no_network_policy_unless_asked():
 
 def test_egress_policy_allows_dns_public_https_and_the_private_endpoints_only():
     program = build(network_policy=True, private_endpoint_cidrs=["10.240.8.0/24"])
-    policy = program.one(NETWORK_POLICY).inputs
-    labels = pod_template(program)["metadata"]["labels"]
-    assert policy["metadata"]["namespace"] == "apps"
-    selector = policy["spec"]["podSelector"]["matchLabels"]
-    assert selector.items() <= labels.items() and "app.kubernetes.io/instance" in selector
+    registration = program.one(NETWORK_POLICY)
+    policy = registration.inputs
+    assert (registration.name, registration.parent) == ("w-egress", program.one("wi:index:WorkloadDeployment").urn)
+    assert policy["metadata"] == {"name": "w-egress", "namespace": "apps"}
+    # Exactly the Deployment's own pods: the selector it matches them by.
+    assert policy["spec"]["podSelector"] == program.one(DEPLOYMENT).inputs["spec"]["selector"]
     assert policy["spec"]["policyTypes"] == ["Egress"]
     dns, public, private = policy["spec"]["egress"]
     assert dns == {
@@ -122,15 +230,44 @@ def test_egress_policy_allows_dns_public_https_and_the_private_endpoints_only():
     assert public["ports"] == private["ports"] == [{"protocol": "TCP", "port": 443}]
 
 
-def test_namespace_is_restricted_and_denies_all_traffic_until_a_workload_allows_some():
+def test_egress_reaches_each_private_range_given_and_no_private_range_without_one():
+    ranges = ["10.240.8.0/24", "10.241.0.0/28"]
+    *_, private = build(network_policy=True, private_endpoint_cidrs=ranges).one(NETWORK_POLICY).inputs["spec"]["egress"]
+    assert private == {
+        "to": [{"ipBlock": {"cidr": "10.240.8.0/24"}}, {"ipBlock": {"cidr": "10.241.0.0/28"}}],
+        "ports": [{"protocol": "TCP", "port": facts.HTTPS_PORT}],
+    }
+    # Without private ranges: DNS and public HTTPS only, no third rule.
+    _dns, public = build(network_policy=True).one(NETWORK_POLICY).inputs["spec"]["egress"]
+    assert [peer["ipBlock"]["cidr"] for peer in public["to"]] == ["0.0.0.0/0"]
+
+
+def test_namespace_is_restricted_and_denies_all_traffic_until_a_workload_allows_some(registered):
     program = run(lambda: WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps")))
-    namespace = program.one(NAMESPACE).inputs["metadata"]
-    assert namespace == {"name": "apps", "labels": {facts.POD_SECURITY_ENFORCE_LABEL: "restricted"}}
-    deny = program.one(NETWORK_POLICY).inputs
-    assert deny["metadata"] == {"name": "default-deny", "namespace": "apps"}
-    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    component = program.one("wi:index:WorkloadNamespace")
+    namespace = program.one(NAMESPACE)
+    assert namespace.inputs["metadata"] == {"name": "apps", "labels": {facts.POD_SECURITY_ENFORCE_LABEL: "restricted"}}
+    deny = program.one(NETWORK_POLICY)
+    assert deny.inputs["metadata"] == {"name": "default-deny", "namespace": "apps"}
+    assert deny.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert component.name == "ns"
+    assert [(r.name, r.parent) for r in (namespace, deny)] == [
+        ("ns-namespace", component.urn),
+        ("ns-default-deny", component.urn),
+    ]
+    assert registered["WorkloadNamespace"] == {"name": "apps"}
     open_namespace = run(lambda: WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps", network_policy=False)))
     assert open_namespace.of_type(NETWORK_POLICY) == []
+
+
+def test_the_kubernetes_provider_passed_in_opts_declares_the_namespace_and_its_policy():
+    def program():
+        provider = k8s.Provider("cluster", kubeconfig="{}")
+        WorkloadNamespace("ns", WorkloadNamespaceArgs(name="apps"), opts=pulumi.ResourceOptions(providers=[provider]))
+
+    declared = run(program)
+    provider = declared.one(K8S_PROVIDER)
+    assert declared.one(NAMESPACE).provider == declared.one(NETWORK_POLICY).provider == f"{provider.urn}::{provider.id}"
 
 
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"

@@ -1,16 +1,18 @@
-"""AppImage, built alone, and the content hash that decides when it rebuilds."""
+"""AppImage, built alone, and the content hash that decides when it rebuilds; then the ImageRegistry it builds in."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+import pulumi
 import pytest
 from conftest import BUILD, RANDOM_STRING, REGISTRY
 
 from aks_workload_identity import AppImage, AppImageArgs, ImageRegistry, ImageRegistryArgs, facts
-from aks_workload_identity.image import TAG_LENGTH, base_images, build_script, context_hash
-from twin.mocks import SUBSCRIPTION_ID, run
+from aks_workload_identity.image import TAG_LENGTH, BaseImage, base_images, build_script, context_hash
+from twin.mocks import SUBSCRIPTION_ID, Program, run
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
 
@@ -33,42 +35,37 @@ REGISTRY_ID = (
 )
 
 
-def build(context_dir: str):
-    args = AppImageArgs(
-        registry_id=REGISTRY_ID,
-        registry_name="reg1",
-        login_server="reg1.azurecr.io",
-        context_dir=context_dir,
-        repository="secret-reader",
-    )
-    return run(lambda: AppImage("app", args))
+def build(context_dir: str | None = None, **extra: str) -> Program:
+    """Builds an `AppImage` inside a parent component and exports its `image_ref`."""
+    args = AppImageArgs(registry_id=REGISTRY_ID, registry_name="reg1", login_server="reg1.azurecr.io", **extra)
+    if context_dir is not None:
+        args["context_dir"] = context_dir
 
+    def program() -> None:
+        parent = pulumi.ComponentResource("test:index:Parent", "parent")
+        pulumi.export("image_ref", AppImage("app", args, pulumi.ResourceOptions(parent=parent)).image_ref)
 
-def test_registry_is_private_with_a_valid_name_from_prefix_and_suffix():
-    program = run(
-        lambda: ImageRegistry("app", ImageRegistryArgs(resource_group_name="rg", location="eastus", sku="Premium"))
-    )
-    registry = program.one(REGISTRY).inputs
-    assert (registry["adminUserEnabled"], registry["anonymousPullEnabled"]) == (False, False)
-    assert registry["sku"] == {"name": "Premium"}
-    suffix = program.one(RANDOM_STRING)
-    assert registry["registryName"] == "app" + suffix.outputs["result"]
-    assert facts.REGISTRY_NAME_RULE.match(registry["registryName"])
-    # A new location or resource group replaces the registry: it gets a new name, so the two never collide.
-    assert suffix.inputs["keepers"] == {"location": "eastus", "resource_group": "rg"}
+    return run(program)
 
 
 def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context):
-    program = build(str(context))
-    command = program.one(BUILD).inputs
+    program = build(str(context), repository="orders")
+    build_command = program.one(BUILD)
+    command = build_command.inputs
     tag = context_hash(context)[:TAG_LENGTH]
     assert command["environment"] == {
         "SUBSCRIPTION": SUBSCRIPTION_ID,
         "REGISTRY": "reg1",
         "LOGIN_SERVER": "reg1.azurecr.io",
-        "IMAGE": f"secret-reader:{tag}",
+        "IMAGE": f"orders:{tag}",
         "CONTEXT": str(context),
     }
+    # The workload runs the image by the digest the build printed, in the registry's own repository.
+    assert program.exports["image_ref"] == f"reg1.azurecr.io/orders@{build_command.outputs['stdout'].strip()}"
+    # The build is the component's child, and the component its caller's.
+    image = program.one("wi:index:AppImage")
+    assert build_command.parent == image.urn
+    assert image.parent == program.one("test:index:Parent").urn
     assert command["triggers"] == [tag, REGISTRY_ID]
     lines = command["create"].splitlines()
     registry = '--subscription "$SUBSCRIPTION" --name "$REGISTRY"'
@@ -82,6 +79,46 @@ def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context
         f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" >&2',
         f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',
     ]
+
+
+def test_build_defaults_to_the_app_directory_and_the_secret_reader_repository(context, tmp_path_factory, monkeypatch):
+    """`pulumi up` runs in the project directory, where the app's context is `app`."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(context, project / "app")
+    monkeypatch.chdir(project)
+    program = build()
+    environment = program.one(BUILD).inputs["environment"]
+    tag = context_hash(context)[:TAG_LENGTH]
+    assert (environment["IMAGE"], environment["CONTEXT"]) == (f"secret-reader:{tag}", "app")
+    assert program.exports["image_ref"].startswith("reg1.azurecr.io/secret-reader@sha256:")
+
+
+def test_every_pinned_base_is_imported_and_passed_to_the_build(tmp_path):
+    digests = ["sha256:" + c * 64 for c in "abc"]
+    untagged = "base-" + "b" * 12
+    (tmp_path / "Dockerfile").write_text(
+        f"ARG BUILDER=mcr.microsoft.com/dotnet/sdk:8.0@{digests[0]}\n"
+        # Without a tag, the registry's copy is tagged after the digest.
+        f"ARG RUNTIME=docker.io/library/python@{digests[1]}\n"
+        # Not pinned by digest, or not an image: built as written, nothing imported.
+        "ARG UNPINNED=docker.io/library/python:3.11\n"
+        f"FROM docker.io/library/alpine@{digests[2]}\n"
+        "FROM ${RUNTIME}\n"
+    )
+    bases = base_images(tmp_path)
+    assert bases == [
+        BaseImage("BUILDER", f"mcr.microsoft.com/dotnet/sdk@{digests[0]}", "dotnet/sdk", "8.0", digests[0]),
+        BaseImage("RUNTIME", f"docker.io/library/python@{digests[1]}", "library/python", untagged, digests[1]),
+    ]
+    lines = build_script(bases).splitlines()
+    assert lines[2].endswith(
+        f"--source docker.io/library/python@{digests[1]} --image library/python:{untagged} --force >&2"
+    )
+    assert lines[3] == (
+        'az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
+        f'--build-arg "BUILDER=$LOGIN_SERVER/dotnet/sdk@{digests[0]}" '
+        f'--build-arg "RUNTIME=$LOGIN_SERVER/library/python@{digests[1]}" "$CONTEXT" >&2'
+    )
 
 
 def test_build_script_runs_as_a_shell_script_and_prints_only_the_digest(context, tmp_path_factory):
@@ -131,7 +168,10 @@ def test_a_build_that_prints_no_digest_stops_the_deploy(context):
     original = mocks._ANSWERS[BUILD]
     mocks._ANSWERS[BUILD] = lambda name, inputs: (name, {**inputs, "stdout": "Run ID: ca1 was successful\n"})
     try:
-        with pytest.raises(Exception, match="where the image's digest"):
+        message = (
+            "the image build printed 'Run ID: ca1 was successful' where the image's digest (sha256:...) was expected"
+        )
+        with pytest.raises(Exception, match=re.escape(message)):
             build(str(context))
     finally:
         mocks._ANSWERS[BUILD] = original
@@ -166,6 +206,23 @@ def test_hash_ignores_what_dockerignore_keeps_out_of_the_upload(context):
     assert context_hash(context) != before
 
 
+def test_hash_covers_the_dockerfile_even_when_dockerignore_leaves_it_out(context):
+    """Docker sends the Dockerfile whatever .dockerignore says, so a new Dockerfile is a new build."""
+    (context / ".dockerignore").write_text("Dockerfile\n")
+    before = context_hash(context)
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    assert context_hash(context) != before
+
+
+def test_hash_reads_dockerignore_comments_as_comments(context):
+    """A `#` line is a comment, not a pattern: a file named like it is uploaded, so it is hashed."""
+    (context / ".dockerignore").write_text("#notes.md\n")
+    (context / "#notes.md").write_text("v1\n")
+    before = context_hash(context)
+    (context / "#notes.md").write_text("v2\n")
+    assert context_hash(context) != before
+
+
 def test_hash_covers_files_a_gitignore_would_hide(context):
     """The upload is decided by .dockerignore alone: when in doubt, hash more."""
     before = context_hash(context)
@@ -191,3 +248,77 @@ def test_the_apps_own_context_leaves_out_tests_and_caches():
         assert context_hash(APP_DIR) == before
     finally:
         marker.unlink()
+
+
+# --- ImageRegistry (components/registry.py) ------------------------------------------------------------------------
+
+
+def registry(name: str = "app", **extra: str) -> Program:
+    """Builds an `ImageRegistry` inside a parent component and exports its three outputs."""
+
+    def program() -> None:
+        parent = pulumi.ComponentResource("test:index:Parent", "parent")
+        args = ImageRegistryArgs(resource_group_name="rg", location="eastus", **extra)
+        component = ImageRegistry(name, args, pulumi.ResourceOptions(parent=parent))
+        pulumi.export("registry_id", component.registry_id)
+        pulumi.export("registry_name", component.registry_name)
+        pulumi.export("login_server", component.login_server)
+
+    return run(program)
+
+
+def test_registry_is_private_with_a_valid_name_from_prefix_and_suffix():
+    program = registry(sku="Premium")
+    registry_resource = program.one(REGISTRY)
+    suffix = program.one(RANDOM_STRING)
+    declared = ["registryName", "resourceGroupName", "location", "sku", "adminUserEnabled", "anonymousPullEnabled"]
+    # The provider adds defaults of its own (zone redundancy, network access); these are the component's.
+    assert {key: registry_resource.inputs[key] for key in declared} == {
+        "registryName": "app" + suffix.outputs["result"],
+        "resourceGroupName": "rg",
+        "location": "eastus",
+        "sku": {"name": "Premium"},
+        "adminUserEnabled": False,
+        "anonymousPullEnabled": False,
+    }
+    assert facts.REGISTRY_NAME_RULE.match(registry_resource.inputs["registryName"])
+    # Ten lowercase letters and digits: a registry name allows no symbols (facts.REGISTRY_NAME_RULE).
+    # A new location or resource group replaces the registry: it gets a new name, so the two never collide.
+    assert suffix.inputs == {
+        "length": 10,
+        "special": False,
+        "upper": False,
+        "keepers": {"location": "eastus", "resource_group": "rg"},
+    }
+    component = program.one("wi:index:ImageRegistry")
+    assert component.parent == program.one("test:index:Parent").urn
+    assert (registry_resource.parent, suffix.parent) == (component.urn, component.urn)
+    # What image builds and AcrPull grants use: the registry Azure created.
+    assert program.exports == {
+        "registry_id": registry_resource.outputs["id"],
+        "registry_name": registry_resource.outputs["name"],
+        "login_server": registry_resource.outputs["loginServer"],
+    }
+
+
+def test_registry_sku_defaults_to_basic():
+    assert registry().one(REGISTRY).inputs["sku"] == {"name": "Basic"}
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        ("app", "app"),
+        # Only lowercase letters and digits of the component's name are kept (facts.REGISTRY_NAME_RULE).
+        ("My-App_2", "myapp2"),
+        # At most 30 of them, so prefix and suffix stay within the 50 characters allowed.
+        ("x" * 29 + "yz", "x" * 29 + "y"),
+        # A name with none of them still gives the registry a name of at least 5 characters.
+        ("--", "acr"),
+    ],
+)
+def test_registry_name_is_the_components_name_made_valid(name, prefix):
+    program = registry(name)
+    registry_name = program.one(REGISTRY).inputs["registryName"]
+    assert registry_name == prefix + program.one(RANDOM_STRING).outputs["result"]
+    assert facts.REGISTRY_NAME_RULE.match(registry_name)

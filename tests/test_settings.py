@@ -10,54 +10,148 @@ import yaml
 from conftest import CLUSTER, DEPLOYMENT, STACKS, pod_template
 
 import settings
-from twin.mocks import PROJECT_DIR, RecordingMonitor, run_program, stack_config
+from aks_workload_identity import facts
+from twin.mocks import PROJECT, PROJECT_DIR, RecordingMonitor, run, run_program, stack_config
 
 P = "aks-workload-identity:"
 REGISTRY_ID = (
     "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/ci/providers/"
     "Microsoft.ContainerRegistry/registries/contoso"
 )
+GUID = "00000000-1111-2222-3333-444444444444"
+REGIONS = ", ".join(sorted(facts.AZURE_REGIONS))
+
+
+def load(config: dict[str, str] | None = None, stack: str = "dev") -> settings.Settings:
+    """What settings.load() gives the program for the stack file overlaid by `config` (run_program's overlay),
+    without declaring the rest of the program."""
+    loaded: list[settings.Settings] = []
+    overlay = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
+    run(lambda: loaded.append(settings.load()), {**stack_config(stack), **overlay}, stack)
+    return loaded[0]
+
+
+def problems(config: dict[str, str], stack: str = "dev") -> list[str]:
+    """Each problem of the one SettingsError the settings are refused with, in the order it lists them."""
+    with pytest.raises(settings.SettingsError) as failure:
+        load(config, stack)
+    head, *lines = str(failure.value).split("\n")
+    assert head == "invalid stack settings:"
+    assert all(line.startswith("  - ") for line in lines), lines
+    return [line.removeprefix("  - ") for line in lines]
+
+
+_INTEGER_1_1000 = "must be an integer from 1 to 1000"
+_SYSTEM_SIZE = (
+    "must be a size a system node pool accepts: at least 4 vCPUs and not B-series (e.g. Standard_D4ds_v5, "
+    "Standard_D4as_v5)"
+)
+_VM_SIZE = "must be an Azure VM size name such as Standard_D4ds_v5"
+_REGION = f"must be an Azure region name (one of {REGIONS})"
+_EXISTING = "must be set together with the other existingCluster setting, or both empty"
 
 BAD_SETTINGS = [
-    ("nodeCount", "0", f"{P}nodeCount = '0': must be an integer from 1 to 1000"),
-    ("nodeCount", "two", f"{P}nodeCount = 'two': must be an integer from 1 to 1000"),
-    ("nodeCount", "1001", f"{P}nodeCount = '1001': must be an integer from 1 to 1000"),
+    ("nodeCount", "0", f"{P}nodeCount = '0': {_INTEGER_1_1000}"),
+    ("nodeCount", "two", f"{P}nodeCount = 'two': {_INTEGER_1_1000}"),
+    ("nodeCount", "1001", f"{P}nodeCount = '1001': {_INTEGER_1_1000}"),
     ("nodeMaxCount", "-1", f"{P}nodeMaxCount = '-1': must be an integer from 0 to 1000"),
-    ("nodeVmSize", " ", f"{P}nodeVmSize = ' ': must be an Azure VM size name"),
-    ("nodeVmSize", "Standard_B4ms", f"{P}nodeVmSize = 'Standard_B4ms': must be a size a system node pool accepts"),
-    ("nodeVmSize", "Standard_D2s_v5", f"{P}nodeVmSize = 'Standard_D2s_v5': must be a size a system node pool"),
+    ("nodeMaxCount", "1001", f"{P}nodeMaxCount = '1001': must be an integer from 0 to 1000"),
+    ("nodeVmSize", " ", f"{P}nodeVmSize = ' ': {_VM_SIZE}"),
+    ("nodeVmSize", "Standard_B4ms", f"{P}nodeVmSize = 'Standard_B4ms': {_SYSTEM_SIZE}"),
+    ("nodeVmSize", "Standard_D2s_v5", f"{P}nodeVmSize = 'Standard_D2s_v5': {_SYSTEM_SIZE}"),
     # A constrained-vCPU size: 8 vCPUs of hardware, 2 active.
-    ("nodeVmSize", "Standard_E8-2ds_v5", f"{P}nodeVmSize = 'Standard_E8-2ds_v5': must be a size a system node"),
-    ("userPoolVmSize", "D4s", f"{P}userPoolVmSize = 'D4s': must be an Azure VM size name"),
+    ("nodeVmSize", "Standard_E8-2ds_v5", f"{P}nodeVmSize = 'Standard_E8-2ds_v5': {_SYSTEM_SIZE}"),
+    ("userPoolVmSize", "D4s", f"{P}userPoolVmSize = 'D4s': {_VM_SIZE}"),
+    ("maxPodsPerNode", "9", f"{P}maxPodsPerNode = '9': must be an integer from 10 to 250"),
     ("maxPodsPerNode", "251", f"{P}maxPodsPerNode = '251': must be an integer from 10 to 250"),
-    ("azure-native:location", "", "azure-native:location = '': must be an Azure region name"),
-    ("azure-native:location", "West Europe", "azure-native:location = 'West Europe': must be an Azure region name"),
-    ("azure-native:location", "marscentral", "azure-native:location = 'marscentral': must be an Azure region name"),
-    ("vaultSoftDeleteRetentionDays", "3", "vaultSoftDeleteRetentionDays = '3': must be an integer from 7 to 90"),
-    ("kubernetesVersion", "latest", "kubernetesVersion = 'latest': must be empty or a version"),
-    ("clusterTier", "Gold", "clusterTier = 'Gold': must be one of Free, Standard, Premium"),
-    ("upgradeChannel", "latest", "upgradeChannel = 'latest': must be one of none, patch, stable, rapid, node-image"),
-    ("maintenanceDay", "Sun", "maintenanceDay = 'Sun': must be one of Monday"),
-    ("maintenanceStartTime", "24:00", "maintenanceStartTime = '24:00': must be a UTC time HH:MM"),
-    ("kubeloginMode", "devicecode", "kubeloginMode = 'devicecode': must be one of azurecli, workloadidentity"),
-    ("availabilityZones", '["1", "4"]', "availabilityZones = ['1', '4']: must be a list of zones from 1, 2, 3"),
-    ("availabilityZones", "1,2,3", "availabilityZones = '1,2,3': must be a list of strings"),
-    ("apiServerAuthorizedIpRanges", '["10.0.0.1/8"]', "apiServerAuthorizedIpRanges = '10.0.0.1/8': must be a list"),
-    ("adminGroupObjectIds", '["admins"]', "adminGroupObjectIds = 'admins': must be a list of Entra group object ids"),
-    ("pullRegistryIds", '["contoso.azurecr.io"]', "pullRegistryIds = 'contoso.azurecr.io': must be a list of"),
-    ("registrySku", "Free", "registrySku = 'Free': must be one of Basic, Standard, Premium"),
-    ("deployerObjectId", "ci-bot", "deployerObjectId = 'ci-bot': must be empty or an Entra object id (a GUID)"),
-    ("sharedVault", "sometimes", "sharedVault = 'sometimes': must be true or false"),
-    ("existingClusterName", "aks", "existingClusterResourceGroup = '': must be set together with the other"),
+    ("azure-native:location", "", f"azure-native:location = '': {_REGION}"),
+    ("azure-native:location", "West Europe", f"azure-native:location = 'West Europe': {_REGION}"),
+    ("azure-native:location", "marscentral", f"azure-native:location = 'marscentral': {_REGION}"),
+    ("vaultSoftDeleteRetentionDays", "6", f"{P}vaultSoftDeleteRetentionDays = '6': must be an integer from 7 to 90"),
+    ("vaultSoftDeleteRetentionDays", "91", f"{P}vaultSoftDeleteRetentionDays = '91': must be an integer from 7 to 90"),
+    ("kubernetesVersion", "latest", f"{P}kubernetesVersion = 'latest': must be empty or a version such as 1.33"),
+    ("clusterTier", "Gold", f"{P}clusterTier = 'Gold': must be one of Free, Standard, Premium"),
+    (
+        "upgradeChannel",
+        "latest",
+        f"{P}upgradeChannel = 'latest': must be one of none, patch, stable, rapid, node-image",
+    ),
+    (
+        "nodeOsUpgradeChannel",
+        "Off",
+        f"{P}nodeOsUpgradeChannel = 'Off': must be one of None, Unmanaged, NodeImage, SecurityPatch",
+    ),
+    (
+        "maintenanceDay",
+        "Sun",
+        f"{P}maintenanceDay = 'Sun': must be one of Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday",
+    ),
+    ("maintenanceStartTime", "24:00", f"{P}maintenanceStartTime = '24:00': must be a UTC time HH:MM"),
+    ("maintenanceStartTime", "9:00", f"{P}maintenanceStartTime = '9:00': must be a UTC time HH:MM"),
+    ("entraRbac", "yes", f"{P}entraRbac = 'yes': must be true or false"),
+    ("kubeloginMode", "devicecode", f"{P}kubeloginMode = 'devicecode': must be one of azurecli, workloadidentity"),
+    ("deployerPrincipalType", "Group", f"{P}deployerPrincipalType = 'Group': must be one of User, ServicePrincipal"),
+    ("availabilityZones", '["1", "4"]', f"{P}availabilityZones = ['1', '4']: must be a list of zones from 1, 2, 3"),
+    ("availabilityZones", "1,2,3", f"{P}availabilityZones = '1,2,3': must be a list of strings"),
+    ("availabilityZones", '{"1": "2"}', f"""{P}availabilityZones = '{{"1": "2"}}': must be a list of strings"""),
+    ("availabilityZones", '["1", 2]', f"""{P}availabilityZones = '["1", 2]': must be a list of strings"""),
+    (
+        "apiServerAuthorizedIpRanges",
+        '["10.0.0.1/8"]',
+        f"{P}apiServerAuthorizedIpRanges = '10.0.0.1/8': must be a list of IPv4 CIDRs; this item is not one",
+    ),
+    (
+        "adminGroupObjectIds",
+        '["admins"]',
+        f"{P}adminGroupObjectIds = 'admins': must be a list of Entra group object ids; this item is not one",
+    ),
+    (
+        "pullRegistryIds",
+        '["contoso.azurecr.io"]',
+        f"{P}pullRegistryIds = 'contoso.azurecr.io': must be a list of container registry ARM ids; this item is "
+        "not one",
+    ),
+    ("registrySku", "Free", f"{P}registrySku = 'Free': must be one of Basic, Standard, Premium"),
+    ("deployerObjectId", "ci-bot", f"{P}deployerObjectId = 'ci-bot': must be empty or an Entra object id (a GUID)"),
+    ("sharedVault", "sometimes", f"{P}sharedVault = 'sometimes': must be true or false"),
+    ("existingClusterName", "aks", f"{P}existingClusterResourceGroup = '': {_EXISTING}"),
+    ("existingClusterResourceGroup", "rg", f"{P}existingClusterName = '': {_EXISTING}"),
+    (
+        "workloads",
+        "reader",
+        f"{P}workloads = 'reader': must be a non-empty list of workloads (see the README's worked example)",
+    ),
+    (
+        "workloads",
+        "{}",
+        f"{P}workloads = {{}}: must be a non-empty list of workloads (see the README's worked example)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("key", "value", "message"), BAD_SETTINGS, ids=[f"{k}={v!r}" for k, v, _ in BAD_SETTINGS])
 def test_bad_setting_names_key_value_and_rule(key, value, message):
-    with pytest.raises(settings.SettingsError, match="invalid stack settings") as failure:
-        run_program({key: value})
-    assert message in str(failure.value)
-    assert str(failure.value).count("\n  - ") == 1
+    assert problems({key: value}) == [message]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        # The prod stack autoscales (nodeMaxCount 5): a bad count is reported alone, with no autoscaler complaint.
+        ({"nodeCount": "two"}, f"{P}nodeCount = 'two': {_INTEGER_1_1000}"),
+        ({"nodeCount": "0"}, f"{P}nodeCount = '0': {_INTEGER_1_1000}"),
+        ({"nodeMaxCount": "two"}, f"{P}nodeMaxCount = 'two': must be an integer from 0 to 1000"),
+        ({"nodeMaxCount": "2"}, f"{P}nodeMaxCount = '2': must be 0 (no autoscaling) or at least nodeCount (3)"),
+        ({"userPoolMinCount": "-1"}, f"{P}userPoolMinCount = '-1': must be an integer from 0 to 1000"),
+        (
+            {"maxPodsPerNode": "49"},
+            f"{P}maxPodsPerNode = 49: must be at least {facts.PRODUCTION_MIN_PODS_PER_NODE} on a production stack",
+        ),
+    ],
+    ids=["nodeCount", "nodeCount 0", "nodeMaxCount", "below the count", "userPoolMinCount", "production pods"],
+)
+def test_bad_setting_on_the_autoscaled_production_stack(config, message):
+    assert problems(config, stack="prod") == [message]
 
 
 READER = settings.DEFAULT_WORKLOADS[0]
@@ -72,85 +166,428 @@ def reader(**changes) -> dict:
     return {**READER, **changes}
 
 
+_LABEL = "must be a DNS-1123 label: at most 63 lowercase letters, digits and '-', starting and ending alphanumeric"
+_SUBDOMAIN = "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending alphanumeric"
+_OWN_NAMESPACE = "must be a namespace of the stack's own, not default or kube-* (Kubernetes owns those)"
+_ACCOUNTS = "must be a list of 1 to 20 service accounts: an identity takes at most 20 federated credentials"
+_SECRETS = (
+    "must be a non-empty list of secrets, each {name: ..., valueFrom: <secret config key>} (no valueFrom: generated)"
+)
+_PINNED = "must be a lowercase image reference with a tag other than 'latest' or an @sha256 digest"
+_IMAGE_MAP = "must be either {build: <context directory>, repository: <name>} or {prebuilt: <pinned image>}"
+_BUILD = "must be a directory of this project, relative to Pulumi.yaml, holding a Dockerfile"
+_PROBES = "must be a map with port, readinessPath and livenessPath"
+_KEYS = "env, image, name, namespace, networkPolicy, probes, replicas, secrets, serviceAccounts"
+
 BAD_WORKLOADS = [
-    (reader(name="Reader"), "workloads[0].name = 'Reader': must be a DNS-1123 label of 1-24 characters"),
-    (reader(name="a" * 25), "workloads[0].name = 'aaaaaaaaaaaaaaaaaaaaaaaaa': must be a DNS-1123 label"),
-    (reader(namespace="Wi_Demo"), "workloads[0].namespace = 'Wi_Demo': must be a DNS-1123 label"),
-    (reader(namespace="default"), "workloads[0].namespace = 'default': must be a namespace of the stack's own"),
-    (reader(namespace="kube-extra"), "workloads[0].namespace = 'kube-extra': must be a namespace of the stack's"),
-    (reader(serviceAccounts=["-sa"]), "workloads[0].serviceAccounts[0] = '-sa': must be a DNS-1123 subdomain"),
-    (reader(serviceAccounts=["default"]), "workloads[0].serviceAccounts[0] = 'default': must be a service account"),
-    (reader(serviceAccounts=["a", "a"]), "workloads[0].serviceAccounts = ['a', 'a']: must be a list without"),
-    (reader(serviceAccounts=[f"sa{i}" for i in range(21)]), "must be a list of 1 to 20 service accounts"),
-    (reader(serviceAccounts=[]), "workloads[0].serviceAccounts = []: must be a list of 1 to 20 service accounts"),
-    (reader(secrets=[{"name": "my_secret"}]), "workloads[0].secrets[0].name = 'my_secret': must be a Key Vault"),
-    (reader(secrets=[]), "workloads[0].secrets = []: must be a non-empty list of secrets"),
+    (reader(name="Reader"), ["workloads[0].name = 'Reader': must be a DNS-1123 label of 1-24 characters"]),
+    (reader(name="a" * 25), [f"workloads[0].name = '{'a' * 25}': must be a DNS-1123 label of 1-24 characters"]),
+    (reader(name=5), ["workloads[0].name = 5: must be a DNS-1123 label of 1-24 characters"]),
+    (reader(namespace="Wi_Demo"), [f"workloads[0].namespace = 'Wi_Demo': {_LABEL}"]),
+    (reader(namespace="default"), [f"workloads[0].namespace = 'default': {_OWN_NAMESPACE}"]),
+    (reader(namespace="kube-system"), [f"workloads[0].namespace = 'kube-system': {_OWN_NAMESPACE}"]),
+    (reader(namespace="kube-extra"), [f"workloads[0].namespace = 'kube-extra': {_OWN_NAMESPACE}"]),
+    (reader(serviceAccounts=["-sa"]), [f"workloads[0].serviceAccounts[0] = '-sa': {_SUBDOMAIN}"]),
+    (reader(serviceAccounts=["ok", 7]), [f"workloads[0].serviceAccounts[1] = 7: {_SUBDOMAIN}"]),
     (
-        reader(secrets=[{"name": "a"}, {"name": "A"}]),
-        "must be a list of distinct secret names (Key Vault ignores case)",
+        reader(serviceAccounts=["default"]),
+        ["workloads[0].serviceAccounts[0] = 'default': must be a service account of the stack's own, not default"],
     ),
-    (reader(secrets=[{"name": "a", "value": "x"}]), "workloads[0].secrets[0] = {'name': 'a', 'value': 'x'}: must be"),
-    (reader(secrets=[{"name": "a", "valueFrom": "unset"}]), "workloads[0].secrets[0].valueFrom = 'unset': must be"),
-    (reader(replicas=0), "workloads[0].replicas = 0: must be an integer >= 1"),
-    (reader(replicas="2"), "workloads[0].replicas = '2': must be an integer >= 1"),
-    (reader(image={"prebuilt": "contoso.azurecr.io/app:latest"}), "workloads[0].image.prebuilt = 'contoso.azurecr"),
-    (reader(image={"prebuilt": "localhost:5000/app"}), "image.prebuilt = 'localhost:5000/app': must be a lowercase"),
-    (reader(image={"prebuilt": "contoso.azurecr.io/App:1.0"}), "image.prebuilt = 'contoso.azurecr.io/App:1.0'"),
-    (reader(image={"prebuilt": " contoso.azurecr.io/app:1"}), "image.prebuilt = ' contoso.azurecr.io/app:1'"),
-    (reader(image={"prebuilt": 1}), "workloads[0].image.prebuilt = 1: must be a lowercase image reference"),
-    (reader(image={"build": "app", "prebuilt": IMAGE}), "workloads[0].image = {'build': 'app', 'prebuilt':"),
-    (reader(image={"build": "../outside"}), "workloads[0].image.build = '../outside': must be a directory of this"),
-    (reader(image={"build": "twin"}), "workloads[0].image.build = 'twin': must be a directory of this project"),
-    (reader(image={"build": "app", "repository": "Secret Reader"}), "image.repository = 'Secret Reader': must be"),
-    (reader(env={"KEY_VAULT_URL": "https://x.vault.azure.net/"}), "workloads[0].env.KEY_VAULT_URL = 'https://x"),
-    (reader(env={"AZURE_CLIENT_ID": "x"}), "workloads[0].env.AZURE_CLIENT_ID = 'x': must be absent"),
-    (reader(env={"1X": "y"}), "workloads[0].env.1X = 'y': must be set under a valid variable name"),
-    (reader(env={"REVEAL_SECRET": True}), "workloads[0].env = {'REVEAL_SECRET': True}: must be a map of variable"),
-    (reader(probes={"port": 0}), "workloads[0].probes.port = 0: must be an integer from 1 to 65535"),
-    (reader(probes={"readinessPath": "readyz"}), "workloads[0].probes.readinessPath = 'readyz': must be an HTTP"),
-    (reader(networkPolicy="yes"), "workloads[0].networkPolicy = 'yes': must be true or false"),
-    (reader(replica=2), "workloads[0].replica = 2: must be absent: not a workload key"),
-    ("reader", "workloads[0] = 'reader': must be a workload"),
+    (reader(serviceAccounts=["a", "a"]), ["workloads[0].serviceAccounts = ['a', 'a']: must be a list without repeats"]),
+    (
+        reader(serviceAccounts=[f"sa{i}" for i in range(facts.MAX_FEDERATED_CREDENTIALS_PER_IDENTITY + 1)]),
+        [f"workloads[0].serviceAccounts = {[f'sa{i}' for i in range(21)]}: {_ACCOUNTS}"],
+    ),
+    (reader(serviceAccounts=[]), [f"workloads[0].serviceAccounts = []: {_ACCOUNTS}"]),
+    (reader(serviceAccounts="sa"), [f"workloads[0].serviceAccounts = 'sa': {_ACCOUNTS}"]),
+    (
+        reader(secrets=[{"name": "my_secret"}]),
+        [
+            "workloads[0].secrets[0].name = 'my_secret': must be a Key Vault secret name: 1-127 letters, digits and "
+            "hyphens"
+        ],
+    ),
+    (
+        reader(secrets=[{"valueFrom": "x"}, {"name": "ok"}]),
+        [
+            "workloads[0].secrets[0].name = None: must be a Key Vault secret name: 1-127 letters, digits and hyphens",
+            "workloads[0].secrets[0].valueFrom = 'x': must be the key of a secret config value that is set "
+            "(pulumi config set --secret x <value>)",
+        ],
+    ),
+    (reader(secrets=[]), [f"workloads[0].secrets = []: {_SECRETS}"]),
+    (reader(secrets="Secret"), [f"workloads[0].secrets = 'Secret': {_SECRETS}"]),
+    (
+        reader(secrets=[{"name": "a"}, {"name": "b"}, {"name": "B"}]),
+        ["workloads[0].secrets = ['a', 'b', 'B']: must be a list of distinct secret names (Key Vault ignores case)"],
+    ),
+    (
+        reader(secrets=[{"name": "a"}, {"name": "a", "value": "x"}, "b"]),
+        [
+            "workloads[0].secrets[1] = {'name': 'a', 'value': 'x'}: must be a map with name and, optionally, valueFrom",
+            "workloads[0].secrets[2] = 'b': must be a map with name and, optionally, valueFrom",
+        ],
+    ),
+    (
+        reader(secrets=[{"name": "a", "valueFrom": "unset"}]),
+        [
+            "workloads[0].secrets[0].valueFrom = 'unset': must be the key of a secret config value that is set "
+            "(pulumi config set --secret unset <value>)"
+        ],
+    ),
+    (
+        reader(secrets=[{"name": "a", "valueFrom": 5}]),
+        [
+            "workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value that is set "
+            "(pulumi config set --secret 5 <value>)"
+        ],
+    ),
+    (reader(replicas=0), ["workloads[0].replicas = 0: must be an integer >= 1"]),
+    (reader(replicas="2"), ["workloads[0].replicas = '2': must be an integer >= 1"]),
+    (reader(replicas=True), ["workloads[0].replicas = True: must be an integer >= 1"]),
+    (
+        reader(image={"prebuilt": "contoso.azurecr.io/app:latest"}),
+        [f"workloads[0].image.prebuilt = 'contoso.azurecr.io/app:latest': {_PINNED}"],
+    ),
+    (
+        reader(image={"prebuilt": "localhost:5000/app"}),
+        [f"workloads[0].image.prebuilt = 'localhost:5000/app': {_PINNED}"],
+    ),
+    (
+        reader(image={"prebuilt": "contoso.azurecr.io/App:1.0"}),
+        [f"workloads[0].image.prebuilt = 'contoso.azurecr.io/App:1.0': {_PINNED}"],
+    ),
+    (
+        reader(image={"prebuilt": " contoso.azurecr.io/app:1"}),
+        [f"workloads[0].image.prebuilt = ' contoso.azurecr.io/app:1': {_PINNED}"],
+    ),
+    (reader(image={"prebuilt": 1}), [f"workloads[0].image.prebuilt = 1: {_PINNED}"]),
+    (
+        reader(image={"build": "app", "prebuilt": IMAGE}),
+        [f"workloads[0].image = {{'build': 'app', 'prebuilt': '{IMAGE}'}}: {_IMAGE_MAP}"],
+    ),
+    (
+        reader(image={"build": "app", "tag": "1"}),
+        [f"workloads[0].image = {{'build': 'app', 'tag': '1'}}: {_IMAGE_MAP}"],
+    ),
+    (reader(image={"repository": "app"}), [f"workloads[0].image = {{'repository': 'app'}}: {_IMAGE_MAP}"]),
+    (reader(image="app"), [f"workloads[0].image = 'app': {_IMAGE_MAP}"]),
+    (reader(image={"build": "../outside"}), [f"workloads[0].image.build = '../outside': {_BUILD}"]),
+    (reader(image={"build": "twin"}), [f"workloads[0].image.build = 'twin': {_BUILD}"]),
+    (
+        reader(image={"build": str(PROJECT_DIR / "app")}),
+        [f"workloads[0].image.build = '{PROJECT_DIR / 'app'}': {_BUILD}"],
+    ),
+    (reader(image={"build": 1}), [f"workloads[0].image.build = 1: {_BUILD}"]),
+    (
+        reader(image={"build": "app", "repository": "Secret Reader"}),
+        [
+            "workloads[0].image.repository = 'Secret Reader': must be a lowercase repository path such as "
+            "secret-reader or team/app"
+        ],
+    ),
+    (
+        reader(env={"KEY_VAULT_URL": "https://x.vault.azure.net/"}),
+        [
+            "workloads[0].env.KEY_VAULT_URL = 'https://x.vault.azure.net/': must be absent: the stack or the webhook "
+            "sets it"
+        ],
+    ),
+    (
+        reader(env={"AZURE_CLIENT_ID": "x"}),
+        ["workloads[0].env.AZURE_CLIENT_ID = 'x': must be absent: the stack or the webhook sets it"],
+    ),
+    (
+        reader(env={"1X": "y"}),
+        ["workloads[0].env.1X = 'y': must be set under a valid variable name (letters, digits, _)"],
+    ),
+    (
+        reader(env={"REVEAL_SECRET": True}),
+        [
+            "workloads[0].env = {'REVEAL_SECRET': True}: must be a map of variable names to string values "
+            "(quote numbers and booleans)"
+        ],
+    ),
+    (
+        reader(env="X=1"),
+        ["workloads[0].env = 'X=1': must be a map of variable names to string values (quote numbers and booleans)"],
+    ),
+    (reader(probes={"port": 0}), ["workloads[0].probes.port = 0: must be an integer from 1 to 65535"]),
+    (reader(probes={"port": 65536}), ["workloads[0].probes.port = 65536: must be an integer from 1 to 65535"]),
+    (reader(probes={"port": True}), ["workloads[0].probes.port = True: must be an integer from 1 to 65535"]),
+    (reader(probes={"path": "/"}), [f"workloads[0].probes = {{'path': '/'}}: {_PROBES}"]),
+    (reader(probes="/readyz"), [f"workloads[0].probes = '/readyz': {_PROBES}"]),
+    (
+        reader(probes={"readinessPath": "readyz"}),
+        ["workloads[0].probes.readinessPath = 'readyz': must be an HTTP path such as /readyz"],
+    ),
+    (
+        reader(probes={"livenessPath": "/live z"}),
+        ["workloads[0].probes.livenessPath = '/live z': must be an HTTP path such as /readyz"],
+    ),
+    (reader(networkPolicy="yes"), ["workloads[0].networkPolicy = 'yes': must be true or false"]),
+    (
+        reader(replica=2, tag="v1"),
+        [
+            f"workloads[0].replica = 2: must be absent: not a workload key ({_KEYS})",
+            f"workloads[0].tag = 'v1': must be absent: not a workload key ({_KEYS})",
+        ],
+    ),
+    ("reader", ["workloads[0] = 'reader': must be a workload: a map with at least name, secrets and image"]),
 ]
 
 
-@pytest.mark.parametrize(("entry", "message"), BAD_WORKLOADS, ids=[m.split(":")[0] for _, m in BAD_WORKLOADS])
-def test_bad_workload_names_its_path_value_and_rule(entry, message):
-    with pytest.raises(settings.SettingsError) as failure:
-        run_program(workloads(entry))
-    assert f"{P}{message}" in str(failure.value) or message in str(failure.value)
-    assert str(failure.value).count("\n  - ") == 1, str(failure.value)
+@pytest.mark.parametrize(("entry", "messages"), BAD_WORKLOADS, ids=[m[0].split(":")[0] for _, m in BAD_WORKLOADS])
+def test_bad_workload_names_its_path_value_and_rule(entry, messages):
+    assert problems(workloads(entry)) == [P + message for message in messages]
+
+
+def other(name: str = "other", **changes) -> dict:
+    """A workload of its own namespace and service account, with the reader's secret names in another case."""
+    return reader(
+        **{"name": name, "namespace": name, "serviceAccounts": [name], "secrets": [{"name": "secret"}], **changes}
+    )
 
 
 BAD_TOGETHER = [
-    ([reader(), reader()], "workloads[1].name = 'reader': must be unique: workloads[0] has the same name"),
+    ([reader(), reader()], ["workloads[1].name = 'reader': must be unique: workloads[0] has the same name"]),
+    ([reader(), other("x"), other("x")], ["workloads[2].name = 'x': must be unique: workloads[1] has the same name"]),
     (
-        [reader(), reader(name="other")],
-        "workloads[1].serviceAccounts = 'wi-demo-sa': must be a service account no other workload claims: reader",
+        [reader(), reader(name="other", namespace="other"), reader(name="third")],
+        [
+            "workloads[2].serviceAccounts = 'wi-demo-sa': must be a service account no other workload claims: reader "
+            "already federates wi-demo/wi-demo-sa"
+        ],
     ),
     (
-        [reader(), reader(name="other", serviceAccounts=["other"], networkPolicy=False)],
-        "workloads[1].networkPolicy = False: must be True like reader, which shares namespace wi-demo",
+        [reader(), other(), reader(name="third", serviceAccounts=["third"], networkPolicy=False)],
+        [
+            "workloads[2].networkPolicy = False: must be True like reader, which shares namespace wi-demo: its "
+            "default-deny policy covers the whole namespace"
+        ],
     ),
-    ([], "workloads = []: must be a non-empty list of workloads"),
+    (
+        [reader(networkPolicy=False), reader(name="third", serviceAccounts=["third"])],
+        [
+            "workloads[1].networkPolicy = True: must be False like reader, which shares namespace wi-demo: its "
+            "default-deny policy covers the whole namespace"
+        ],
+    ),
+    ([], ["workloads = []: must be a non-empty list of workloads (see the README's worked example)"]),
+    # A workload refused on its own is not compared with the others.
+    (
+        ["reader", reader()],
+        ["workloads[0] = 'reader': must be a workload: a map with at least name, secrets and image"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("entries", "message"), BAD_TOGETHER, ids=["name", "service account", "namespace", "none"])
-def test_workloads_that_clash_are_refused(entries, message):
-    with pytest.raises(settings.SettingsError) as failure:
-        run_program(workloads(*entries))
-    assert message in str(failure.value)
+@pytest.mark.parametrize(
+    ("entries", "messages"),
+    BAD_TOGETHER,
+    ids=["name", "name again", "service account", "network policy", "no network policy", "none", "one refused"],
+)
+def test_workloads_that_clash_are_refused(entries, messages):
+    assert problems(workloads(*entries)) == [P + message for message in messages]
 
 
 def test_secret_names_must_not_collide_in_a_shared_vault():
-    other = reader(name="other", namespace="other", serviceAccounts=["other"], secrets=[{"name": "secret"}])
-    with pytest.raises(settings.SettingsError) as failure:
-        run_program({**workloads(reader(), other), "sharedVault": "true"})
-    assert "workloads[1].secrets = 'secret': must be a name no other workload uses in the shared vault" in str(
-        failure.value
+    """Key Vault ignores case, so `secret` is `Secret`; the first workload to name a secret keeps it."""
+    entries = workloads(reader(), other("second", secrets=[{"name": "own"}]), other("third"), other("fourth"))
+    assert problems({**entries, "sharedVault": "true"}) == [
+        f"{P}workloads[{i}].secrets = 'secret': must be a name no other workload uses in the shared vault "
+        "(sharedVault: true): reader has it"
+        for i in (2, 3)
+    ]
+    assert len(load(entries).workloads) == 4  # each in a vault of its own: no clash
+
+
+def test_every_setting_reaches_the_program_as_given():
+    """Each key set to something other than its default, read into the settings the program declares from."""
+    api = {
+        "name": "api",
+        "namespace": "apps",
+        "serviceAccounts": ["api", "api-jobs"],
+        "secrets": [{"name": "token"}, {"name": "key"}],
+        "image": {"build": "app", "repository": "team/api"},
+        "replicas": 3,
+        "env": {"LOG_LEVEL": "debug"},
+        "probes": {"port": 65535, "readinessPath": "/ready", "livenessPath": "/alive"},
+        "networkPolicy": True,
+    }
+    web = {"name": "w", "secrets": [{"name": "web-key"}], "image": {"prebuilt": IMAGE}}
+    loaded = load(
+        {
+            "azure-native:location": "northeurope",
+            "nodeVmSize": "Standard_E8-4ds_v5",
+            "nodeCount": "1000",
+            "nodeMaxCount": "1000",
+            "userPoolVmSize": "Standard_B2s",
+            "userPoolMinCount": "0",
+            "userPoolMaxCount": "3",
+            "availabilityZones": json.dumps(["3", "1", "3"]),
+            "maxPodsPerNode": "10",
+            "clusterTier": "Premium",
+            "upgradeChannel": "node-image",
+            "nodeOsUpgradeChannel": "SecurityPatch",
+            "maintenanceDay": "Monday",
+            "maintenanceStartTime": "23:59",
+            "entraRbac": "true",
+            "adminGroupObjectIds": json.dumps([GUID]),
+            "kubeloginMode": "workloadidentity",
+            "deployerPrincipalType": "ServicePrincipal",
+            "deployerObjectId": GUID.upper(),
+            "apiServerAuthorizedIpRanges": json.dumps(["203.0.113.0/24", "198.51.100.7/32"]),
+            "monitoring": "true",
+            "azurePolicy": "true",
+            "kubernetesVersion": "1.33.2",
+            "pullRegistryIds": json.dumps([REGISTRY_ID]),
+            "networkPolicy": "false",
+            "sharedVault": "true",
+            "existingClusterResourceGroup": "platform-rg",
+            "existingClusterName": "platform-aks",
+            "registrySku": "Premium",
+            "vaultSoftDeleteRetentionDays": "90",
+            "vaultPurgeProtection": "true",
+            "workloads": json.dumps([api, web]),
+        }
     )
-    run_program(workloads(reader(), other))  # each in a vault of its own: no clash
+    assert loaded == settings.Settings(
+        location="northeurope",
+        production=False,
+        cluster={
+            "system_pool": {"vm_size": "Standard_E8-4ds_v5", "count": 1000, "max_count": 1000},
+            "user_pool": {"vm_size": "Standard_B2s", "count": 0, "max_count": 3},
+            "zones": ["3", "1"],
+            "max_pods": 10,
+            "tier": "Premium",
+            "upgrade_channel": "node-image",
+            "node_os_upgrade_channel": "SecurityPatch",
+            "maintenance_window": {"day": "Monday", "start_time": "23:59"},
+            "entra_rbac": True,
+            "admin_group_object_ids": [GUID],
+            "kubelogin_mode": "workloadidentity",
+            "deployer_principal_type": "ServicePrincipal",
+            "deployer_object_id": GUID.upper(),
+            "authorized_ip_ranges": ["203.0.113.0/24", "198.51.100.7/32"],
+            "monitoring": True,
+            "azure_policy": True,
+            "kubernetes_version": "1.33.2",
+        },
+        network_policy=False,
+        workloads=(
+            settings.WorkloadSetting(
+                name="api",
+                namespace="apps",
+                service_accounts=("api", "api-jobs"),
+                secrets=({"name": "token"}, {"name": "key"}),
+                build="app",
+                repository="team/api",
+                prebuilt=None,
+                replicas=3,
+                env={"LOG_LEVEL": "debug"},
+                probes={"port": 65535, "readiness_path": "/ready", "liveness_path": "/alive"},
+                network_policy=True,
+            ),
+            settings.WorkloadSetting(
+                name="w",
+                namespace="w",
+                service_accounts=("w",),
+                secrets=({"name": "web-key"},),
+                build=None,
+                repository="w",
+                prebuilt=IMAGE,
+                replicas=1,
+                env={},
+                probes={"port": 8080, "readiness_path": "/readyz", "liveness_path": "/livez"},
+                network_policy=False,
+            ),
+        ),
+        shared_vault=True,
+        existing_cluster=("platform-rg", "platform-aks"),
+        registry_sku="Premium",
+        pull_registry_ids=(REGISTRY_ID,),
+        vault_soft_delete_retention_days=90,
+        vault_purge_protection=True,
+        vault_private=False,
+    )
+
+
+def test_unset_optional_settings_leave_their_keys_out_of_the_cluster_profile():
+    """No autoscaling, no user pool (a blank size is none), no pinned version: the component's own defaults apply."""
+    cluster = load({"userPoolVmSize": " ", "kubernetesVersion": "", "deployerObjectId": ""}).cluster
+    assert cluster["system_pool"] == {"vm_size": "Standard_D4as_v5", "count": 1}
+    assert "user_pool" not in cluster
+    assert "kubernetes_version" not in cluster
+    assert cluster["deployer_object_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("config", "stack"),
+    [
+        ({"nodeMaxCount": "3"}, "prod"),  # the autoscaler's maximum may equal the count
+        ({"maxPodsPerNode": str(facts.PRODUCTION_MIN_PODS_PER_NODE)}, "prod"),
+        ({"maxPodsPerNode": "250", "vaultSoftDeleteRetentionDays": "7", "maintenanceStartTime": "00:00"}, "dev"),
+        ({"maintenanceStartTime": "19:59", "apiServerAuthorizedIpRanges": json.dumps(["10.0.0.0/8"])}, "dev"),
+        ({"nodeVmSize": "Standard_D4ds_v5", "kubernetesVersion": "1.33"}, "dev"),
+        ({"workloads": json.dumps([reader(name="a"), reader(name="a" * 24, serviceAccounts=["b"])])}, "dev"),
+        ({"workloads": json.dumps([reader(serviceAccounts=[f"sa{i}" for i in range(20)])])}, "dev"),
+        ({"workloads": json.dumps([reader(probes={"port": 1}, image={"build": "app/"})])}, "dev"),
+        ({"workloads": json.dumps([reader(image={"prebuilt": IMAGE, "repository": "ignored"})])}, "dev"),
+        # A service account is named within its namespace: the same name in another one is another account.
+        ({"workloads": json.dumps([reader(), other(serviceAccounts=["wi-demo-sa"])])}, "dev"),
+    ],
+    ids=[
+        "max equals count",
+        "production pods",
+        "upper bounds",
+        "cidr",
+        "sizes",
+        "names",
+        "accounts",
+        "lower bounds",
+        "prebuilt",
+        "account",
+    ],
+)
+def test_values_at_the_edge_of_their_rule_are_accepted(config, stack):
+    assert load(config, stack)
+
+
+REGISTRY_LABELS = [
+    ("contoso.azurecr.io/app:1", "contoso"),
+    ("contoso.azurecr.cn/team/app:1", "contoso"),
+    ("contoso.azurecr.us/app@sha256:" + "a" * 64, "contoso"),
+    ("contoso.azurecr.io.example.com/app:1", ""),
+    ("docker.io/library/nginx:1.27", ""),
+    ("localhost:5000/app:1", ""),
+]
+
+
+@pytest.mark.parametrize(("image", "label"), REGISTRY_LABELS, ids=[i for i, _ in REGISTRY_LABELS])
+def test_a_prebuilt_image_is_pulled_with_the_grant_on_its_azure_registry(image, label):
+    """`pullRegistryIds` are labelled by registry name: an image in an Azure registry (facts.ACR_LOGIN_SUFFIXES)
+    waits for the AcrPull grant of that label; any other registry has none."""
+    assert settings.registry_label(image) == label
+
+
+def test_a_secret_value_comes_from_the_secret_config_value_its_entry_names():
+    seen: list[str] = []
+
+    def program() -> None:
+        (secret,) = settings.load().workloads[0].secrets
+        assert secret["name"] == "db"
+        secret["value"].apply(seen.append)
+
+    entry = reader(secrets=[{"name": "db", "valueFrom": "dbPassword"}])
+    run(program, {**stack_config("dev"), f"{P}workloads": json.dumps([entry]), f"{P}dbPassword": "s3cret"})
+    assert seen == ["s3cret"]
+    # The key is the string the entry names: a number is refused even when a config key of those digits is set.
+    entry = reader(secrets=[{"name": "db", "valueFrom": 5}])
+    assert problems({**workloads(entry), "5": "s3cret"}) == [
+        f"{P}workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value that is set "
+        "(pulumi config set --secret 5 <value>)"
+    ]
 
 
 def test_a_workload_with_all_defaults_builds_app_and_runs_as_its_own_name():
@@ -162,20 +599,35 @@ def test_a_workload_with_all_defaults_builds_app_and_runs_as_its_own_name():
 
 
 def test_an_existing_cluster_cannot_take_the_stacks_private_vault_network():
-    with pytest.raises(settings.SettingsError, match="vaultPrivateEndpoint = True: must be false with an existing"):
-        run_program({"existingClusterResourceGroup": "g", "existingClusterName": "c", "vaultPrivateEndpoint": "true"})
+    existing = {"existingClusterResourceGroup": "g", "existingClusterName": "c"}
+    assert problems({**existing, "vaultPrivateEndpoint": "true"}) == [
+        f"{P}vaultPrivateEndpoint = True: must be false with an existing cluster: the private endpoint would have to "
+        "go into that cluster's network, which this stack does not manage"
+    ]
+    assert load(existing).existing_cluster == ("g", "c")
+    assert load({"vaultPrivateEndpoint": "true"}).vault_private is True
 
 
 def test_bad_settings_are_all_reported_at_once():
-    with pytest.raises(settings.SettingsError) as failure:
-        run_program({**workloads(reader(namespace="A", replicas=0)), "nodeCount": "-1"})
-    assert str(failure.value).count("\n  - ") == 3
+    assert problems({**workloads(reader(namespace="A", replicas=0)), "nodeCount": "-1"}) == [
+        f"{P}nodeCount = '-1': {_INTEGER_1_1000}",
+        f"{P}workloads[0].namespace = 'A': {_LABEL}",
+        f"{P}workloads[0].replicas = 0: must be an integer >= 1",
+    ]
+
+
+def test_each_bad_item_of_a_list_is_reported():
+    ranges = ["203.0.113.0/24", "2001:db8::/32", "10.0.0.1", "10.0.0.0/33"]
+    assert problems({"apiServerAuthorizedIpRanges": json.dumps(ranges)}) == [
+        f"{P}apiServerAuthorizedIpRanges = '{item}': must be a list of IPv4 CIDRs; this item is not one"
+        for item in ranges[1:]
+    ]
 
 
 def test_autoscaler_maximum_below_the_minimum_is_refused():
-    with pytest.raises(settings.SettingsError) as failure:
-        run_program({"userPoolVmSize": "Standard_D2s_v5", "userPoolMinCount": "3", "userPoolMaxCount": "2"})
-    assert "userPoolMaxCount = '2': must be 0 (no autoscaling) or at least userPoolMinCount (3)" in str(failure.value)
+    assert problems({"userPoolVmSize": "Standard_D2s_v5", "userPoolMinCount": "3", "userPoolMaxCount": "2"}) == [
+        f"{P}userPoolMaxCount = '2': must be 0 (no autoscaling) or at least userPoolMinCount (3)"
+    ]
 
 
 def test_a_small_vm_size_is_fine_for_a_user_pool():
