@@ -336,7 +336,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                     "mode": containerservice.AgentPoolMode.SYSTEM,
                     **_pool(_pool_settings(profile.get("system_pool", {})), profile, node_subnet_id),
                     # With a user pool, only critical add-ons run here (facts: node pools).
-                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.get("user_pool") else None,
+                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if "user_pool" in profile else None,
                 }
             ],
             network_profile={
@@ -381,7 +381,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             ),
         )
 
-        if user_pool := profile.get("user_pool"):
+        if (user_pool := profile.get("user_pool")) is not None:
             pool = _pool_settings(user_pool)
             # A new name whenever the pool must be replaced, so the new pool is created before the old one goes.
             pool_suffix = random.RandomString(
@@ -406,7 +406,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
-        if profile["maintenance_window"]:
+        if profile["maintenance_window"] is not None:
             window: ResolvedWindow = {**WINDOW_DEFAULTS, **profile["maintenance_window"]}
             for config_name in facts.MAINTENANCE_CONFIGURATIONS:
                 containerservice.MaintenanceConfiguration(

@@ -148,6 +148,14 @@ def test_user_pool_is_a_separate_pool_whose_name_changes_with_what_forces_a_new_
     assert len(pool["agentPoolName"]) <= 12 and pool["agentPoolName"].isalnum()
 
 
+def test_an_empty_user_pool_is_one_of_the_default_size_and_taints_the_system_pool():
+    program = build(ClusterProfile(user_pool=NodePool()))
+    pool = program.one(AGENT_POOL).inputs
+    assert (pool["mode"], pool["vmSize"], pool["count"]) == ("User", "Standard_D4ds_v5", 1)
+    (system,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
+    assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+
+
 MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
 
 
@@ -155,13 +163,14 @@ MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
     ("window", "day", "start"),
     [
         (None, "Sunday", "00:00"),
+        ({}, "Sunday", "00:00"),
         ({"day": "Wednesday", "start_time": "22:30"}, "Wednesday", "22:30"),
         ({"day": "Saturday"}, "Saturday", "00:00"),
         ({"start_time": "03:00"}, "Sunday", "03:00"),
     ],
 )
 def test_maintenance_windows_for_cluster_and_node_os_upgrades(window, day, start):
-    program = build(ClusterProfile(maintenance_window=window) if window else None)
+    program = build(ClusterProfile(maintenance_window=window) if window is not None else None)
     windows = {r.name: r.inputs for r in program.of_type(MAINTENANCE)}
     cluster_name = program.one(CLUSTER).outputs["name"]
     assert windows == {
