@@ -419,7 +419,7 @@ INVALID = {
         f"{TO}: ipBlock may not be combined with podSelector or namespaceSelector",
     ),
     "empty peer": (egress_only({"to": [{}]}), f"{TO}: a peer needs ipBlock, podSelector or namespaceSelector"),
-    "ipBlock without cidr": (egress_only({"to": [{"ipBlock": {}}]}), f"{TO}.ipBlock: 'cidr'"),
+    "ipBlock without cidr": (egress_only({"to": [{"ipBlock": {}}]}), f"{TO}.ipBlock: cidr is required"),
     "cidr that is no network": (
         egress_only({"to": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}),
         f"{TO}.ipBlock: '10.0.0.0/33' does not appear to be an IPv4 or IPv6 network",
@@ -451,6 +451,10 @@ INVALID = {
     "pod selector of a peer": (
         egress_only({"to": [{"podSelector": {"matchExpressions": [{"key": "a", "operator": "NotIn"}]}}]}),
         f"{TO}.podSelector.matchExpressions[0]: NotIn needs values",
+    ),
+    "requirement without a key": (
+        egress_only(selector={"matchExpressions": [{"operator": "Exists"}]}),
+        f"{SELECTOR}: key is required",
     ),
     "unknown operator": (
         egress_only(selector={"matchExpressions": [{"key": "a", "operator": "Equals", "values": ["b"]}]}),

@@ -81,7 +81,7 @@ class IPBlock:
 
     def contains(self, address: str) -> bool:
         ip = ipaddress.ip_address(address)
-        if ip.version != self.cidr.version or ip not in self.cidr:
+        if ip not in self.cidr:  # never across IP versions
             return False
         return not any(ip in block for block in self.excepted)
 
@@ -247,10 +247,12 @@ def _peer(peer: Mapping[str, Any], where: str) -> Peer:
 
 
 def _ip_block(block: Mapping[str, Any], where: str) -> IPBlock:
+    if "cidr" not in block:
+        raise PolicyError(f"{where}.ipBlock: cidr is required")
     try:
         cidr = ipaddress.ip_network(block["cidr"], strict=False)
         excepted = tuple(ipaddress.ip_network(e, strict=False) for e in block.get("except") or ())
-    except (KeyError, ValueError) as error:
+    except ValueError as error:
         raise PolicyError(f"{where}.ipBlock: {error}") from None
     for excluded in excepted:
         # Same version once past the first test; the stubs cannot tie the two networks' types together.
@@ -281,12 +283,14 @@ def _selector(selector: Mapping[str, Any] | None, where: str) -> Selector:
     selector = selector or {}
     requirements = []
     for i, expression in enumerate(selector.get("matchExpressions") or ()):
-        operator, values = expression.get("operator"), tuple(expression.get("values") or ())
+        key, operator, values = expression.get("key"), expression.get("operator"), tuple(expression.get("values") or ())
+        if not key:
+            raise PolicyError(f"{where}.matchExpressions[{i}]: key is required")
         if operator not in OPERATORS:
             raise PolicyError(f"{where}.matchExpressions[{i}]: operator {operator!r} is not one of {OPERATORS}")
         if operator in ("In", "NotIn") and not values:
             raise PolicyError(f"{where}.matchExpressions[{i}]: {operator} needs values")
         if operator in ("Exists", "DoesNotExist") and values:
             raise PolicyError(f"{where}.matchExpressions[{i}]: {operator} takes no values")
-        requirements.append(Requirement(expression["key"], operator, values))
+        requirements.append(Requirement(key, operator, values))
     return Selector(dict(selector.get("matchLabels") or {}), tuple(requirements))
