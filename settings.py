@@ -105,9 +105,8 @@ def load() -> Settings:
     r = _Reader(pulumi.Config(), project_config_schema())
     location = r.choice("location", tuple(sorted(facts.AZURE_REGIONS)), "azure-native", "an Azure region name")
     zones = r.strings("availabilityZones")
-    for zone in zones:
-        if zone not in facts.AVAILABILITY_ZONES:
-            r.fail("availabilityZones", zones, "a list of zones from " + ", ".join(facts.AVAILABILITY_ZONES))
+    if any(zone not in facts.AVAILABILITY_ZONES for zone in zones):
+        r.fail("availabilityZones", zones, "a list of zones from " + ", ".join(facts.AVAILABILITY_ZONES))
     system_pool = _pool(r, "node", system=True)
     user_pool = _pool(r, "userPool", system=False) if r.raw("userPoolVmSize").strip() else None
     cluster = ClusterProfile(
@@ -356,7 +355,9 @@ def _secrets(r: _Reader, at: str, raw: Any) -> tuple[VaultSecret, ...]:
         if "valueFrom" in secret:
             key = secret["valueFrom"]
             value = pulumi.Config().get_secret(key) if isinstance(key, str) and key else None
-            if value is None:
+            if not (isinstance(key, str) and key):
+                r.fail(f"{at}[{j}].valueFrom", key, "the key of a secret config value: a non-empty string")
+            elif value is None:
                 r.fail(
                     f"{at}[{j}].valueFrom",
                     key,
@@ -505,15 +506,15 @@ class _Reader:
             self.fail(key, value, rule, namespace)
         return value
 
-    def integer(self, key: str, minimum: int, maximum: int | None = None) -> int:
+    def integer(self, key: str, minimum: int, maximum: int) -> int:
         value = self.raw(key)
-        rule = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        rule = f"an integer from {minimum} to {maximum}"
         try:
             number = int(value)
         except ValueError:
             self.fail(key, value, rule)
             return minimum
-        if number < minimum or (maximum is not None and number > maximum):
+        if not minimum <= number <= maximum:
             self.fail(key, value, rule)
             return minimum
         return number

@@ -92,6 +92,7 @@ BAD_SETTINGS = [
     ("kubeloginMode", "devicecode", f"{P}kubeloginMode = 'devicecode': must be one of azurecli, workloadidentity"),
     ("deployerPrincipalType", "Group", f"{P}deployerPrincipalType = 'Group': must be one of User, ServicePrincipal"),
     ("availabilityZones", '["1", "4"]', f"{P}availabilityZones = ['1', '4']: must be a list of zones from 1, 2, 3"),
+    ("availabilityZones", '["4", "5"]', f"{P}availabilityZones = ['4', '5']: must be a list of zones from 1, 2, 3"),
     ("availabilityZones", "1,2,3", f"{P}availabilityZones = '1,2,3': must be a list of strings"),
     ("availabilityZones", '{"1": "2"}', f"""{P}availabilityZones = '{{"1": "2"}}': must be a list of strings"""),
     ("availabilityZones", '["1", 2]', f"""{P}availabilityZones = '["1", 2]': must be a list of strings"""),
@@ -237,10 +238,7 @@ BAD_WORKLOADS = [
     ),
     (
         reader(secrets=[{"name": "a", "valueFrom": 5}]),
-        [
-            "workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value that is set "
-            "(pulumi config set --secret 5 <value>)"
-        ],
+        ["workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value: a non-empty string"],
     ),
     (reader(replicas=0), ["workloads[0].replicas = 0: must be an integer >= 1"]),
     (reader(replicas="2"), ["workloads[0].replicas = '2': must be an integer >= 1"]),
@@ -585,8 +583,7 @@ def test_a_secret_value_comes_from_the_secret_config_value_its_entry_names():
     # The key is the string the entry names: a number is refused even when a config key of those digits is set.
     entry = reader(secrets=[{"name": "db", "valueFrom": 5}])
     assert problems({**workloads(entry), "5": "s3cret"}) == [
-        f"{P}workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value that is set "
-        "(pulumi config set --secret 5 <value>)"
+        f"{P}workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value: a non-empty string"
     ]
 
 
