@@ -257,11 +257,11 @@ def report(minimum: float, sample_only: bool = False) -> int:
     for source in mutated_files():
         meta = MUTANTS / f"{source}.meta"
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"] if meta.exists() else {}
+        seen.update(codes)
         if chosen is not None:
             codes = {name: code for name, code in codes.items() if name in chosen}
         counts: Counter[str] = Counter()
         for name, code in codes.items():
-            seen.add(name)
             if name in accepted:
                 counts["equivalent"] += 1
             elif code in KILLED:
