@@ -107,8 +107,8 @@ def load() -> Settings:
     zones = r.strings("availabilityZones")
     if any(zone not in facts.AVAILABILITY_ZONES for zone in zones):
         r.fail("availabilityZones", zones, "a list of zones from " + ", ".join(facts.AVAILABILITY_ZONES))
-    system_pool = _pool(r, "node", system=True)
-    user_pool = _pool(r, "userPool", system=False) if r.raw("userPoolVmSize").strip() else None
+    system_pool = _pool(r, system=True)
+    user_pool = _pool(r, system=False) if r.raw("userPoolVmSize").strip() else None
     cluster = ClusterProfile(
         system_pool=system_pool,
         zones=list(dict.fromkeys(zones)),
@@ -166,7 +166,7 @@ def load() -> Settings:
     return settings
 
 
-def _pool(r: _Reader, prefix: str, *, system: bool) -> NodePool:
+def _pool(r: _Reader, *, system: bool) -> NodePool:
     """A node pool's size and count: `nodeVmSize`/`nodeCount`/`nodeMaxCount` or `userPoolVmSize`/... ."""
     size_key, min_key, max_key = (
         ("nodeVmSize", "nodeCount", "nodeMaxCount")

@@ -291,6 +291,9 @@ def orders_args(**overrides) -> WorkloadArgs:
 def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_for_both():
     args = orders_args(service_account_names=["orders-api", "orders-worker"], env={"SECRET_NAME": "db-password"})
     program = run(lambda: Workload("orders", args))
+    workload = program.one("wi:index:Workload").urn
+    parts = ("wi:index:FederatedIdentity", "wi:index:SecretVault", "wi:index:WorkloadDeployment")
+    assert {t: program.one(t).parent for t in parts} == dict.fromkeys(parts, workload)
     vault = program.one("azure-native:keyvault:Vault")
     (grant,) = program.of_type("azure-native:authorization:RoleAssignment")
     identity = program.one("azure-native:managedidentity:UserAssignedIdentity")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.identity import CredentialUnavailableError
 from secret_reader import facts
 from secret_reader.diagnose import Context, describe
@@ -138,3 +138,18 @@ def test_key_vault_404_names_the_secret_version_and_vault() -> None:
         "(demo-secret version abc) exists in vault kv-demo. Key Vault said: A secret with (name/id) demo-secret/abc "
         "was not found."
     )
+
+
+def test_key_vault_429_after_the_sdks_retries_says_to_poll_less_often() -> None:
+    body = {"error": {"code": "Throttled", "message": "Request was not processed because too many requests."}}
+    exc = HttpResponseError(response=FakeResponse(429, "Too Many Requests", body))
+    assert describe(exc, CONTEXT) == (
+        "Key Vault GET secret demo-secret failed: HTTP 429 Throttled: Key Vault throttled this client even after "
+        "the SDK's retries; raise POLL_INTERVAL_SECONDS. Key Vault said: Request was not processed because too many "
+        "requests."
+    )
+
+
+def test_any_other_failure_is_named_by_its_kind_and_type() -> None:
+    assert describe(AzureError("odd"), CONTEXT) == "Azure SDK error (AzureError) reading the secret: odd."
+    assert describe(KeyError("x"), CONTEXT) == "Unexpected error (KeyError) reading the secret: 'x'."
