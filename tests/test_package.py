@@ -200,12 +200,13 @@ def test_python_only_values_are_read_only_properties_outside_the_schema(schema):
 def test_each_component_registers_exactly_its_annotated_outputs_once(monkeypatch):
     """Once, last, and each under its own name: what another language's program reads as `outputs.vaultUri` is the
     very output the Python attribute `vault_uri` holds."""
-    registered: dict[int, list[tuple[str, set[str]]]] = {}
+    # Keyed by the component itself, which keeps it alive: an id would be reused once a run's objects are freed.
+    registered: dict[pulumi.ComponentResource, list[tuple[str, set[str]]]] = {}
     strays: list[tuple[str, str]] = []
     original = pulumi.ComponentResource.register_outputs
 
     def spy(self, outputs):
-        registered.setdefault(id(self), []).append((type(self).__name__, set(outputs)))
+        registered.setdefault(self, []).append((type(self).__name__, set(outputs)))
         annotated = outputs_of(type(self))
         strays.extend(
             (type(self).__name__, k) for k, v in outputs.items() if k in annotated and v is not getattr(self, k)
