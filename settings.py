@@ -354,10 +354,9 @@ def _secrets(r: _Reader, at: str, raw: Any) -> tuple[VaultSecret, ...]:
         value = None
         if "valueFrom" in secret:
             key = secret["valueFrom"]
-            value = pulumi.Config().get_secret(key) if isinstance(key, str) and key else None
             if not (isinstance(key, str) and key):
                 r.fail(f"{at}[{j}].valueFrom", key, "the key of a secret config value: a non-empty string")
-            elif value is None:
+            elif (value := pulumi.Config().get_secret(key)) is None:
                 r.fail(
                     f"{at}[{j}].valueFrom",
                     key,

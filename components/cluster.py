@@ -336,7 +336,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                     "mode": containerservice.AgentPoolMode.SYSTEM,
                     **_pool(_pool_settings(profile.get("system_pool", {})), profile, node_subnet_id),
                     # With a user pool, only critical add-ons run here (facts: node pools).
-                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if "user_pool" in profile else None,
+                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.get("user_pool") is not None else None,
                 }
             ],
             network_profile={
