@@ -698,6 +698,19 @@ def test_liveness_holds_through_long_waits_and_slow_requests_because_the_loop_be
 # --- the SDK clients the app builds, in process against the fake services ----------------------------------------
 
 
+def assert_announced_retries(retries: list[str]) -> None:
+    """The three retry lines the scripted 503, dropped connection and 429 give, in order."""
+    assert retries[0] == (
+        "Request to login.microsoftonline.com failed (HTTP 503); the Azure SDK retries in 0.005 s (retry 1 of 5)."
+    )
+    assert re.fullmatch(
+        rf"Request to {re.escape(VAULT_HOST)} failed \(Service(?:Request|Response)Error: .*[Cc]onnection.*\); "
+        r"the Azure SDK retries in 0 s \(retry 1 of 5\)\.",
+        retries[1],
+    ), retries[1]
+    assert retries[2] == f"Request to {VAULT_HOST} failed (HTTP 429); the Azure SDK retries in 0.01 s (retry 2 of 5)."
+
+
 def test_the_apps_credential_and_client_read_through_announced_sdk_retries_within_the_transport_timeouts(
     proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -729,15 +742,7 @@ def test_the_apps_credential_and_client_read_through_announced_sdk_retries_withi
     assert (secret.value, secret.properties.version) == ("Hello", SECRET_VERSION)
     retries = [re.sub(PREFIX, "", line) for line in out.getvalue().splitlines()]
     assert len(retries) == 3, retries
-    assert retries[0] == (
-        "Request to login.microsoftonline.com failed (HTTP 503); the Azure SDK retries in 0.005 s (retry 1 of 5)."
-    )
-    assert re.fullmatch(
-        rf"Request to {re.escape(VAULT_HOST)} failed \(Service(?:Request|Response)Error: .*[Cc]onnection.*\); "
-        r"the Azure SDK retries in 0 s \(retry 1 of 5\)\.",
-        retries[1],
-    ), retries[1]
-    assert retries[2] == f"Request to {VAULT_HOST} failed (HTTP 429); the Azure SDK retries in 0.01 s (retry 2 of 5)."
+    assert_announced_retries(retries)
     assert slept == [0.005, 0.01]  # the first retry after a dropped connection is at once
     assert {host for host, _ in sent} == {"login.microsoftonline.com", VAULT_HOST}
     assert {timeout for _, timeout in sent} == {(10, 30)}
@@ -858,15 +863,7 @@ def test_each_sdk_retry_is_announced_at_once_in_one_line_naming_the_host_the_cau
         app.wait_for(r"^Your secret is ")
         assert app.stop()[0] == 0
     retries = [re.sub(PREFIX, "", line) for line in lines_matching(app.lines, r" WARNING ")]
-    assert retries[0] == (
-        "Request to login.microsoftonline.com failed (HTTP 503); the Azure SDK retries in 0.005 s (retry 1 of 5)."
-    )
-    assert re.fullmatch(
-        rf"Request to {re.escape(VAULT_HOST)} failed \(Service(?:Request|Response)Error: .*[Cc]onnection.*\); "
-        r"the Azure SDK retries in 0 s \(retry 1 of 5\)\.",
-        retries[1],
-    ), retries[1]
-    assert retries[2] == f"Request to {VAULT_HOST} failed (HTTP 429); the Azure SDK retries in 0.01 s (retry 2 of 5)."
+    assert_announced_retries(retries)
     assert len(retries) == 3
     assert not lines_matching(app.lines, ERROR_LINE)
     assert ACCESS_TOKEN not in app.output and SERVICE_ACCOUNT_TOKEN not in app.output

@@ -85,7 +85,7 @@ def test_a_labelled_pod_naming_no_account_is_mutated_for_the_namespace_default()
         {
             "AZURE_TENANT_ID": CLUSTER_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -116,7 +116,7 @@ def test_a_declared_default_account_is_used_as_declared() -> None:
             "AZURE_CLIENT_ID": CLIENT_ID,
             "AZURE_TENANT_ID": CLUSTER_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -190,7 +190,7 @@ def test_an_empty_tenant_annotation_injects_no_tenant() -> None:
         {
             "AZURE_CLIENT_ID": CLIENT_ID,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -222,7 +222,7 @@ def test_a_variable_the_container_declares_empty_is_still_not_injected() -> None
         {
             "AZURE_TENANT_ID": CLUSTER_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -241,7 +241,7 @@ def test_an_account_with_a_client_id_is_mutated_without_a_note() -> None:
             "AZURE_CLIENT_ID": CLIENT_ID,
             "AZURE_TENANT_ID": CLUSTER_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -260,7 +260,7 @@ def test_an_account_without_a_client_id_is_mutated_with_the_note() -> None:
         {
             "AZURE_TENANT_ID": ACCOUNT_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
 
@@ -278,6 +278,6 @@ def test_a_pod_setting_its_own_client_id_needs_no_annotation() -> None:
         {
             "AZURE_TENANT_ID": CLUSTER_TENANT,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
-            "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com/",
+            "AZURE_AUTHORITY_HOST": facts.DEFAULT_AUTHORITY_HOST,
         },
     )
