@@ -21,7 +21,7 @@ import yaml
 
 from aks_workload_identity import facts
 from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool, resolve_profile
-from aks_workload_identity.deployment import PROBE_DEFAULTS, Probes
+from aks_workload_identity.pod import PROBE_DEFAULTS, Probes
 from aks_workload_identity.vault import VaultSecret
 from aks_workload_identity.workload import VAULT_URL_ENV
 

@@ -48,18 +48,20 @@ from pulumi_policy.proxy import (
 def _load_facts() -> Any:
     """The project's facts module, read from its file so the pack needs none of the program's packages.
 
-    A copy next to this file wins (to publish the pack on its own: `cp components/facts.py policy/`); otherwise
-    the project's own `components/facts.py`.
+    A copy next to this file wins (to publish the pack on its own:
+    `cp components/aks_workload_identity/facts.py policy/`); otherwise the project's own.
     """
     here = Path(__file__).resolve().parent
-    for candidate in (here / "facts.py", here.parent / "components" / "facts.py"):
+    for candidate in (here / "facts.py", here.parent / "components" / "aks_workload_identity" / "facts.py"):
         if candidate.is_file():
             spec = importlib.util.spec_from_file_location("wi_policy_facts", candidate)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             return module
-    raise ImportError("the policy pack needs the project's facts: copy components/facts.py next to wi_policies.py")
+    raise ImportError(
+        "the policy pack needs the project's facts: copy components/aks_workload_identity/facts.py next to it"
+    )
 
 
 facts = _load_facts()

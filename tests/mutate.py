@@ -1,12 +1,14 @@
 """`make mutate`: mutmut over the code the tests hold to its promises, wired to this project's layout.
 
-mutmut names a mutant after its file's path (`components/cluster.py` → `components.cluster`) and activates it
+mutmut names a mutant after its file's path (`components/aks_workload_identity/cluster.py` →
+`components.aks_workload_identity.cluster`) and activates it
 only in a module of that name. Here the components import as `aks_workload_identity` and the app as
 `secret_reader` (in the tests and in the app's own subprocesses), so this script runs mutmut's own command line
 with these additions:
 
 - mutant names use the import names (`aks_workload_identity.cluster.…`, `secret_reader.config.…`), and
-  `mutants/aks_workload_identity` links to the mutated `mutants/components`, ahead of the editable install;
+  `mutants/aks_workload_identity` links to the mutated `mutants/components/aks_workload_identity`, ahead of the
+  editable install;
 - every Python subprocess the tests start (the app, under `tests/app_fakes.py` or the twin) inherits the active
   mutant, though the tests give it an environment of its own, and imports the mutated app from `mutants/app`;
 - while mutmut maps functions to the tests that reach them, the functions such a subprocess runs count for the
@@ -45,7 +47,7 @@ EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.txt"
 #: The mutants `sample` drew last.
 SAMPLE = MUTANTS / "sample.txt"
 # Source directory prefix → the name the code is imported by.
-IMPORT_NAMES = {"components.": "aks_workload_identity.", "app.secret_reader.": "secret_reader."}
+IMPORT_NAMES = {"components.aks_workload_identity.": "aks_workload_identity.", "app.secret_reader.": "secret_reader."}
 HITS_ENV = "MUTATE_SUBPROCESS_HITS"
 MUTANT_ENV = "MUTANT_UNDER_TEST"
 #: mutmut's exit codes of a killed mutant: a test failed, or pytest itself did.
@@ -186,7 +188,7 @@ def run_mutmut(argv: list[str]) -> None:
     MUTANTS.mkdir(exist_ok=True)
     link = MUTANTS / "aks_workload_identity"
     if not link.is_symlink():
-        link.symlink_to("components", target_is_directory=True)
+        link.symlink_to(Path("components", "aks_workload_identity"), target_is_directory=True)
     hook_dir = Path(tempfile.mkdtemp(prefix="mutate-hook-"))
     (hook_dir / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     plugin = SubprocessMutants(hook_dir)

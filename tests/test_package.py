@@ -61,7 +61,7 @@ REQUIRED_INPUTS = {
         "image",
         "secrets",
     },
-    "WorkloadDeployment": {"namespace", "serviceAccountName", "image"},
+    "WorkloadPod": {"namespace", "serviceAccountName", "image"},
     "WorkloadNamespace": {"name"},
 }
 #: Likewise for the types the inputs are made of.
@@ -338,7 +338,9 @@ def test_a_wheel_built_from_the_repository_runs_the_readme_example_on_its_own(tm
     subprocess.run([*pip, "wheel", *offline, "--wheel-dir", str(tmp_path / "dist"), str(source)], check=True)
     (wheel,) = (tmp_path / "dist").glob("aks_workload_identity-0.2.0-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    modules = {f"aks_workload_identity/{p.name}" for p in (PROJECT_DIR / "components").glob("*.py")}
+    modules = {
+        f"aks_workload_identity/{p.name}" for p in (PROJECT_DIR / "components" / "aks_workload_identity").glob("*.py")
+    }
     assert modules | {"aks_workload_identity/py.typed"} <= set(names)
     assert not [n for n in names if not n.startswith(("aks_workload_identity/", "aks_workload_identity-0.2.0"))]
     metadata = zipfile.ZipFile(wheel).read("aks_workload_identity-0.2.0.dist-info/METADATA").decode()

@@ -64,7 +64,7 @@ DEV_STACK_TYPES = {
     IDENTITY: 1,
     SERVICE_ACCOUNT: 1,
     CREDENTIAL: 1,
-    "wi:index:WorkloadDeployment": 1,
+    "wi:index:WorkloadPod": 1,
     DEPLOYMENT: 1,
 }
 

@@ -1,7 +1,7 @@
 """Azure and Kubernetes facts the app depends on, each typed once, under the heading of the facts sheet.
 
-The image ships without the Pulumi project, so it cannot import `components/facts.py`. A fact both modules hold
-has the same name and value in each, and a test checks every such name. The app's own tuning (retries, timeouts,
+The image ships without the Pulumi project, so it cannot import the components' `facts.py`. A fact both modules
+hold has the same name and value in each, and a test checks every such name. The app's own tuning (retries, timeouts,
 backoff) lives in the module that uses it, not here.
 """
 

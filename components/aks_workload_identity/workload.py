@@ -8,8 +8,8 @@ from typing import NotRequired, TypedDict
 
 import pulumi
 
-from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs, pods_wait_for
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
+from aks_workload_identity.pod import Probes, WorkloadPod, WorkloadPodArgs, pods_wait_for
 from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
 
 #: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
@@ -112,7 +112,7 @@ class Workload(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        pods: WorkloadDeploymentArgs = {
+        pods: WorkloadPodArgs = {
             "namespace": identity.namespace,
             "service_account_name": identity.service_account_name,
             "image": args["image"],
@@ -126,7 +126,7 @@ class Workload(pulumi.ComponentResource):
             pods["network_policy"] = args["network_policy"]
         if "private_endpoint_cidrs" in args:
             pods["private_endpoint_cidrs"] = args["private_endpoint_cidrs"]
-        deployment = WorkloadDeployment(
+        deployment = WorkloadPod(
             name, pods, opts=pulumi.ResourceOptions(parent=self, depends_on=[*identity.trust, *wait_for])
         )
         self.client_id = identity.client_id

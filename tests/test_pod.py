@@ -1,4 +1,4 @@
-"""WorkloadDeployment and WorkloadNamespace, built alone; and Workload, which composes the trust chain."""
+"""WorkloadPod and WorkloadNamespace, built alone; and Workload, which composes the trust chain."""
 
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ from aks_workload_identity import (
     SecretVaultArgs,
     Workload,
     WorkloadArgs,
-    WorkloadDeployment,
-    WorkloadDeploymentArgs,
     WorkloadNamespace,
     WorkloadNamespaceArgs,
+    WorkloadPod,
+    WorkloadPodArgs,
     facts,
 )
-from aks_workload_identity.deployment import ROLLOUT_SECONDS
+from aks_workload_identity.pod import ROLLOUT_SECONDS
 from twin.mocks import run
 
 IMAGE = "contoso.azurecr.io/secret-reader:0123456789abcdef"
@@ -40,7 +40,7 @@ ENV = {"KEY_VAULT_URL": "https://kv.vault.azure.net/", "SECRET_NAME": "Secret"}
 
 def build(**overrides):
     args = {"namespace": "apps", "service_account_name": "reader", "image": IMAGE, "env": ENV, **overrides}
-    return run(lambda: WorkloadDeployment("w", WorkloadDeploymentArgs(**args)))
+    return run(lambda: WorkloadPod("w", WorkloadPodArgs(**args)))
 
 
 @pytest.fixture
@@ -170,14 +170,14 @@ def test_replicas_below_one_are_refused(replicas):
 
 def test_the_deployment_is_the_components_child_selects_its_own_pods_and_is_its_output(registered):
     program = build()
-    component = program.one("wi:index:WorkloadDeployment")
+    component = program.one("wi:index:WorkloadPod")
     deployment = program.one(DEPLOYMENT)
     assert component.name == "w"
     assert (deployment.name, deployment.parent) == ("w-deployment", component.urn)
     selector = {"app.kubernetes.io/name": "w", "app.kubernetes.io/instance": "w"}
     assert deployment.inputs["metadata"] == {"namespace": "apps", "labels": selector}
     assert deployment.inputs["spec"]["selector"] == {"matchLabels": selector}
-    assert registered["WorkloadDeployment"] == {
+    assert registered["WorkloadPod"] == {
         "deployment_name": deployment.outputs["metadata"]["name"],
         "namespace": "apps",
     }
@@ -189,8 +189,8 @@ def test_the_kubernetes_provider_passed_in_opts_declares_the_deployment_and_its_
     def program():
         grant = random.RandomString("acr-pull", length=4)
         provider = k8s.Provider("cluster", kubeconfig="{}")
-        args = WorkloadDeploymentArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
-        WorkloadDeployment("w", args, opts=pulumi.ResourceOptions(providers=[provider], depends_on=grant))
+        args = WorkloadPodArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
+        WorkloadPod("w", args, opts=pulumi.ResourceOptions(providers=[provider], depends_on=grant))
 
     declared = run(program)
     provider = declared.one(K8S_PROVIDER)
@@ -198,7 +198,7 @@ def test_the_kubernetes_provider_passed_in_opts_declares_the_deployment_and_its_
     deployment, policy = declared.one(DEPLOYMENT), declared.one(NETWORK_POLICY)
     assert deployment.provider == policy.provider == f"{provider.urn}::{provider.id}"
     assert deployment.dependencies == [grant.urn]
-    assert policy.dependencies == declared.one("wi:index:WorkloadDeployment").dependencies == []
+    assert policy.dependencies == declared.one("wi:index:WorkloadPod").dependencies == []
 
 
 def test_no_network_policy_unless_asked():
@@ -209,7 +209,7 @@ def test_egress_policy_allows_dns_public_https_and_the_private_endpoints_only():
     program = build(network_policy=True, private_endpoint_cidrs=["10.240.8.0/24"])
     registration = program.one(NETWORK_POLICY)
     policy = registration.inputs
-    assert (registration.name, registration.parent) == ("w-egress", program.one("wi:index:WorkloadDeployment").urn)
+    assert (registration.name, registration.parent) == ("w-egress", program.one("wi:index:WorkloadPod").urn)
     assert policy["metadata"] == {"name": "w-egress", "namespace": "apps"}
     # Exactly the Deployment's own pods: the selector it matches them by.
     assert policy["spec"]["podSelector"] == program.one(DEPLOYMENT).inputs["spec"]["selector"]
@@ -292,7 +292,7 @@ def test_workload_composes_an_identity_a_vault_only_it_reads_and_pods_that_wait_
     args = orders_args(service_account_names=["orders-api", "orders-worker"], env={"SECRET_NAME": "db-password"})
     program = run(lambda: Workload("orders", args))
     workload = program.one("wi:index:Workload").urn
-    parts = ("wi:index:FederatedIdentity", "wi:index:SecretVault", "wi:index:WorkloadDeployment")
+    parts = ("wi:index:FederatedIdentity", "wi:index:SecretVault", "wi:index:WorkloadPod")
     assert {t: program.one(t).parent for t in parts} == dict.fromkeys(parts, workload)
     vault = program.one("azure-native:keyvault:Vault")
     (grant,) = program.of_type("azure-native:authorization:RoleAssignment")
@@ -325,11 +325,11 @@ def waits_for_a_grant(build_component) -> tuple:
 
 
 def test_the_pods_and_nothing_else_of_a_deployment_wait_for_its_depends_on():
-    args = WorkloadDeploymentArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
-    program, grant = waits_for_a_grant(lambda opts: WorkloadDeployment("w", args, opts=opts))
+    args = WorkloadPodArgs(namespace="apps", service_account_name="reader", image=IMAGE, network_policy=True)
+    program, grant = waits_for_a_grant(lambda opts: WorkloadPod("w", args, opts=opts))
     assert grant.urn in program.one(DEPLOYMENT).dependencies
     others = [r for r in program.resources if r.type != DEPLOYMENT and r is not grant]
-    assert {r.type for r in others} == {"wi:index:WorkloadDeployment", NETWORK_POLICY}
+    assert {r.type for r in others} == {"wi:index:WorkloadPod", NETWORK_POLICY}
     assert all(grant.urn not in r.dependencies for r in others)
 
 

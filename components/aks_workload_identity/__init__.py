@@ -13,11 +13,11 @@ from aks_workload_identity.cluster import (
     NodePool,
     read_existing_cluster,
 )
-from aks_workload_identity.deployment import Probes, WorkloadDeployment, WorkloadDeploymentArgs
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
 from aks_workload_identity.image import AppImage, AppImageArgs
 from aks_workload_identity.namespace import WorkloadNamespace, WorkloadNamespaceArgs
 from aks_workload_identity.network import ClusterNetwork, ClusterNetworkArgs
+from aks_workload_identity.pod import Probes, WorkloadPod, WorkloadPodArgs
 from aks_workload_identity.registry import ImageRegistry, ImageRegistryArgs
 from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
 from aks_workload_identity.workload import Workload, WorkloadArgs
@@ -39,7 +39,7 @@ COMPONENTS = (
     ImageRegistry,
     SecretVault,
     Workload,
-    WorkloadDeployment,
+    WorkloadPod,
     WorkloadNamespace,
 )
 
@@ -72,7 +72,7 @@ __all__ = [
     "WorkloadNamespaceArgs",
     "Workload",
     "WorkloadArgs",
-    "WorkloadDeployment",
-    "WorkloadDeploymentArgs",
+    "WorkloadPod",
+    "WorkloadPodArgs",
     "read_existing_cluster",
 ]

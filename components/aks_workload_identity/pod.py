@@ -1,4 +1,4 @@
-"""WorkloadDeployment: any app's Deployment, labelled for workload identity, locked down, and allowed only the
+"""WorkloadPod: any app's Deployment, labelled for workload identity, locked down, and allowed only the
 egress a Key Vault reader needs."""
 
 import copy
@@ -39,7 +39,7 @@ class ResolvedProbes(TypedDict):
 PROBE_DEFAULTS = ResolvedProbes(port=8080, readiness_path="/readyz", liveness_path="/livez")
 
 
-class WorkloadDeploymentArgs(TypedDict):
+class WorkloadPodArgs(TypedDict):
     namespace: pulumi.Input[str]
     """Namespace of the Deployment, the one its service account is in."""
     service_account_name: pulumi.Input[str]
@@ -86,7 +86,7 @@ def pods_wait_for(
     return own, resources
 
 
-class WorkloadDeployment(pulumi.ComponentResource):
+class WorkloadPod(pulumi.ComponentResource):
     """A Deployment whose pods the workload-identity webhook injects credentials into, under the "restricted" Pod
     Security profile; `pulumi up` waits until its readiness probe passes.
 
@@ -101,9 +101,11 @@ class WorkloadDeployment(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     """The Deployment's namespace."""
 
-    def __init__(self, name: str, args: WorkloadDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: WorkloadPodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         opts, wait_for = pods_wait_for(opts)
-        super().__init__("wi:index:WorkloadDeployment", name, None, opts)
+        # Named WorkloadDeployment until 0.2: the alias keeps a live stack's URNs, so the upgrade replaces nothing.
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="wi:index:WorkloadDeployment")])
+        super().__init__("wi:index:WorkloadPod", name, None, pulumi.ResourceOptions.merge(opts, renamed))
         replicas = args.get("replicas", 1)
         if replicas < 1:
             raise ValueError(f"replicas {replicas}: must be at least 1")
@@ -141,7 +143,7 @@ class WorkloadDeployment(pulumi.ComponentResource):
         self.register_outputs({"deployment_name": self.deployment_name, "namespace": self.namespace})
 
 
-def _pod_spec(name: str, args: WorkloadDeploymentArgs) -> k8s.core.v1.PodSpecArgsDict:
+def _pod_spec(name: str, args: WorkloadPodArgs) -> k8s.core.v1.PodSpecArgsDict:
     """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
     probe: k8s.core.v1.HTTPGetActionArgsDict = {"port": "health"}
     probes: ResolvedProbes = {**PROBE_DEFAULTS, **args.get("probes", {})}
