@@ -128,6 +128,42 @@ def test_key_vault_403_forbidden_by_rbac_names_the_role_and_propagation() -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("error", "shown", "hint"),
+    [
+        (
+            {"code": "Forbidden", "innererror": {"code": "ForbiddenByFirewall"}},
+            "Forbidden/ForbiddenByFirewall",
+            "the vault's network rules reject this cluster's egress address",
+        ),
+        (
+            {"code": "Forbidden", "innererror": {"code": "SecretDisabled"}},
+            "Forbidden/SecretDisabled",
+            "the secret (version) is disabled; enable it or choose another VERSION_ID",
+        ),
+        # No inner code: the outer one is looked up.
+        (
+            {"code": "ForbiddenByConnection"},
+            "ForbiddenByConnection",
+            "the vault's network rules reject this connection (private endpoint, firewall)",
+        ),
+        # An inner code the app does not know: the outer one, then the role hint.
+        (
+            {"code": "ForbiddenByPolicy", "innererror": {"code": "SomethingNew"}},
+            "ForbiddenByPolicy/SomethingNew",
+            "the vault uses access policies; switch it to Azure RBAC (enableRbacAuthorization)",
+        ),
+    ],
+)
+def test_key_vault_403_hint_follows_the_most_specific_code_the_app_knows(error: dict, shown: str, hint: str) -> None:
+    """A 403's hint comes from Key Vault's inner code, else its outer code; only a code the app does not know at
+    either level gets the role hint (the test above)."""
+    exc = HttpResponseError(response=FakeResponse(403, "Forbidden", {"error": {**error, "message": "Denied."}}))
+    assert describe(exc, CONTEXT) == (
+        f"Key Vault GET secret demo-secret failed: HTTP 403 {shown}: {hint}. Key Vault said: Denied."
+    )
+
+
 def test_key_vault_404_names_the_secret_version_and_vault() -> None:
     """Pins the 404 line (no listed mutant lives here): the secret, its version and the vault."""
     body = {"error": {"code": "SecretNotFound", "message": "A secret with (name/id) demo-secret/abc was not found."}}
