@@ -306,13 +306,17 @@ def test_key_vault_challenges_a_request_without_a_token(twin: Twin, declared: De
 ENDPOINT_SUBNET = "10.10.8.0/24"
 PRIVATE_ADDRESS = "10.10.8.4"
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
+KUBE_DNS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+#: The DNS a pod needs, as the network link names it: kube-dns, and LocalDNS where the node runs it.
+KUBE_DNS_NEEDS = "DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns)"
+LOCAL_DNS_NEEDS = ", ".join(
+    f"DNS {p} 53 (LocalDNS {a})" for a in ("169.254.10.10", "169.254.10.11") for p in ("UDP", "TCP")
+)
 DNS_RULE = {
-    "to": [
-        {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        }
-    ],
+    "to": [KUBE_DNS_PEER, {"ipBlock": {"cidr": "169.254.10.10/32"}}, {"ipBlock": {"cidr": "169.254.10.11/32"}}],
     # Numbers arrive as floats, as the mocks deserialize them.
     "ports": [{"protocol": "UDP", "port": 53.0}, {"protocol": "TCP", "port": 53.0}],
 }
@@ -420,7 +424,7 @@ def test_app_reads_through_the_declared_network_policy(twin: Twin, dev_program: 
     assert "egress isolated by wi-demo/default-deny, wi-demo/reader-egress" in network.left
     vault = declared.vaults[0].name
     assert network.right == (
-        f"allowed: DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns), Entra ID 443, vault {vault} 443 "
+        f"allowed: {KUBE_DNS_NEEDS}, {LOCAL_DNS_NEEDS}, Entra ID 443, vault {vault} 443 "
         f"(private endpoint {PRIVATE_ADDRESS}); denied: IMDS 169.254.169.254:80; "
         "public 443 allowed (Entra ID has no fixed address range)"
     )
@@ -458,6 +462,15 @@ def test_a_missing_egress_rule_drops_the_apps_connection_and_breaks_the_link(
     assert broken.right.startswith("denied, but needed: ") and need in broken.right, broken.right
 
 
+def test_a_dns_rule_without_localdns_breaks_the_link_naming_each_localdns_address(dev_program: Program) -> None:
+    """On a node with AKS LocalDNS the pod's resolver asks 169.254.10.10/.11, not kube-dns (facts: AKS LocalDNS)."""
+    kube_dns_only = {**DNS_RULE, "to": [KUBE_DNS_PEER]}
+    broken = first_broken(_declared_chain(_with_network(dev_program, [kube_dns_only, VAULT_RULE, PUBLIC_RULE])))
+    assert broken is not None and broken.name == "network policy"
+    assert broken.right.startswith(f"denied, but needed: {LOCAL_DNS_NEEDS}; "), broken.right
+    assert "denied: IMDS 169.254.169.254:80" in broken.right
+
+
 def test_policy_that_lets_the_pod_reach_imds_is_a_broken_link(dev_program: Program) -> None:
     imds = {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
     declared = _with_network(dev_program, [DNS_RULE, VAULT_RULE, PUBLIC_RULE, imds])
@@ -478,7 +491,7 @@ def test_policy_selecting_other_labels_leaves_the_pod_to_default_deny(dev_progra
     broken = first_broken(_declared_chain(mutated))
     assert broken is not None and broken.name == "network policy"
     assert broken.left.endswith(": egress isolated by wi-demo/default-deny")
-    assert broken.right.startswith("denied, but needed: DNS UDP 53 (kube-dns), DNS TCP 53 (kube-dns), Entra ID 443")
+    assert broken.right.startswith(f"denied, but needed: {KUBE_DNS_NEEDS}, {LOCAL_DNS_NEEDS}, Entra ID 443")
 
 
 def test_proxy_drops_the_pods_imds_request_under_the_policy(twin: Twin, dev_program: Program) -> None:

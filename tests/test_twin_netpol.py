@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from aks_workload_identity import facts
-from twin.netpol import Endpoint, Pod, PolicyError, egress, parse
+from twin import model
+from twin.declared import from_program
+from twin.mocks import Program
+from twin.netpol import Endpoint, NetworkPolicy, Pod, PolicyError, egress, parse
 
 NS = "wi-demo"
 APP = Pod(NS, {"app.kubernetes.io/instance": "reader", "tier": "backend"})
@@ -395,6 +398,61 @@ def test_a_policy_is_named_by_its_metadata_else_by_the_given_name() -> None:
     assert egress([auto], Pod("default"), IMDS).reason == (
         "TCP 80 to 169.254.169.254 denied: isolated by default/auto-1a2b, and no egress rule of theirs allows it"
     )
+
+
+# --- the program's own egress policy: the prod stack's NetworkPolicies as the Pulumi program declares them -------
+
+#: AKS LocalDNS (FACTS "AKS LocalDNS"): written out here, so that a slip in facts.py fails too.
+LOCALDNS = ("169.254.10.10", "169.254.10.11")
+PROGRAM_CASES = {
+    **{
+        f"LocalDNS {address} {protocol} 53 is allowed": (Endpoint(address, protocol, 53), True)
+        for address in LOCALDNS
+        for protocol in ("UDP", "TCP")
+    },
+    "LocalDNS on 443 is denied (the DNS rule opens 53 only)": (Endpoint(LOCALDNS[0], "TCP", 443), False),
+    "LocalDNS on 80 is denied": (Endpoint(LOCALDNS[1], "TCP", 80), False),
+    "LocalDNS on UDP 54 is denied": (Endpoint(LOCALDNS[0], "UDP", 54), False),
+    "the address after LocalDNS is denied on 53 (a /32, not a range)": (Endpoint("169.254.10.12", "UDP", 53), False),
+    "the address before LocalDNS is denied on 53": (Endpoint("169.254.10.9", "UDP", 53), False),
+    "IMDS on 80 is denied": (IMDS, False),
+    "IMDS on 443 is denied (link-local is out of the public rule)": (IMDS_443, False),
+    "IMDS on 53 is denied": (Endpoint("169.254.169.254", "UDP", 53), False),
+    "kube-dns UDP 53 is allowed": (model.dns("UDP"), True),
+    "kube-dns TCP 53 is allowed": (model.dns("TCP"), True),
+    "public 443 is allowed": (PUBLIC_443, True),
+    "public 80 is denied": (PUBLIC_80, False),
+}
+
+
+@pytest.fixture(scope="module")
+def prod_network(prod: Program) -> tuple[tuple[NetworkPolicy, ...], tuple[Pod, ...]]:
+    declared = from_program(prod)
+    assert declared.network_policies and declared.workloads
+    return declared.network_policies, tuple(w.pod for w in declared.workloads)
+
+
+@pytest.mark.parametrize(("destination", "allowed"), PROGRAM_CASES.values(), ids=PROGRAM_CASES.keys())
+def test_the_programs_egress_policy_allows_localdns_on_port_53_only_and_keeps_imds_closed(
+    prod_network: tuple[tuple[NetworkPolicy, ...], tuple[Pod, ...]], destination: Endpoint, allowed: bool
+) -> None:
+    policies, pods = prod_network
+    for pod in pods:
+        verdict = egress(policies, pod, destination)
+        assert verdict.allowed is allowed, verdict.reason
+
+
+def test_localdns_is_allowed_by_the_dns_rule_as_the_facts_name_it(
+    prod_network: tuple[tuple[NetworkPolicy, ...], tuple[Pod, ...]],
+) -> None:
+    """The same rule that opens kube-dns opens LocalDNS, so neither is open on any port but 53."""
+    assert facts.LOCAL_DNS_ADDRESSES == LOCALDNS
+    policies, pods = prod_network
+    for pod in pods:
+        kube_dns = egress(policies, pod, model.dns("UDP")).reason
+        assert kube_dns.startswith("allowed by ") and kube_dns.endswith(" egress rule 1"), kube_dns
+        for address in LOCALDNS:
+            assert egress(policies, pod, Endpoint(address, "TCP", 53)).reason == kube_dns
 
 
 # Refusals, each message whole: which object, which field, which rule. The rules are the API server's validation as

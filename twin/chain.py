@@ -170,6 +170,12 @@ def network_policy_link(declarations: Declarations, pod: Workload, vault: Vault 
     needed = {
         "DNS UDP 53 (kube-dns)": model.dns("UDP"),
         "DNS TCP 53 (kube-dns)": model.dns("TCP"),
+        # What the pod's resolver uses instead on a node with LocalDNS (facts: AKS LocalDNS).
+        **{
+            f"DNS {protocol} 53 (LocalDNS {address})": Endpoint(address, protocol, facts.DNS_PORT)
+            for address in facts.LOCAL_DNS_ADDRESSES
+            for protocol in ("UDP", "TCP")
+        },
         "Entra ID 443": _https(declarations, model.ENTRA_HOST),
     }
     if vault is not None:

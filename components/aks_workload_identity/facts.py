@@ -154,6 +154,12 @@ HTTPS_PORT = 443
 #: (IMDS at 169.254.169.254, which would hand out the node's identity) stay closed. The vault's private endpoint
 #: is allowed by its own subnet's range.
 NON_PUBLIC_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10")
+#: AKS LocalDNS (Microsoft Learn, "DNS resolution in AKS" and "Configure LocalDNS", 2026; FACTS "AKS LocalDNS"): on
+#: by default on AKS Automatic and optional per node pool elsewhere, a DNS proxy on every node that pods must reach
+#: at these two link-local addresses on port 53, UDP and TCP. The rest of link-local (IMDS) stays closed, so the
+#: egress policy names each as a /32 on port 53 only. (Cilium's ipBlock cannot select node or pod addresses: if a
+#: Cilium cluster counted LocalDNS as the node's own address, the /32s would not match; not checkable offline.)
+LOCAL_DNS_ADDRESSES = ("169.254.10.10", "169.254.10.11")
 
 
 # --- Checked against sources (2026-11) -----------------------------------------------------------------------

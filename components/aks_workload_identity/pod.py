@@ -197,17 +197,20 @@ def _pod_spec(name: str, args: WorkloadPodArgs) -> k8s.core.v1.PodSpecArgsDict:
 def egress_policy(
     selector: dict[str, str], private_cidrs: Sequence[pulumi.Input[str]]
 ) -> k8s.networking.v1.NetworkPolicySpecArgsDict:
-    """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods, HTTPS to public
-    addresses (Entra ID) and to the private endpoints' ranges (the vault)."""
+    """The app's egress and nothing more (facts: Network policy): DNS to the cluster's DNS pods and to the node's
+    LocalDNS addresses (port 53 only), HTTPS to public addresses (Entra ID) and to the private endpoints' ranges
+    (the vault). Link-local stays closed on every other address and port: IMDS would hand out the node's identity."""
     https: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [{"protocol": "TCP", "port": facts.HTTPS_PORT}]
+    dns_servers: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = [
+        {
+            "namespace_selector": {"match_labels": {facts.NAMESPACE_NAME_LABEL: facts.DNS_NAMESPACE}},
+            "pod_selector": {"match_labels": facts.DNS_POD_LABELS},
+        },
+        *({"ip_block": {"cidr": f"{address}/32"}} for address in facts.LOCAL_DNS_ADDRESSES),
+    ]
     rules: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
         {
-            "to": [
-                {
-                    "namespace_selector": {"match_labels": {facts.NAMESPACE_NAME_LABEL: facts.DNS_NAMESPACE}},
-                    "pod_selector": {"match_labels": facts.DNS_POD_LABELS},
-                }
-            ],
+            "to": dns_servers,
             "ports": [{"protocol": "UDP", "port": facts.DNS_PORT}, {"protocol": "TCP", "port": facts.DNS_PORT}],
         },
         {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except_": list(facts.NON_PUBLIC_RANGES)}}], "ports": https},
