@@ -6,27 +6,50 @@ then RBAC until F + R) and know exactly when the last one ends.
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
+import pytest
+
+import twin.faults
 from twin.faults import Faults, FaultState
 
 
-def test_windows_start_at_the_first_token_request_and_end_after_their_seconds() -> None:
-    state = FaultState(Faults(federation_unpropagated_seconds=0.2, rbac_unpropagated_seconds=0.4))
+class FakeMonotonic:
+    """`time.monotonic` for `twin.faults` only: it moves when the test says, so no sleep can be too short."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
+    clock = FakeMonotonic()
+    monkeypatch.setattr(twin.faults, "time", SimpleNamespace(monotonic=clock.monotonic))
+    return clock
+
+
+def test_windows_start_at_the_first_token_request_and_end_after_their_seconds(clock: FakeMonotonic) -> None:
+    state = FaultState(Faults(federation_unpropagated_seconds=20, rbac_unpropagated_seconds=40))
     assert state.origin is None and state.window_end() is None
+    clock.now += 5
     assert state.rbac_unpropagated() is False  # no window before the first token request
-    before = time.monotonic()
+    clock.now += 5
     assert state.federation_unpropagated() is True
-    origin = state.origin
-    assert origin is not None and before <= origin <= time.monotonic()
-    assert state.window_end() == origin + 0.4
+    assert state.origin == 1010 and state.window_end() == 1050
     assert state.rbac_unpropagated() is True
-    time.sleep(max(0.0, origin + 0.2 - time.monotonic()) + 0.02)
+    clock.now += 19.5
+    assert state.federation_unpropagated() is True
+    clock.now += 0.5  # windows are half-open: [origin, origin + seconds)
     assert state.federation_unpropagated() is False
     assert state.rbac_unpropagated() is True
-    time.sleep(max(0.0, origin + 0.4 - time.monotonic()) + 0.02)
+    clock.now += 19.5
+    assert state.rbac_unpropagated() is True
+    clock.now += 0.5
     assert state.rbac_unpropagated() is False
-    assert state.origin == origin  # later requests do not move it
+    assert state.origin == 1010  # later requests do not move it
 
 
 def test_the_counted_rbac_fault_still_takes_its_gets_without_a_time_window() -> None:

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import jwt
 import pytest
@@ -26,7 +27,7 @@ from twin.chain import Link, first_broken, trust_chain
 from twin.declared import NETWORK_POLICY, PRIVATE_ENDPOINT, from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.faults import Faults
-from twin.issuer import Issuer, new_signing_key
+from twin.issuer import ROTATE_AT, Clock, Issuer, ProjectedToken, new_signing_key
 from twin.keyvault import Counts
 from twin.mocks import Program, Registration, run_program
 from twin.model import Declarations, Workload
@@ -35,6 +36,8 @@ from twin.run import GUARD_DIR, GUARD_MARK, App, Twin
 from twin.webhook import PodRejected, admit
 
 POLL = 0.05
+#: A generous bound that only catches a hang: far above what any step takes even on a loaded machine.
+HANG_SECONDS = 60.0
 READ = r"^Your secret is "
 RETRY = re.compile(r"Retrying in ([0-9.]+) s")
 
@@ -561,24 +564,51 @@ def assert_backoff_within_cap(app: App) -> None:
 def test_app_survives_token_rotation_while_its_old_token_expires(twin: Twin, declared: Declarations) -> None:
     """The kubelet rewrites the token at 80 % of its life; the one the app exchanged expires meanwhile.
 
-    The app needs the service-account token only to get an access token, so it keeps reading. (azure-identity
-    re-reads the file at most every 600 s; in a cluster a token keeps >= 720 s of validity after rotation, which
-    the twin cannot compress, so the app is not made to exchange the expired one.)
+    The app needs the service-account token only to get an access token, so it keeps reading. The token's lifetime
+    passes on the twin's clock, moved forward here, not in real time: no machine is too slow for it. The lifetime is
+    shorter than the access token's (3599 s), so the app's access token outlives the first service-account token.
+    (azure-identity re-reads the file at most every 600 s; in a cluster a token keeps >= 720 s of validity after
+    rotation, which the twin does not model, so the app is not made to exchange the expired one.)
     """
-    with run(twin, declared, Faults(token_lifetime_seconds=2.0)) as app:
-        assert app.wait_for(READ, 1, timeout=10), app.log
+    lifetime = 1000.0
+    with run(twin, declared, Faults(token_lifetime_seconds=lifetime)) as app:
+        assert app.wait_for(READ, 1, timeout=HANG_SECONDS), app.log
         token = app.token
-        assert token is not None
+        assert token is not None and len(token.tokens) == 1
         first = token.tokens[0]
-        expired_at = jwt.decode(first, options={"verify_signature": False})["exp"]
-        assert _wait(lambda: len(token.tokens) >= 3 and time.time() > expired_at + 0.2, 10)
+        for written in (2, 3):  # each move reaches the current token's rotation time
+            twin.clock.advance(ROTATE_AT * lifetime)
+            assert _wait(lambda: len(token.tokens) >= written, HANG_SECONDS), token.tokens  # noqa: B023
+        assert twin.clock.time() > jwt.decode(first, options={"verify_signature": False})["exp"]
         reads = app.count(READ)
-        assert app.wait_for(READ, reads + 3, timeout=10), app.log
+        assert app.wait_for(READ, reads + 3, timeout=HANG_SECONDS), app.log
         assert_clean_exit(app)
+    assert len(token.tokens) == 3
     assert twin.entra.token_requests == 1
     assert _exchange(twin, app.env, first)["error_codes"] == [700024]
     assert "access_token" in _exchange(twin, app.env, token.tokens[-1])
     assert_stayed_on_loopback(twin, app)
+
+
+def test_the_kubelet_rotates_a_token_at_80_percent_of_its_life_on_the_twins_clock(tmp_path: Path) -> None:
+    """Not before (however long the test waits in real time), at once when the clock gets there."""
+    clock = Clock()
+    issuer = Issuer("https://issuer.example/tenant/cluster/", new_signing_key(), clock)
+    token = ProjectedToken(issuer, tmp_path / "token", "system:serviceaccount:ns:sa", facts.TOKEN_AUDIENCE, 100.0)
+    token.start()
+    try:
+        clock.advance(79.0)
+        time.sleep(0.2)
+        assert len(token.tokens) == 1
+        claims = jwt.decode(token.tokens[0], options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == 100
+        clock.advance(1.0)
+        assert _wait(lambda: len(token.tokens) == 2, HANG_SECONDS)
+        assert (tmp_path / "token").read_text() == token.tokens[1]
+    finally:
+        token.stop()
+    # The rotation thread woke up to stop (its next rotation is 80 s of the clock away), not left behind.
+    assert token._thread is not None and not token._thread.is_alive()
 
 
 # --- steady state -----------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ token exchange).
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aks_workload_identity import facts
 from twin.faults import FaultState
-from twin.issuer import DISCOVERY_PATH, key_id
+from twin.issuer import DISCOVERY_PATH, Clock, key_id
 from twin.messages import Request, Response, json_response
 from twin.model import Declarations, FederatedCredential, Identity
 
@@ -73,9 +72,12 @@ class Entra:
         key: rsa.RSAPrivateKey,
         fetch_json: Callable[[str], dict],
         faults: FaultState,
+        clock: Clock | None = None,
     ) -> None:
         self.declarations = declarations
         self.key = key
+        #: The cluster's clock (`twin.issuer`), by which assertions expire and access tokens are dated.
+        self._clock = clock or Clock()
         self.kid = key_id(key)
         self._fetch_json = fetch_json
         self._faults = faults
@@ -180,7 +182,7 @@ class Entra:
             )
         except jwt.PyJWTError as e:
             raise EntraError(700027, "invalid_client", f"Client assertion failed signature validation. {e}") from e
-        now = int(time.time())
+        now = int(self._clock.time())
         if not claims.get("nbf", 0) <= now < claims.get("exp", 0):
             raise EntraError(
                 700024,
@@ -227,7 +229,7 @@ class Entra:
         )
 
     def _access_token(self, grant: Grant) -> dict:
-        now = int(time.time())
+        now = int(self._clock.time())
         identity = grant.identity
         claims = {
             "aud": grant.resource,

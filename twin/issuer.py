@@ -4,6 +4,9 @@ AKS publishes, at the issuer URL the cluster reports (a URL with a path, ending 
 document and the JWKS of the key that signs service-account tokens. Entra ID fetches both to check the
 assertion a pod presents. The kubelet writes that token into the pod's projected volume and rewrites it when
 80 % of its lifetime has passed (facts: Workload identity).
+
+Token times (issue, expiry, rotation) read a `Clock` that Entra ID and Key Vault share, so a test can let a token's
+lifetime pass by moving the clock instead of waiting for it, however busy the machine is.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -31,6 +35,37 @@ JWKS_PATH = "openid/v1/jwks"
 ROTATE_AT = 0.8
 
 
+class Clock:
+    """The twin's wall clock in epoch seconds: real time plus an offset that only moves forward (`advance`)."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._moved = threading.Condition()
+
+    def time(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Lets `seconds` pass at once; every `wait_until` looks at the clock again."""
+        with self._moved:
+            self._offset += seconds
+            self._moved.notify_all()
+
+    def wait_until(self, when: float, stopped: threading.Event) -> bool:
+        """Blocks until the clock reads `when` (True), or until `stopped` is set and `wake` called (False)."""
+        with self._moved:
+            while not stopped.is_set():
+                left = when - self.time()
+                if left <= 0:
+                    return True
+                self._moved.wait(left)
+        return False
+
+    def wake(self) -> None:
+        with self._moved:
+            self._moved.notify_all()
+
+
 def new_signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -44,8 +79,9 @@ def key_id(key: rsa.RSAPrivateKey) -> str:
 class Issuer:
     """Serves discovery and JWKS under the issuer URL, and mints tokens whose `iss` is that URL."""
 
-    def __init__(self, issuer_url: str, key: rsa.RSAPrivateKey) -> None:
+    def __init__(self, issuer_url: str, key: rsa.RSAPrivateKey, clock: Clock | None = None) -> None:
         self.url = issuer_url
+        self.clock = clock or Clock()
         self.host = urlsplit(issuer_url).hostname or ""
         self._base_path = urlsplit(issuer_url).path
         self._key = key
@@ -67,15 +103,16 @@ class Issuer:
         return {"keys": [{**jwk, "use": "sig", "alg": "RS256", "kid": self.kid}]}
 
     def mint(self, subject: str, audience: str = facts.TOKEN_AUDIENCE, lifetime: float = 3600) -> str:
-        """A projected service-account token, as the kube-apiserver signs it for the kubelet."""
-        now = time.time()
+        """A projected service-account token, as the kube-apiserver signs it for the kubelet (whole seconds; valid
+        for at least `lifetime`)."""
+        now = int(self.clock.time())
         claims = {
             "iss": self.url,
             "sub": subject,
             "aud": [audience],
-            "iat": int(now),
-            "nbf": int(now),
-            "exp": int(now + lifetime),
+            "iat": now,
+            "nbf": now,
+            "exp": now + math.ceil(lifetime),
             "kubernetes.io": {"namespace": subject.split(":")[2], "serviceaccount": {"name": subject.split(":")[3]}},
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
@@ -103,11 +140,13 @@ class ProjectedToken:
         self.lifetime = lifetime
         #: Every token written, oldest first.
         self.tokens: list[str] = []
+        self._written_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def write(self) -> str:
         """Mints a token and replaces the file atomically, as the kubelet's atomic writer does."""
+        self._written_at = self.issuer.clock.time()
         token = self.issuer.mint(self.subject, self.audience, self.lifetime)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
@@ -123,9 +162,10 @@ class ProjectedToken:
 
     def stop(self) -> None:
         self._stop.set()
+        self.issuer.clock.wake()
         if self._thread:
             self._thread.join(timeout=5)
 
     def _rotate(self) -> None:
-        while not self._stop.wait(self.lifetime * ROTATE_AT):
+        while self.issuer.clock.wait_until(self._written_at + self.lifetime * ROTATE_AT, self._stop):
             self.write()

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from aks_workload_identity import facts
 from twin.entra import token_issuer
 from twin.faults import FaultState
+from twin.issuer import Clock
 from twin.messages import RESET, Request, Response, json_response
 from twin.model import Declarations, RoleAssignment, Secret, Vault, vault_private_addresses
 
@@ -82,9 +83,16 @@ class Counts:
 
 class KeyVault:
     def __init__(
-        self, declarations: Declarations, entra_key: rsa.RSAPrivateKey, authority_host: str, faults: FaultState
+        self,
+        declarations: Declarations,
+        entra_key: rsa.RSAPrivateKey,
+        authority_host: str,
+        faults: FaultState,
+        clock: Clock | None = None,
     ) -> None:
         self.declarations = declarations
+        #: The clock Entra ID dates its access tokens by (`twin.issuer.Clock`).
+        self._clock = clock or Clock()
         self._entra_public_key = entra_key.public_key()
         self._authority_host = authority_host
         self._faults = faults
@@ -134,8 +142,17 @@ class KeyVault:
                 algorithms=["RS256"],
                 audience=[facts.KEY_VAULT_RESOURCE, facts.KEY_VAULT_RESOURCE + "/"],
                 issuer=token_issuer(vault.tenant_id),
-                options={"require": ["exp", "oid", "tid"]},
+                # Times are checked below, by the twin's clock rather than PyJWT's.
+                options={
+                    "require": ["exp", "oid", "tid"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
+            now = self._clock.time()
+            if not claims.get("nbf", now) <= now < claims["exp"]:
+                raise jwt.ExpiredSignatureError("the token is expired or not yet valid")
         except jwt.InvalidAudienceError:
             return self._unauthorized(vault, f"AKV10022: Invalid audience. Expected {facts.KEY_VAULT_RESOURCE}.")
         except jwt.InvalidIssuerError:
@@ -155,7 +172,7 @@ class KeyVault:
             self.reads.append(decision)
             self._lock.notify_all()
         secret = decision.secret
-        created = int(time.time()) - 60
+        created = int(self._clock.time()) - 60
         return json_response(
             200,
             {

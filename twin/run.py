@@ -37,7 +37,7 @@ from twin.declared import from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.entra import Entra
 from twin.faults import Faults, FaultState
-from twin.issuer import Issuer, ProjectedToken, new_signing_key
+from twin.issuer import Clock, Issuer, ProjectedToken, new_signing_key
 from twin.keyvault import KeyVault
 from twin.mocks import Program
 from twin.model import Declarations, Workload, address_of, pod_egress
@@ -113,9 +113,13 @@ class Twin:
         """Rebuilds every server from `declarations` and resets all counters."""
         self.declarations = declarations
         self.faults = FaultState(faults or Faults())
-        self.issuer = Issuer(declarations.cluster.issuer_url, self.keys.issuer_key)
-        self.entra = Entra(declarations, self.keys.entra_key, self._fetch_json, self.faults)
-        self.keyvault = KeyVault(declarations, self.keys.entra_key, facts.DEFAULT_AUTHORITY_HOST, self.faults)
+        #: The cluster's and Entra ID's wall clock; a test moves it forward to let token lifetimes pass.
+        self.clock = Clock()
+        self.issuer = Issuer(declarations.cluster.issuer_url, self.keys.issuer_key, self.clock)
+        self.entra = Entra(declarations, self.keys.entra_key, self._fetch_json, self.faults, self.clock)
+        self.keyvault = KeyVault(
+            declarations, self.keys.entra_key, facts.DEFAULT_AUTHORITY_HOST, self.faults, self.clock
+        )
         routes = {ENTRA_HOST: self.entra.handle}
         if not self.faults.options.issuer_unreachable:
             routes[self.issuer.host] = self.issuer.handle
