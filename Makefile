@@ -24,6 +24,12 @@ lock: $(UV)
 	$(UV) pip compile app/requirements.in --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --quiet -o app/requirements.txt
 
+# After a deliberate change to a URN or to an input that replaces a resource: each stack's upgrade snapshot
+# (tests/snapshots/, checked by tests/test_upgrade_snapshot.py), taken again; review the diff and commit it.
+.PHONY: snapshot
+snapshot: $(VENV)/.installed
+	$(PYTHON) tests/test_upgrade_snapshot.py --refresh
+
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

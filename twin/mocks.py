@@ -69,6 +69,11 @@ class Registration:
     replace_on_changes: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
     retain_on_delete: bool = False
+    #: `delete_before_replace` as the program set it: True, False, or None when left to the provider.
+    delete_before_replace: bool | None = None
+    #: The aliases the program (or the provider's SDK) gave it, as sent: {"urn": ...} or the alias spec's set fields
+    #: (name, type, stack, project, parentUrn, noParent).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -425,6 +430,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 ignore_changes=list(request.ignoreChanges),
                 retain_on_delete=request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+                aliases=[_alias(alias) for alias in request.aliases],
             )
         )
         return response
@@ -441,6 +448,13 @@ class RecordingMonitor(mocks.MockMonitor):
             self.exports = _unwrap(rpc.deserialize_properties(request.outputs), "", secrets)
             self.secret_exports = sorted({path.split(".")[0].split("[")[0] for path in secrets})
         return super().RegisterResourceOutputs(request)
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    """An alias of the registration request: a URN, or the fields its spec sets (unset ones take the resource's own)."""
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    return {field.name: value for field, value in alias.spec.ListFields()}
 
 
 def stack_config(stack: str) -> dict[str, str]:

@@ -236,3 +236,71 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 #: `listClusterUserCredential` only: a kubeconfig. On an Entra ID cluster it grants nothing inside the cluster; on
 #: one with local accounts the user credential is the cluster's own account.
 AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+
+# --- What a provider replaces (provider sources, 2026-12) ---------------------------------------------------------
+#: Inputs whose change makes the provider replace the resource rather than update it, per resource type the program
+#: declares, as dotted paths into the registered (camelCase) inputs. The upgrade snapshot (tests/snapshots/) records
+#: them, so a release of this package that changes one is caught before it reaches a live stack.
+#: - azure-native: the ARM path parameters (resource group and names: they make the resource's id); `location`,
+#:   create-only in Azure's common types (`x-ms-mutability: [create, read]`), which azure-native reads as force-new
+#:   (`provider/pkg/gen/properties.go`, forceNew); and its own list (`provider/pkg/gen/replacement.go`,
+#:   forceNewMap: RoleAssignment principalId and scope; ManagedCluster dnsPrefix, fqdnSubdomain, nodeResourceGroup,
+#:   linuxProfile, windowsProfile, diskEncryptionSetID and parts of networkProfile, recorded whole here; AgentPool
+#:   vmSize, gpuInstanceProfile; PrivateEndpoint subnet). Create-only properties of nested types do not replace.
+#: - pulumi-kubernetes: every kind's `metadata.name` and `metadata.namespace` (KUBERNETES_REPLACEMENT_INPUTS), and
+#:   a Deployment's `spec.selector` (`provider/pkg/provider/forcenew.go`).
+#: - pulumi-random: every argument of RandomString and RandomPassword, keepers included, replaces (a new value, so
+#:   a new physical name where it is a suffix).
+#: Resources not listed (components, the Kubernetes provider, image builds, which run again by design) are
+#: recorded by URN alone.
+REPLACEMENT_INPUTS: dict[str, tuple[str, ...]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    "azure-native:containerservice:ManagedCluster": (
+        "resourceGroupName",
+        "resourceName",
+        "location",
+        "dnsPrefix",
+        "fqdnSubdomain",
+        "nodeResourceGroup",
+        "linuxProfile",
+        "windowsProfile",
+        "diskEncryptionSetID",
+        "networkProfile",
+    ),
+    "azure-native:containerservice:AgentPool": (
+        "resourceGroupName",
+        "resourceName",
+        "agentPoolName",
+        "vmSize",
+        "gpuInstanceProfile",
+    ),
+    "azure-native:containerservice:MaintenanceConfiguration": ("resourceGroupName", "resourceName", "configName"),
+    "azure-native:containerregistry:Registry": ("resourceGroupName", "registryName", "location"),
+    "azure-native:keyvault:Vault": ("resourceGroupName", "vaultName", "location"),
+    "azure-native:keyvault:Secret": ("resourceGroupName", "vaultName", "secretName"),
+    "azure-native:authorization:RoleAssignment": ("scope", "roleAssignmentName", "principalId"),
+    "azure-native:managedidentity:UserAssignedIdentity": ("resourceGroupName", "resourceName", "location"),
+    "azure-native:managedidentity:FederatedIdentityCredential": (
+        "resourceGroupName",
+        "resourceName",
+        "federatedIdentityCredentialResourceName",
+    ),
+    "azure-native:network:VirtualNetwork": ("resourceGroupName", "virtualNetworkName", "location"),
+    "azure-native:network:Subnet": ("resourceGroupName", "virtualNetworkName", "subnetName"),
+    "azure-native:network:PrivateEndpoint": ("resourceGroupName", "privateEndpointName", "location", "subnet"),
+    "azure-native:network:PrivateDnsZoneGroup": ("resourceGroupName", "privateEndpointName", "privateDnsZoneGroupName"),
+    "azure-native:privatedns:PrivateZone": ("resourceGroupName", "privateZoneName", "location"),
+    "azure-native:privatedns:VirtualNetworkLink": (
+        "resourceGroupName",
+        "privateZoneName",
+        "virtualNetworkLinkName",
+        "location",
+    ),
+    "azure-native:operationalinsights:Workspace": ("resourceGroupName", "workspaceName", "location"),
+    "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
+    # "" is the whole of the inputs.
+    "random:index/randomString:RandomString": ("",),
+    "random:index/randomPassword:RandomPassword": ("",),
+}
+#: What replaces any Kubernetes object, of a kind REPLACEMENT_INPUTS does not list (pulumi-kubernetes, forcenew.go).
+KUBERNETES_REPLACEMENT_INPUTS = ("metadata.name", "metadata.namespace")
