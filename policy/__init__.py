@@ -1,1 +1,2 @@
-"""The project's CrossGuard policy pack; `wi_policies` holds the validators, `__main__` builds the pack."""
+"""The project's CrossGuard policy pack: `wi_policies` holds the validators, a module per concern; `__main__` builds
+the pack."""

@@ -237,6 +237,57 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 #: one with local accounts the user credential is the cluster's own account.
 AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
 
+# --- Secrets Store CSI driver and its Azure Key Vault provider (workload identity mode) ------------------------
+# Sources: Azure/secrets-store-csi-driver-provider-azure (pkg/provider/types/types.go and parameters.go,
+# pkg/provider/provider.go, pkg/auth/auth.go; docs "Workload Identity" and "Troubleshooting", 2026-06);
+# kubernetes-sigs/secrets-store-csi-driver (cmd/secrets-store-csi-driver/main.go, docs "Secret auto rotation" and
+# "Upgrades", 2026-04); Microsoft Learn, "Azure Key Vault provider for Secrets Store CSI Driver ... configuration
+# options".
+
+#: The custom resource a pod's CSI volume names, and the CSI driver that mounts it.
+SECRET_PROVIDER_CLASS_API_VERSION = "secrets-store.csi.x-k8s.io/v1"
+SECRET_PROVIDER_CLASS_KIND = "SecretProviderClass"
+SECRETS_STORE_CSI_DRIVER = "secrets-store.csi.k8s.io"
+#: The `spec.provider` of a class served by the Azure Key Vault provider.
+AZURE_PROVIDER = "azure"
+#: The volume attribute that names the class (in the pod's own namespace).
+SECRET_PROVIDER_CLASS_ATTRIBUTE = "secretProviderClass"
+#: The provider's parameter names. The tenant's is `tenantID`: the provider reads it first and falls back to the
+#: older `tenantId`, which it logs as deprecated (parameters.go GetTenantID, issue #857); its docs use `tenantID`.
+SPC_USE_POD_IDENTITY = "usePodIdentity"
+SPC_CLIENT_ID = "clientID"
+SPC_KEYVAULT_NAME = "keyvaultName"
+SPC_TENANT_ID = "tenantID"
+SPC_DEPRECATED_TENANT_ID = "tenantId"
+SPC_OBJECTS = "objects"
+#: An object's type for a Key Vault secret (`key` and `cert` are the others); each is written to a file named after
+#: its `objectAlias`, else its `objectName`. An empty objects array mounts nothing and succeeds.
+SPC_OBJECT_TYPE_SECRET = "secret"
+#: The driver asks the kubelet for a service-account token of the pod's own account with this audience (the
+#: CSIDriver's `tokenRequests`), passes it in the `csi.storage.k8s.io/serviceAccount.tokens` attribute as JSON
+#: `{audience: {token, expirationTimestamp}}`, and the provider presents it as the client assertion for `clientID`
+#: (auth.go DefaultTokenAudience, ParseServiceAccountToken). The provider's pods run on the host network, so the
+#: pod's NetworkPolicies do not apply to that exchange or to the Key Vault reads.
+CSI_TOKEN_AUDIENCE = TOKEN_AUDIENCE
+CSI_SERVICE_ACCOUNT_TOKENS_ATTRIBUTE = "csi.storage.k8s.io/serviceAccount.tokens"
+#: AKS add-on profile key of the driver and provider, and its config keys (string values).
+SECRETS_PROVIDER_ADDON = "azureKeyvaultSecretsProvider"
+SECRET_ROTATION_CONFIG = "enableSecretRotation"
+ROTATION_POLL_INTERVAL_CONFIG = "rotationPollInterval"
+#: The driver's `--rotation-poll-interval` is a Go `flag.Duration` (time.ParseDuration: a sequence of decimal
+#: numbers with units ns, us, µs, ms, s, m, h, e.g. "2m", "90s", "1m30s"), default 2m. Since driver v1.6.0 it is the
+#: shortest time between two re-fetches, done on the kubelet's periodic NodePublishVolume (`requiresRepublish`).
+DEFAULT_ROTATION_POLL_INTERVAL = "2m"
+GO_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Where a pod's own volumes already sit: the webhook's projected token and the Kubernetes API token.
+WORKLOAD_IDENTITY_TOKEN_DIR = "/var/run/secrets/azure/tokens"
+SERVICE_ACCOUNT_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: What `kubectl describe pod` shows while the provider cannot fetch (the pod stays ContainerCreating, the kubelet
+#: retries the mount): an event `Warning FailedMount ... MountVolume.SetUp failed for volume "<volume>" : rpc
+#: error: code = Unknown desc = failed to mount secrets store objects for pod <namespace>/<pod>, err: rpc error:
+#: code = Unknown desc = failed to mount objects, error: <the provider's error>` (provider docs, Troubleshooting).
+FAILED_MOUNT_PREFIX = "MountVolume.SetUp failed for volume"
+
 # --- What a provider replaces (provider sources, 2026-12) ---------------------------------------------------------
 #: Inputs whose change makes the provider replace the resource rather than update it, per resource type the program
 #: declares, as dotted paths into the registered (camelCase) inputs. The upgrade snapshot (tests/snapshots/) records
@@ -304,3 +355,36 @@ REPLACEMENT_INPUTS: dict[str, tuple[str, ...]] = {
 }
 #: What replaces any Kubernetes object, of a kind REPLACEMENT_INPUTS does not list (pulumi-kubernetes, forcenew.go).
 KUBERNETES_REPLACEMENT_INPUTS = ("metadata.name", "metadata.namespace")
+
+# --- Key Vault control-plane API versions (FACTS "Key Vault control-plane API retirement"; pulumi-azure-native
+# --- sources, 2026-12) -------------------------------------------------------------------------------------------
+
+#: Azure stops serving Key Vault management requests with API versions before this one on this date (Microsoft's
+#: announcement, echoed in azure-cli#34020 and azure-powershell#30098).
+KEY_VAULT_MIN_API_VERSION = "2026-02-01"
+KEY_VAULT_OLD_API_RETIREMENT = "27 February 2027"
+#: The API version of azure-native's default `keyvault` module in 3.29, the newest release (versions/v3-spec.yaml:
+#: `KeyVault: tracking: "2024-11-01"`; the SDK's Vault and Secret docstrings: "Uses Azure REST API version
+#: 2024-11-01"). The same docstrings list 2026-02-01 among the "other available API versions", reachable only through
+#: a local package: `pulumi package add azure-native keyvault 2026-02-01`.
+AZURE_NATIVE_KEYVAULT_API_VERSION = "2024-11-01"
+#: The Key Vault resources this project manages through ARM.
+KEY_VAULT_MANAGED_TYPES = ("Vault", "Secret")
+#: How an azure-native type token carries its API version: `azure-native:<module>:<Name>` is the default module (the
+#: version above); `azure-native:<module>/v<yyyymmdd>[preview]:<Name>` an explicit version (the tokens 3.x keeps as
+#: aliases); a local package from `pulumi package add azure-native <module> <version>` is named
+#: `azure-native_<module>_v<yyyymmdd>` with tokens `<package>:<module>:<Name>` (provider/pkg/provider/
+#: provider_parameterize.go, createSchema and its tests). Once created, every 3.x resource also reports the version
+#: it was managed with in its `azureApiVersion` output.
+AZURE_NATIVE_TYPE_TOKEN = re.compile(
+    r"^azure-native(?:_[a-z0-9]+_v(?P<package>[0-9]{8}[a-z]*))?"
+    r":(?P<module>[a-z0-9]+)(?:/v(?P<explicit>[0-9]{8}[a-z]*))?:(?P<name>[A-Za-z0-9]+)$"
+)
+
+# --- The secret reader's environment (app/README.md) -------------------------------------------------------------
+
+#: How a workload's pods name what they read: the vault's URI (or its name) and the secret's name. The policy pack
+#: compares them with what the pod's identity may read.
+VAULT_URL_ENV = "KEY_VAULT_URL"
+VAULT_NAME_ENV = "KEY_VAULT_NAME"
+SECRET_NAME_ENV = "SECRET_NAME"
