@@ -1,4 +1,4 @@
-"""The components imported by another program: the README's example runs as written."""
+"""The components imported by another program: the docs' examples run as written."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from conftest import CREDENTIAL, ROLE_ASSIGNMENT, SECRET, VAULT
 import settings
 from twin.mocks import run, run_program
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def readme_example() -> str:
-    section = README.read_text().split("## Using the components in your own program", 1)[1]
+    section = (DOCS / "components.md").read_text().split("## Using the components in your own program", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -33,7 +33,7 @@ def test_readme_example_program_federates_its_own_service_account():
 
 
 def readme_workload_example() -> list[dict]:
-    section = README.read_text().split("### Workloads", 1)[1]
+    section = (DOCS / "workloads.md").read_text()
     return yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
 
 
