@@ -3,11 +3,16 @@
 Two user-assigned managed identities, each trusting exactly the subjects of the workflow jobs that use it:
 
 - `preview` trusts pull requests (`pull_request`) and may only read: a pull request's workflow runs the pull
-  request's own code, so anyone who can push a branch holds this identity's rights while it runs;
+  request's own code, so anyone who can push a branch holds this identity's rights while it runs. It reads the
+  subscription's resources (Reader) and, inside the clusters `previewClusterIds` lists, Kubernetes objects other
+  than Secrets (Cluster User to fetch a kubeconfig, Azure Kubernetes Service RBAC Reader inside). Only clusters
+  with local accounts disabled belong in that list: on any other, the user credential Cluster User fetches is the
+  cluster's own admin account;
 - `deploy` trusts the main branch (`ref:refs/heads/main`, the dev deploy) and the `production` environment
   (`environment:production`, the prod deploy, which waits for its required reviewers), and holds what the README's
   prerequisites ask of whoever runs `pulumi up`: Contributor and Role Based Access Control Administrator on the
-  subscription.
+  subscription, the latter with a condition that lets it grant and remove only the roles the stacks assign (so it
+  cannot make itself, or anyone, Owner).
 
 A managed identity rather than an app registration: it has no secret to leak or rotate, creating it needs Azure
 Resource Manager rights only (no Entra directory role), and it goes with its resource group.
@@ -63,6 +68,36 @@ CONTRIBUTOR = facts.CONTRIBUTOR
 RBAC_ADMINISTRATOR = facts.RBAC_ADMINISTRATOR
 READER = facts.READER
 AKS_CLUSTER_USER = facts.AKS_CLUSTER_USER
+#: Read-only Kubernetes access through Azure RBAC (Microsoft Learn, "Azure built-in roles for Containers", Azure
+#: Kubernetes Service RBAC Reader): most objects, not Secrets, roles or role bindings.
+AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
+#: Every role the stacks assign (the workloads' vault reads, the kubelet's pulls, the control plane's network
+#: rights, the deployer's Kubernetes admin) and the previews' Kubernetes reader: all the deploy identity may grant.
+ASSIGNABLE_ROLES = (
+    facts.KEY_VAULT_SECRETS_USER,
+    facts.ACR_PULL,
+    facts.NETWORK_CONTRIBUTOR,
+    facts.AKS_RBAC_CLUSTER_ADMIN,
+    AKS_RBAC_READER,
+)
+
+
+def constrain_roles(roles: Sequence[str]) -> str:
+    """An Azure ABAC condition under which a Role Based Access Control Administrator may add and remove assignments
+    of `roles` only: Microsoft's "Constrain roles" example (Microsoft Learn, "Examples to delegate Azure role
+    assignment management with conditions"), which needs both halves, since an added assignment is read from the
+    request and a removed one from the resource."""
+    guids = ", ".join(roles)
+    role = "Microsoft.Authorization/roleAssignments:RoleDefinitionId"
+
+    def only_for_roles(action: str, source: str) -> str:
+        return (
+            f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/{action}'}})) OR "
+            f"(@{source}[{role}] ForAnyOfAnyValues:GuidEquals {{{guids}}}))"
+        )
+
+    return f"{only_for_roles('write', 'Request')} AND {only_for_roles('delete', 'Resource')}"
+
 
 # --- The repository variables the workflows read (names shared with .github/workflows) ----------------------
 
@@ -75,7 +110,13 @@ DEPLOY_OBJECT_ID_VARIABLE = "AZURE_DEPLOY_OBJECT_ID"
 PREVIEW_CLIENT_ID_VARIABLE = "AZURE_PREVIEW_CLIENT_ID"
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_GUID_PATTERN = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_GUID = re.compile(f"^{_GUID_PATTERN}$")
+_CLUSTER_ID = re.compile(
+    rf"^/subscriptions/{_GUID_PATTERN}/resourceGroups/(?P<group>[^/]+)"
+    r"/providers/Microsoft\.ContainerService/managedClusters/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
 
 
 class BootstrapSettingsError(pulumi.RunError):
@@ -91,6 +132,8 @@ class RoleGrant:
     name: str
     role: str
     scope: str
+    #: An Azure ABAC condition narrowing the grant, if any.
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +187,7 @@ class CiIdentity(pulumi.ComponentResource):
                 principal_id=identity.principal_id,
                 scope=grant.scope,
                 parent=self,
+                condition=grant.condition,
             )
         self.client_id = identity.client_id
         self.principal_id = identity.principal_id
@@ -165,6 +209,8 @@ class BootstrapSettings:
     subscription_id: str
     #: Owner and repository ids for immutable subjects, or None for name-only subjects.
     ids: tuple[int, int] | None
+    #: ARM ids of the clusters (local accounts disabled) whose Kubernetes objects previews may read.
+    preview_cluster_ids: tuple[str, ...] = ()
 
     def subject(self, context: str) -> str:
         return github_subject(self.repository, context, self.ids)
@@ -186,10 +232,27 @@ def read_settings(config: pulumi.Config) -> BootstrapSettings:
             f"githubOwnerId = {owner_id}, githubRepositoryId = {repository_id}: set both (positive numeric ids, "
             "for immutable subject claims) or neither"
         )
+    clusters = config.get_object("previewClusterIds") or []
+    if not isinstance(clusters, list):
+        problems.append(f"previewClusterIds = {clusters!r}: must be a list of AKS cluster ids")
+        clusters = []
+    for i, cluster in enumerate(clusters):
+        if not isinstance(cluster, str) or not _CLUSTER_ID.match(cluster):
+            problems.append(
+                f"previewClusterIds[{i}] = {cluster!r}: must be an AKS cluster's ARM id, "
+                "/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>"
+            )
     if problems:
         raise BootstrapSettingsError("; ".join(problems))
     ids = (owner_id, repository_id) if owner_id else None
-    return BootstrapSettings(repository, subscription_id, ids)
+    return BootstrapSettings(repository, subscription_id, ids, tuple(clusters))
+
+
+def cluster_label(cluster_id: str) -> str:
+    """`<group>-<name>` of a cluster id, lower case: names the cluster's grants by the cluster, not a position."""
+    match = _CLUSTER_ID.match(cluster_id)
+    assert match, cluster_id
+    return f"{match['group']}-{match['name']}".lower()
 
 
 def declare(settings: BootstrapSettings, location: str) -> dict[str, CiIdentity]:
@@ -211,7 +274,7 @@ def declare(settings: BootstrapSettings, location: str) -> dict[str, CiIdentity]
             ],
             role_grants=[
                 RoleGrant("creates-resources", CONTRIBUTOR, scope),
-                RoleGrant("assigns-roles", RBAC_ADMINISTRATOR, scope),
+                RoleGrant("assigns-roles", RBAC_ADMINISTRATOR, scope, constrain_roles(ASSIGNABLE_ROLES)),
             ],
         ),
         opts=on_subscription,
@@ -223,7 +286,14 @@ def declare(settings: BootstrapSettings, location: str) -> dict[str, CiIdentity]
             subjects=[settings.subject(PULL_REQUEST_CONTEXT)],
             role_grants=[
                 RoleGrant("reads-resources", READER, scope),
-                RoleGrant("lists-cluster-user-credentials", AKS_CLUSTER_USER, scope),
+                *(
+                    grant
+                    for cluster in settings.preview_cluster_ids
+                    for grant in (
+                        RoleGrant(f"lists-credentials-{cluster_label(cluster)}", AKS_CLUSTER_USER, cluster),
+                        RoleGrant(f"reads-kubernetes-{cluster_label(cluster)}", AKS_RBAC_READER, cluster),
+                    )
+                ),
             ],
         ),
         opts=on_subscription,

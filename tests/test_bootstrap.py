@@ -6,6 +6,7 @@ OIDC subject can be checked against the federated credentials of the identity wh
 
 from __future__ import annotations
 
+import json
 import re
 
 import pulumi
@@ -27,6 +28,14 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+#: Two clusters previews may read, as the bootstrap's `previewClusterIds` lists them.
+PROD_CLUSTER = f"{SCOPE}/resourceGroups/wi-prod/providers/Microsoft.ContainerService/managedClusters/wi-prod-aks"
+BYO_CLUSTER = f"{SCOPE}/resourceGroups/platform-rg/providers/Microsoft.ContainerService/managedClusters/platform-aks"
 #: Roles that can change resources or access: never the preview identity's.
 WRITE_ROLES = {
     CONTRIBUTOR,
@@ -102,13 +111,63 @@ def test_deploy_identity_may_create_resources_and_assign_roles_on_the_subscripti
     assert {g.inputs["principalType"] for g in grants} == {"ServicePrincipal"}
 
 
-def test_preview_identity_may_only_read_and_list_cluster_user_credentials(declared):
+#: Microsoft's "Constrain roles" condition (Microsoft Learn, "Examples to delegate Azure role assignment management
+#: with conditions"), typed here with the roles the stacks assign and the previews' Kubernetes reader.
+ALLOWED = f"{KEY_VAULT_SECRETS_USER}, {ACR_PULL}, {NETWORK_CONTRIBUTOR}, {AKS_RBAC_CLUSTER_ADMIN}, {AKS_RBAC_READER}"
+CONSTRAIN_ROLES = (
+    "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+    f"(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{ALLOWED}}})) "
+    "AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
+    f"(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{ALLOWED}}}))"
+)
+
+
+def test_deploy_identity_may_assign_only_the_roles_the_stacks_assign(declared):
+    """Without the condition, Role Based Access Control Administrator could make the deploy identity Owner."""
+    _, _, grants = identity_parts(declared, "deploy")
+    conditions = {
+        g.inputs["roleDefinitionId"]: (g.inputs.get("condition"), g.inputs.get("conditionVersion")) for g in grants
+    }
+    assert conditions == {
+        role_id(CONTRIBUTOR): (None, None),
+        role_id(RBAC_ADMINISTRATOR): (CONSTRAIN_ROLES, "2.0"),
+    }
+
+
+def test_every_role_the_stacks_assign_is_one_the_deploy_identity_may_assign():
+    assigned = {
+        grant.inputs["roleDefinitionId"].rsplit("/", 1)[1]
+        for stack in ("dev", "prod", "byo")
+        for grant in run_program(stack=stack).of_type(ROLE_ASSIGNMENT)
+    }
+    assert assigned <= set(ci.ASSIGNABLE_ROLES)
+    assert {KEY_VAULT_SECRETS_USER, ACR_PULL, AKS_RBAC_CLUSTER_ADMIN} <= assigned
+
+
+def test_preview_identity_may_only_read_and_has_no_kubernetes_access_unless_a_cluster_is_listed(declared):
+    """Cluster User on the subscription would include dev's cluster, whose user credential (local accounts on) is
+    its admin account."""
     _, _, grants = identity_parts(declared, "preview")
+    assert {(g.inputs["roleDefinitionId"], g.inputs["scope"]) for g in grants} == {(role_id(READER), SCOPE)}
+
+
+def test_preview_identity_reads_kubernetes_objects_on_the_listed_clusters_only():
+    program = bootstrap(previewClusterIds=json.dumps([PROD_CLUSTER, BYO_CLUSTER]))
+    _, _, grants = identity_parts(program, "preview")
     assert {(g.inputs["roleDefinitionId"], g.inputs["scope"]) for g in grants} == {
         (role_id(READER), SCOPE),
-        (role_id(AKS_CLUSTER_USER), SCOPE),
+        (role_id(AKS_CLUSTER_USER), PROD_CLUSTER),
+        (role_id(AKS_RBAC_READER), PROD_CLUSTER),
+        (role_id(AKS_CLUSTER_USER), BYO_CLUSTER),
+        (role_id(AKS_RBAC_READER), BYO_CLUSTER),
     }
     assert not {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in grants} & WRITE_ROLES
+    # Each grant is named by its cluster, so removing one cluster never renames another's grants.
+    names = {g.name for g in program.of_type(ROLE_ASSIGNMENT) if g.inputs["scope"] == BYO_CLUSTER}
+    assert names == {
+        "preview-lists-credentials-platform-rg-platform-aks",
+        "preview-reads-kubernetes-platform-rg-platform-aks",
+    }
 
 
 def test_identities_live_in_the_configured_subscription(declared):
@@ -151,6 +210,11 @@ def test_immutable_subjects_carry_the_owner_and_repository_ids():
         ({"githubRepository": "aks-wi"}, "githubRepository = 'aks-wi': must be owner/name"),
         ({"subscriptionId": "my-subscription"}, "subscriptionId = 'my-subscription': must be a subscription id"),
         ({"githubOwnerId": "123456"}, "githubOwnerId = 123456, githubRepositoryId = 0: set both"),
+        (
+            {"previewClusterIds": json.dumps([PROD_CLUSTER, f"{SCOPE}/resourceGroups/wi-prod"])},
+            f"previewClusterIds[1] = '{SCOPE}/resourceGroups/wi-prod': must be an AKS cluster's ARM id",
+        ),
+        ({"previewClusterIds": json.dumps(PROD_CLUSTER)}, "previewClusterIds = '/subscriptions/"),
     ],
 )
 def test_bad_settings_stop_the_run_before_anything_is_declared(overrides, message):
@@ -241,7 +305,25 @@ def test_id_token_is_writable_only_where_azure_sign_in_happens():
             assert (job["permissions"].get("id-token") == "write") == ((file, name) in signing_in), (file, name)
             assert set(job["permissions"].values()) <= {"read", "write"}
             writes = {scope for scope, level in job["permissions"].items() if level == "write"}
-            assert writes <= {"id-token", "pull-requests"}, (file, name, writes)
+            # Only the release job writes the repository's contents: it creates the tag's release.
+            may_write = {"contents"} if (file, name) == ("release.yml", "release") else {"id-token", "pull-requests"}
+            assert writes <= may_write, (file, name, writes)
+
+
+def test_a_pushed_version_tag_is_tested_then_released_with_its_wheel_and_sdist():
+    release = workflows()["release.yml"]
+    assert triggers(release) == {"push": {"tags": ["v*"]}}
+    assert release["jobs"]["release"]["needs"] == "test"
+    assert release["jobs"]["test"]["steps"][-1] == {"run": "make test"}
+    script = "\n".join(step.get("run", "") for step in release["jobs"]["release"]["steps"])
+    assert '"$TAG" != "v$version"' in script and "uv build" in script
+    assert 'gh release create "$TAG" dist/*.whl dist/*.tar.gz' in script
+
+
+def test_workflows_install_the_uv_make_test_pins():
+    (pinned,) = re.findall(r"^UV_VERSION := (\S+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
+    installs = re.findall(r"pip install uv==(\S+)", "".join(p.read_text() for p in WORKFLOWS.glob("*.yml")))
+    assert len(installs) >= 4 and set(installs) == {pinned}
 
 
 USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<version>\S+))?\s*$")
@@ -291,6 +373,8 @@ def test_previews_run_the_policy_pack_and_comment_on_the_pull_request():
         assert inputs["policyPacks"] == "policy", file
         if inputs["command"] == "preview":
             assert inputs["comment-on-pr"] is True
+            # dev exists only once main's first deploy ran: a preview before that must create it.
+            assert inputs["upsert"] is True
 
 
 def test_ci_config_signs_the_deploy_in_with_workload_identity_as_a_service_principal():
@@ -318,9 +402,14 @@ def test_dependabot_updates_every_dependency_list_the_repository_pins():
     covered = {
         (u["package-ecosystem"], directory) for u in updates for directory in u.get("directories", [u.get("directory")])
     }
-    # bootstrap/requirements.txt names only the components package from this repository.
-    lists = [*PROJECT_DIR.glob("requirements*.txt"), *PROJECT_DIR.glob("*/requirements*.txt")]
-    directories = {"/" + p.parent.relative_to(PROJECT_DIR).as_posix().strip(".") for p in lists} - {"/bootstrap"}
-    assert "/app" in directories and (PROJECT_DIR / "uv.lock").exists()
-    expected = {("pip", d) for d in directories} | {("uv", "/"), ("docker", "/app"), ("github-actions", "/")}
+    # Compiled lists (requirements.in) are pip's to update; every other list is uv.lock's export (requirements.txt)
+    # or includes it (provider/, bootstrap/), which the uv update, then `make lock`, moves.
+    compiled = {"/" + p.parent.relative_to(PROJECT_DIR).as_posix() for p in PROJECT_DIR.glob("*/requirements.in")}
+    assert compiled == {"/app", "/policy"} and (PROJECT_DIR / "uv.lock").exists()
+    for listed in [*PROJECT_DIR.glob("requirements*.txt"), *PROJECT_DIR.glob("*/requirements*.txt")]:
+        if "/" + listed.parent.relative_to(PROJECT_DIR).as_posix() not in compiled:
+            text = listed.read_text()
+            lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+            assert "uv export" in text or lines == ["-r ../requirements.txt"], listed
+    expected = {("pip", d) for d in compiled} | {("uv", "/"), ("docker", "/app"), ("github-actions", "/")}
     assert expected <= covered

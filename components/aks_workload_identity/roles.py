@@ -7,6 +7,9 @@ from pulumi_azure_native import authorization
 
 from aks_workload_identity import facts
 
+#: The only condition version ARM accepts on a role assignment (the RoleAssignment API's `conditionVersion`).
+CONDITION_VERSION = "2.0"
+
 
 def assign_role(
     name: str,
@@ -16,6 +19,7 @@ def assign_role(
     scope: pulumi.Input[str],
     parent: pulumi.Resource,
     principal_type: pulumi.Input[str] = facts.SERVICE_PRINCIPAL,
+    condition: str | None = None,
 ) -> authorization.RoleAssignment:
     """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).
 
@@ -23,7 +27,8 @@ def assign_role(
     invoke is needed. `principalType` is a service principal unless told otherwise, because the principal is usually a
     just-created identity (facts: Role assignments for a just-created identity). The assignment's GUID name comes
     from auto-naming, seeded by its logical `name` (facts: Role-assignment names), so callers name each grant by
-    what it grants, never by a list position: a removed grant must not move another grant's name.
+    what it grants, never by a list position: a removed grant must not move another grant's name. A `condition`
+    (Azure ABAC) narrows the grant; ARM accepts only condition version 2.0.
     """
     subscription_id = pulumi.Output.from_input(scope).apply(lambda s: s.split("/")[2])
     return authorization.RoleAssignment(
@@ -32,5 +37,7 @@ def assign_role(
         principal_type=principal_type,
         role_definition_id=subscription_id.apply(lambda sub: facts.role_definition_id(sub, role)),
         scope=scope,
+        condition=condition,
+        condition_version=CONDITION_VERSION if condition else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )
