@@ -28,6 +28,9 @@ from twin.proxy import Proxy
 from twin.run import GUARD_DIR
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
+#: How long a wait for the app may take before it counts as a hang: far above what any step takes even on a busy
+#: machine, so it never measures speed (`tests/app_bench.py` does).
+HANG_SECONDS = 60.0
 LOGIN_HOST = "login.microsoftonline.com"
 VAULT_SUFFIX = "vault.azure.net"
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -257,7 +260,7 @@ class App:
         with self._changed:
             return "\n".join(self.lines)
 
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = 15) -> list[re.Match[str]]:
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = HANG_SECONDS) -> list[re.Match[str]]:
         """The first `count` lines matching `pattern` (re.search), waiting up to `timeout` seconds."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
@@ -286,7 +289,7 @@ class App:
         finally:
             connection.close()
 
-    def wait_for_probe(self, path: str, status: int, timeout: float = 10) -> str:
+    def wait_for_probe(self, path: str, status: int, timeout: float = HANG_SECONDS) -> str:
         deadline = time.monotonic() + timeout
         while True:
             got, body = self.probe(path)

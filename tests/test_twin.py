@@ -212,7 +212,7 @@ def test_each_broken_link_stops_the_read_with_its_error(
 ) -> None:
     mutated = mutate(declared)
     with run(twin, mutated) as app:
-        found = app.wait_for(error, timeout=10)
+        found = app.wait_for(error, timeout=HANG_SECONDS)
     assert found, f"expected /{error}/ in the app's log:\n{app.log}"
     assert app.count(READ) == 0
     assert not twin.keyvault.reads
@@ -238,8 +238,8 @@ def test_wrong_vault_uri_reaches_no_vault(twin: Twin, declared: Declarations) ->
     host = "secrets-typo.vault.azure.net"
     mutated = _pod_env(KEY_VAULT_URL=f"https://{host}/")(declared)
     with run(twin, mutated) as app:
-        assert app.wait_for(r"^Retrieving your secret from secrets-typo\.$", timeout=10), app.log
-        assert _wait(lambda: f"{host}:443" in twin.proxy.refused, 10), twin.proxy.refused
+        assert app.wait_for(r"^Retrieving your secret from secrets-typo\.$", timeout=HANG_SECONDS), app.log
+        assert _wait(lambda: f"{host}:443" in twin.proxy.refused, HANG_SECONDS), twin.proxy.refused
     assert app.count(READ) == 0
     assert GUARD_MARK not in app.log
     assert set(twin.proxy.refused) == {f"{host}:443"}
@@ -278,7 +278,7 @@ def test_pod_naming_an_undeclared_service_account_is_rejected(twin: Twin, declar
 def test_unreachable_issuer_is_aadsts90061(twin: Twin, declared: Declarations) -> None:
     """Entra ID fetches the issuer's discovery document itself; if the issuer does not answer, 90061."""
     with run(twin, declared, Faults(issuer_unreachable=True)) as app:
-        assert app.wait_for(r"AADSTS90061\b", timeout=10), app.log
+        assert app.wait_for(r"AADSTS90061\b", timeout=HANG_SECONDS), app.log
     assert 90061 in twin.entra.errors
     assert set(twin.proxy.refused) == {f"{twin.issuer.host}:443"}
     assert app.count(READ) == 0
@@ -456,7 +456,10 @@ def test_a_missing_egress_rule_drops_the_apps_connection_and_breaks_the_link(
     """The app's own error line comes only after the SDK's connection retries; the drop itself is immediate."""
     declared = _with_network(dev_program, egress)
     with run(twin, declared) as app:
-        assert _wait(lambda: any(re.search(drop, d) for d in twin.proxy.dropped), 10), (twin.proxy.dropped, app.log)
+        assert _wait(lambda: any(re.search(drop, d) for d in twin.proxy.dropped), HANG_SECONDS), (
+            twin.proxy.dropped,
+            app.log,
+        )
     assert app.count(READ) == 0
     assert not twin.keyvault.reads
     assert_stayed_on_loopback(twin, app)
@@ -539,7 +542,7 @@ def test_app_survives_the_fault_and_reads_after_it(
     twin: Twin, declared: Declarations, faults: Faults, counter: str | None, error: str | None
 ) -> None:
     with run(twin, declared, faults) as app:
-        assert app.wait_for(READ, 3, timeout=20), app.log
+        assert app.wait_for(READ, 3, timeout=HANG_SECONDS), app.log
         assert_clean_exit(app)
     if counter:
         assert twin.faults.used(counter) == getattr(faults, counter)
