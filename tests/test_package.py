@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import typing
 import zipfile
@@ -41,7 +42,11 @@ from aks_workload_identity import (
 )
 from twin.mocks import PROJECT_DIR, run
 
-README = PROJECT_DIR / "README.md"
+#: The package's version: pyproject.toml states it once, and the installed metadata, the schema, the provider and
+#: the wheel all carry it.
+VERSION = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["version"]
+
+COMPONENTS_DOC = PROJECT_DIR / "docs" / "components.md"
 
 #: The inputs a program must give, per component: everything else has a default. Review a change here like a change
 #: of the public API.
@@ -121,7 +126,7 @@ def test_every_component_the_package_exports_is_in_the_schema_under_its_type_tok
     }
     assert exported == set(COMPONENTS)
     assert set(schema["resources"]) == {token(c.__name__) for c in COMPONENTS}
-    assert schema["name"] == PULUMI_PACKAGE and schema["version"] == __version__ == "0.2.0"
+    assert schema["name"] == PULUMI_PACKAGE and schema["version"] == __version__ == VERSION
     for component in COMPONENTS:
         assert schema["resources"][token(component.__name__)]["isComponent"] is True
         assert schema["resources"][token(component.__name__)].get("description"), component.__name__
@@ -232,12 +237,18 @@ def test_each_component_registers_exactly_its_annotated_outputs_once(monkeypatch
 
 
 def test_the_provider_entry_point_serves_that_schema(schema):
-    """The provider as Pulumi starts it (`python provider/ <engine>`): it prints its port and answers GetSchema."""
+    """The provider as Pulumi starts it (`python provider/ <engine>`): it prints its port and answers GetSchema.
+
+    Its virtualenv holds the dependencies but not the components (provider/requirements.txt), so it runs here with
+    this environment's packages but without their `.pth` files (`-S`), which is where the editable install of the
+    components lives: the entry point must find them, and the version, in the repository itself."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": sysconfig.get_path("purelib")}
     plugin = subprocess.Popen(
-        [sys.executable, str(PROJECT_DIR / "provider"), "127.0.0.1:1"],
+        [sys.executable, "-S", str(PROJECT_DIR / "provider"), "127.0.0.1:1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=PROJECT_DIR / "provider",
+        env=env,
     )
     try:
         port = int(plugin.stdout.readline())
@@ -250,24 +261,29 @@ def test_the_provider_entry_point_serves_that_schema(schema):
     assert served == schema
 
 
-def pinned_sdk(requirements: Path) -> str:
-    (pin,) = re.findall(r"^pulumi\s*([=<>~!]=?[^\s#]*)", requirements.read_text(), re.M)
-    return pin
-
-
-def test_the_sdk_is_pinned_exactly_where_its_experimental_api_is_used():
-    """The provider's virtualenv and this one (where the schema above is generated) run the same analyzer."""
-    provider_pin = pinned_sdk(PROJECT_DIR / "provider" / "requirements.txt")
-    assert provider_pin.startswith("==")
+def test_the_sdk_is_pinned_in_one_place_and_the_provider_follows_it():
+    """The provider's virtualenv and this one (where the schema above is generated) run the same analyzer:
+    pyproject.toml pins it once, uv.lock and requirements.txt follow, and the provider installs requirements.txt, so
+    an update of that one pin (Dependabot's, say) moves every environment together."""
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    (pin,) = [c.removeprefix("pulumi==") for c in pyproject["tool"]["uv"]["constraint-dependencies"] if "pulumi=" in c]
     locked = tomllib.loads((PROJECT_DIR / "uv.lock").read_text())["package"]
-    assert [f"=={p['version']}" for p in locked if p["name"] == "pulumi"] == [provider_pin]
-    assert version("pulumi") == provider_pin[2:]
-    assert (PROJECT_DIR / "provider" / "PulumiPlugin.yaml").exists()
-    assert yaml.safe_load((PROJECT_DIR / "provider" / "PulumiPlugin.yaml").read_text()) == {"runtime": "python"}
+    assert [p["version"] for p in locked if p["name"] == "pulumi"] == [pin]
+    assert version("pulumi") == pin
+    assert re.findall(r"^pulumi==(\S+)", (PROJECT_DIR / "requirements.txt").read_text(), re.M) == [pin]
+    provider = (PROJECT_DIR / "provider" / "requirements.txt").read_text()
+    assert [line for line in provider.splitlines() if not line.startswith("#")] == ["-r ../requirements.txt"]
+
+
+def test_the_provider_states_its_toolchain_and_a_virtualenv_of_its_own():
+    """With no toolchain Pulumi (3.227 and later) picks uv on finding the repository's uv.lock, and syncs the root
+    project with it (FACTS: Pulumi Python toolchains): pip, into provider/venv, from provider/requirements.txt."""
+    plugin = yaml.safe_load((PROJECT_DIR / "provider" / "PulumiPlugin.yaml").read_text())
+    assert plugin == {"runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}}
 
 
 def readme_yaml_program() -> dict:
-    section = README.read_text().split("### From any Pulumi language", 1)[1]
+    section = COMPONENTS_DOC.read_text().split("### From any Pulumi language", 1)[1]
     return yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
 
 
@@ -323,7 +339,7 @@ print(json.dumps({
 
 
 def test_a_wheel_built_from_the_repository_runs_the_readme_example_on_its_own(tmp_path):
-    """Build from the tracked files alone, install into an empty directory, and run the README's example there, with
+    """Build from the tracked files alone, install into an empty directory, and run the docs' example there, with
     neither the repository nor the editable install in reach of `import aks_workload_identity`."""
     source = tmp_path / "source"
     tracked = subprocess.run(
@@ -336,14 +352,17 @@ def test_a_wheel_built_from_the_repository_runs_the_readme_example_on_its_own(tm
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     offline = ["--no-deps", "--no-index", "--no-build-isolation"]
     subprocess.run([*pip, "wheel", *offline, "--wheel-dir", str(tmp_path / "dist"), str(source)], check=True)
-    (wheel,) = (tmp_path / "dist").glob("aks_workload_identity-0.2.0-*.whl")
+    (wheel,) = (tmp_path / "dist").glob(f"aks_workload_identity-{VERSION}-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     modules = {
         f"aks_workload_identity/{p.name}" for p in (PROJECT_DIR / "components" / "aks_workload_identity").glob("*.py")
     }
     assert modules | {"aks_workload_identity/py.typed"} <= set(names)
-    assert not [n for n in names if not n.startswith(("aks_workload_identity/", "aks_workload_identity-0.2.0"))]
-    metadata = zipfile.ZipFile(wheel).read("aks_workload_identity-0.2.0.dist-info/METADATA").decode()
+    assert not [n for n in names if not n.startswith(("aks_workload_identity/", f"aks_workload_identity-{VERSION}"))]
+    metadata = zipfile.ZipFile(wheel).read(f"aks_workload_identity-{VERSION}.dist-info/METADATA").decode()
+    # The licence travels with the wheel, as an SPDX expression and as the file itself.
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert f"aks_workload_identity-{VERSION}.dist-info/licenses/LICENSE" in names
     assert {"pulumi", "pulumi-azure-native", "pulumi-kubernetes", "pulumi-random", "pulumi-command"} <= set(
         re.findall(r"^Requires-Dist: ([A-Za-z0-9_-]+)", metadata, re.M)
     )
@@ -364,7 +383,7 @@ def test_a_wheel_built_from_the_repository_runs_the_readme_example_on_its_own(tm
     assert result.returncode == 0, result.stderr
     ran = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(ran["package"]).is_relative_to(site)
-    assert ran["version"] == "0.2.0"
+    assert ran["version"] == VERSION
     assert ran["subjects"] == ["system:serviceaccount:orders:orders-api"]
     assert ran["exports"] == ["client_id"]
     # The same program, as the source tree declares it.
