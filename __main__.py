@@ -49,7 +49,13 @@ class VaultSettings(TypedDict):
 
 
 config = settings.load()
-existing = read_existing_cluster(*config.existing_cluster) if config.existing_cluster else None
+# A workload with files needs the cluster's Secrets Store CSI driver add-on: refused on an existing cluster without it.
+needs_files = any(w.delivery != "sdk" for w in config.workloads)
+existing = (
+    read_existing_cluster(*config.existing_cluster, need_secrets_provider=needs_files)
+    if config.existing_cluster
+    else None
+)
 
 # One resource group per stack, so `pulumi destroy` removes everything the stack made.
 group = resources.ResourceGroup("rg", location=config.location)
@@ -70,11 +76,13 @@ pull_registries: dict[str, pulumi.Input[str]] = {
     rid.rsplit("/", 1)[-1].lower(): rid for rid in config.pull_registry_ids
 }
 images: dict[str, pulumi.Input[str]] = {}
-builds = {(w.build, w.repository) for w in config.workloads if w.build}
+# Settings hold one builder per image: `acr` (ACR Tasks) or `local` (Docker here, as the deployer).
+builds = {(w.build, w.repository, w.builder) for w in config.workloads if w.build}
 if builds:
     registry = ImageRegistry("app", ImageRegistryArgs(**common, sku=config.registry_sku))
     pull_registries["app"] = registry.registry_id
-    for context, repository in sorted(builds):
+    profile = resolve_profile(config.cluster)
+    for context, repository, builder in sorted(builds):
         image = AppImage(
             repository.replace("/", "-"),
             AppImageArgs(
@@ -83,6 +91,9 @@ if builds:
                 login_server=registry.login_server,
                 context_dir=context,
                 repository=repository,
+                builder=builder,
+                deployer_object_id=profile["deployer_object_id"],
+                deployer_principal_type=profile["deployer_principal_type"],
             ),
         )
         images[repository] = image.image_ref
@@ -126,15 +137,29 @@ for w in config.workloads:
         image=image_ref,
         secrets=list(w.secrets),
         env=dict(w.env),
-        probes=w.probes,
+        delivery=w.delivery,
         replicas=w.replicas,
         network_policy=w.network_policy,
         private_endpoint_cidrs=[net.endpoint_cidr] if net else [],
     )
+    if w.probes is None:
+        args["health_probes"] = False
+    else:
+        args["probes"] = w.probes
+    if w.files is not None:
+        args["files"] = w.files
+    if w.command is not None:
+        args["command"] = list(w.command)
+    if w.args is not None:
+        args["args"] = list(w.args)
     if shared_vault:
         args["shared_vault"] = shared_vault.shared
     else:
-        args = {**args, **vault_settings}
+        # Key by key, so the checker holds each to both TypedDicts.
+        args["soft_delete_retention_days"] = vault_settings["soft_delete_retention_days"]
+        args["purge_protection"] = vault_settings["purge_protection"]
+        if "private_access" in vault_settings:
+            args["private_access"] = vault_settings["private_access"]
     # The pods (and nothing else of the workload) wait for the AcrPull grant on their image's registry.
     workloads[w.name] = Workload(
         w.name, args, opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=acr_pull_for(w)))

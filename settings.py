@@ -8,6 +8,7 @@ the key, the value and the rule.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -18,12 +19,15 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.config import CONFIG, get_config_env
 
 from aks_workload_identity import facts
 from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool, resolve_profile
-from aks_workload_identity.pod import PROBE_DEFAULTS, Probes
+from aks_workload_identity.files import DEFAULT_MOUNT_PATH, SECRET_VERSION_RULE, FilesOptions, go_duration_seconds
+from aks_workload_identity.image import BUILDERS
+from aks_workload_identity.pod import PROBE_DEFAULTS, SCRATCH_MOUNT_PATH, Probes
 from aks_workload_identity.vault import VaultSecret
-from aks_workload_identity.workload import VAULT_URL_ENV
+from aks_workload_identity.workload import DELIVERIES, VAULT_URL_ENV, Delivery
 
 PROJECT_FILE = Path(__file__).with_name("Pulumi.yaml")
 
@@ -43,6 +47,9 @@ _REGISTRY_ID = re.compile(
 )
 _TIME = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_TIERS = ("Free", "Standard", "Premium")
+_UPGRADE_CHANNELS = ("none", "patch", "stable", "rapid", facts.NODE_IMAGE_UPGRADE_CHANNEL)
+_NODE_OS_CHANNELS = ("None", "Unmanaged", facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE, "SecurityPatch")
 
 
 class SettingsError(pulumi.RunError):
@@ -50,6 +57,27 @@ class SettingsError(pulumi.RunError):
 
     A RunError, so `pulumi up` prints just the message, without a stack trace.
     """
+
+
+class SettingsFileError(pulumi.RunError):
+    """A project or stack file that is not valid YAML, or not a map: one line naming the file, line and column."""
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A project or stack file's top-level map (empty for an empty file), or SettingsFileError in one line."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SettingsFileError(f"{path.name}{where}: not valid YAML: {error.problem or error.context}") from None
+    except yaml.YAMLError as error:
+        raise SettingsFileError(f"{path.name}: not valid YAML: {' '.join(str(error).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsFileError(f"{path.name}: must be a YAML map (config: ...), not a {type(data).__name__}")
+    return data
 
 
 @dataclass(frozen=True)
@@ -67,8 +95,18 @@ class WorkloadSetting:
     prebuilt: str | None
     replicas: int
     env: dict[str, str]
-    probes: Probes
+    #: None: no probes (a files workload's pods are Ready once the mount holds its secrets).
+    probes: Probes | None
     network_policy: bool
+    #: How the secrets reach the pods: `sdk`, `files` or `both` (the Secrets Store CSI driver's mount).
+    delivery: Delivery = "sdk"
+    #: With `files` or `both`: the mount path, pinned versions, syncing to a Kubernetes Secret.
+    files: FilesOptions | None = None
+    #: The container's entrypoint and its arguments; None: the image's.
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    #: With `build`: who builds it, `acr` (ACR Tasks) or `local` (Docker on the deploying machine).
+    builder: str = "acr"
 
 
 @dataclass(frozen=True)
@@ -97,12 +135,20 @@ class Settings:
 
 def project_config_schema() -> dict[str, dict[str, Any]]:
     """The `config:` block of Pulumi.yaml: each setting's type, default and description."""
-    return yaml.safe_load(PROJECT_FILE.read_text())["config"]
+    return read_yaml(PROJECT_FILE)["config"]
+
+
+def stack_config_keys() -> set[str]:
+    """Every config key the stack sets, with its namespace (facts: Pulumi project config): from the language
+    host's PULUMI_CONFIG under `pulumi up`, from `pulumi.runtime.set_all_config` under test mocks."""
+    return {*CONFIG.get(), *get_config_env()}
 
 
 def load() -> Settings:
     """Reads and validates the current stack's settings, or raises SettingsError listing every problem."""
-    r = _Reader(pulumi.Config(), project_config_schema())
+    schema = project_config_schema()
+    r = _Reader(pulumi.Config(), schema)
+    _undeclared_keys(r, schema)
     location = r.choice("location", tuple(sorted(facts.AZURE_REGIONS)), "azure-native", "an Azure region name")
     zones = r.strings("availabilityZones")
     if any(zone not in facts.AVAILABILITY_ZONES for zone in zones):
@@ -113,9 +159,9 @@ def load() -> Settings:
         system_pool=system_pool,
         zones=list(dict.fromkeys(zones)),
         max_pods=r.integer("maxPodsPerNode", *facts.MAX_PODS_RANGE),
-        tier=r.choice("clusterTier", ("Free", "Standard", "Premium")),
-        upgrade_channel=r.choice("upgradeChannel", ("none", "patch", "stable", "rapid", "node-image")),
-        node_os_upgrade_channel=r.choice("nodeOsUpgradeChannel", ("None", "Unmanaged", "NodeImage", "SecurityPatch")),
+        tier=r.choice("clusterTier", _TIERS),
+        upgrade_channel=r.choice("upgradeChannel", _UPGRADE_CHANNELS),
+        node_os_upgrade_channel=r.choice("nodeOsUpgradeChannel", _NODE_OS_CHANNELS),
         maintenance_window=MaintenanceWindow(
             day=r.choice("maintenanceDay", _WEEKDAYS),
             start_time=r.matching("maintenanceStartTime", _TIME, "a UTC time HH:MM"),
@@ -134,6 +180,9 @@ def load() -> Settings:
     kubernetes_version = r.optional("kubernetesVersion", _KUBERNETES_VERSION, "a version such as 1.33")
     if kubernetes_version:
         cluster["kubernetes_version"] = kubernetes_version
+    _refused_by_aks(
+        r, r.raw("clusterTier"), r.raw("upgradeChannel"), r.raw("nodeOsUpgradeChannel"), kubernetes_version or ""
+    )
     pull_registry_ids = tuple(r.each("pullRegistryIds", _REGISTRY_ID, "a list of container registry ARM ids"))
     network_policy = r.boolean("networkPolicy")
     settings = Settings(
@@ -152,6 +201,7 @@ def load() -> Settings:
     )
     if settings.shared_vault:
         _shared_vault_rules(r, settings.workloads)
+    _secrets_provider(r, settings)
     if settings.existing_cluster and settings.vault_private:
         r.fail(
             "vaultPrivateEndpoint",
@@ -164,6 +214,87 @@ def load() -> Settings:
     if r.problems:
         raise SettingsError("invalid stack settings:\n" + "\n".join(f"  - {p}" for p in r.problems))
     return settings
+
+
+def _secrets_provider(r: _Reader, s: Settings) -> None:
+    """The Secrets Store CSI driver's add-on, on with rotation when any workload takes files (facts: Secrets Store
+    CSI driver): its poll interval is a positive Go duration, as the driver's flag reads it."""
+    interval = r.raw("secretRotationPollInterval")
+    seconds = go_duration_seconds(interval)
+    if seconds is None or seconds <= 0:
+        r.fail(
+            "secretRotationPollInterval",
+            interval,
+            "a positive Go duration, as the CSI driver reads it: numbers with units ns, us, ms, s, m, h, e.g. 2m, "
+            "90s or 1m30s",
+        )
+    if any(w.delivery != "sdk" for w in s.workloads):
+        s.cluster["secrets_provider"] = True
+        s.cluster["secret_rotation_poll_interval"] = interval
+
+
+def _undeclared_keys(r: _Reader, schema: dict[str, dict[str, Any]]) -> None:
+    """Keys in the project's namespace that Pulumi.yaml does not declare, which Pulumi itself lets through (facts:
+    Pulumi project config): a misspelt setting would otherwise be ignored and its default used. The secret keys
+    workloads name in `valueFrom` are not declared (a declared key without a default is required)."""
+    namespace = f"{pulumi.get_project()}:"
+    declared = sorted(schema)
+    allowed = {*declared, *_value_from_keys(r.structured("workloads", []))}
+    for key in sorted(stack_config_keys()):
+        name = key.removeprefix(namespace)
+        if key.startswith(namespace) and name not in allowed:
+            near = difflib.get_close_matches(name, declared, n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            r.fail(name, _NOT_SHOWN, f"a setting Pulumi.yaml declares, or a secret a workload names in valueFrom{hint}")
+
+
+class _NotShown:
+    """The value of an undeclared key, which may be a secret: never printed."""
+
+    def __repr__(self) -> str:
+        return "(value not shown)"
+
+
+_NOT_SHOWN = _NotShown()
+
+
+def _value_from_keys(workloads: Any) -> set[str]:
+    """The secret config keys the workloads name in `valueFrom`, however malformed the rest of each entry."""
+    entries = [entry for entry in workloads if isinstance(entry, dict)] if isinstance(workloads, list) else []
+    return {
+        secret["valueFrom"]
+        for entry in entries
+        if isinstance(entry.get("secrets"), list)
+        for secret in entry["secrets"]
+        if isinstance(secret, dict) and isinstance(secret.get("valueFrom"), str)
+    }
+
+
+def _refused_by_aks(r: _Reader, tier: str, upgrade_channel: str, os_channel: str, version: str) -> None:
+    """Combinations of valid values that AKS refuses at deploy time (facts: upgrade channels, long-term support)."""
+    if (
+        upgrade_channel == facts.NODE_IMAGE_UPGRADE_CHANNEL
+        and os_channel in _NODE_OS_CHANNELS
+        and os_channel != facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE
+    ):
+        r.fail(
+            "nodeOsUpgradeChannel",
+            os_channel,
+            f"{facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE} with upgradeChannel {facts.NODE_IMAGE_UPGRADE_CHANNEL}: AKS "
+            "refuses any other node OS channel with it",
+        )
+    lts = ".".join(map(str, facts.LTS_MIN_KUBERNETES_VERSION))
+    if (
+        tier == "Premium"
+        and _KUBERNETES_VERSION.match(version)
+        and tuple(map(int, version.split(".")[:2])) < facts.LTS_MIN_KUBERNETES_VERSION
+    ):
+        r.fail(
+            "kubernetesVersion",
+            version,
+            f"empty or {lts} or later with clusterTier Premium: Premium goes with AKS long-term support, which "
+            f"covers versions from {lts} on",
+        )
 
 
 def _pool(r: _Reader, *, system: bool) -> NodePool:
@@ -215,17 +346,8 @@ def _production_rules(r: _Reader, s: Settings) -> None:
             r.fail(key, value, rule)
 
 
-#: Used when a stack sets no `workloads`: the secret reader, as the dev stack declares it.
-DEFAULT_WORKLOADS: list[dict[str, Any]] = [
-    {
-        "name": "reader",
-        "namespace": "wi-demo",
-        "serviceAccounts": ["wi-demo-sa"],
-        "secrets": [{"name": "Secret"}],
-        "image": {"build": "app", "repository": "secret-reader"},
-        "env": {"SECRET_NAME": "Secret", "REVEAL_SECRET": "false", "HEALTH_PORT": "8080"},
-    }
-]
+#: Used when a stack sets no `workloads`: Pulumi.yaml's default, the secret reader as the dev stack declares it.
+DEFAULT_WORKLOADS: list[dict[str, Any]] = project_config_schema()["workloads"]["default"]
 _WORKLOAD_KEYS = {
     "name",
     "namespace",
@@ -236,7 +358,14 @@ _WORKLOAD_KEYS = {
     "env",
     "probes",
     "networkPolicy",
+    "delivery",
+    "mountPath",
+    "syncToKubernetesSecret",
+    "command",
+    "args",
 }
+#: Workload keys that only a workload with files (`delivery: files` or `both`) may set.
+_FILES_KEYS = ("mountPath", "syncToKubernetesSecret")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Workload names become Azure and Kubernetes names (with suffixes), so they are short DNS-1123 labels.
 _WORKLOAD_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$")
@@ -255,6 +384,7 @@ def _workloads(r: _Reader, network_policy: bool) -> tuple[WorkloadSetting, ...]:
         if workload:
             workloads.append(workload)
     _cross_workload_rules(r, workloads)
+    _one_builder_per_image(r, workloads)
     return tuple(workloads)
 
 
@@ -288,7 +418,7 @@ def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> Workload
     if len(set(map(str, accounts))) != len(accounts):
         r.fail(f"{at}.serviceAccounts", accounts, "a list without repeats")
     secrets = _secrets(r, f"{at}.secrets", entry.get("secrets"))
-    build, repository, prebuilt = _image(r, f"{at}.image", entry.get("image"), str(name))
+    build, repository, prebuilt, builder = _image(r, f"{at}.image", entry.get("image"), str(name))
     env = entry.get("env", {})
     if not (isinstance(env, dict) and all(isinstance(v, str) for v in env.values())):
         r.fail(f"{at}.env", env, "a map of variable names to string values (quote numbers and booleans)")
@@ -298,18 +428,13 @@ def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> Workload
             r.fail(f"{at}.env.{key}", env[key], "set under a valid variable name (letters, digits, _)")
         elif key in RESERVED_ENV:
             r.fail(f"{at}.env.{key}", env[key], "absent: the stack or the webhook sets it")
-    probes = entry.get("probes", {})
-    probe_keys = {"port", "readinessPath", "livenessPath"}
-    if not (isinstance(probes, dict) and set(probes) <= probe_keys):
-        r.fail(f"{at}.probes", probes, "a map with port, readinessPath and livenessPath")
-        probes = {}
-    port = r.number(f"{at}.probes.port", probes.get("port", PROBE_DEFAULTS["port"]), 1, 65535)
-    paths = {}
-    for key, default in (
-        ("readinessPath", PROBE_DEFAULTS["readiness_path"]),
-        ("livenessPath", PROBE_DEFAULTS["liveness_path"]),
-    ):
-        paths[key] = r.check(f"{at}.probes.{key}", probes.get(key, default), _HTTP_PATH, "an HTTP path such as /readyz")
+    delivery = entry.get("delivery", "sdk")
+    if delivery not in DELIVERIES:
+        r.fail(f"{at}.delivery", delivery, "one of " + ", ".join(DELIVERIES))
+        delivery = "sdk"
+    probes = _probes(r, at, entry.get("probes", {}), delivery)
+    files = _files(r, at, entry, delivery)
+    command, args = (_words(r, f"{at}.{key}", entry.get(key)) for key in ("command", "args"))
     replicas = r.number(f"{at}.replicas", entry.get("replicas", 1), 1, None)
     policy = entry.get("networkPolicy", network_policy)
     if not isinstance(policy, bool):
@@ -322,11 +447,100 @@ def _workload(r: _Reader, at: str, entry: Any, network_policy: bool) -> Workload
         build=build,
         repository=repository,
         prebuilt=prebuilt,
+        builder=builder,
         replicas=replicas,
         env=dict(env),
-        probes=Probes(port=port, readiness_path=paths["readinessPath"], liveness_path=paths["livenessPath"]),
+        probes=probes,
         network_policy=bool(policy),
+        delivery=delivery,
+        files=files,
+        command=command,
+        args=args,
     )
+
+
+def _probes(r: _Reader, at: str, probes: Any, delivery: Delivery) -> Probes | None:
+    if probes is False:
+        if delivery == "sdk":
+            r.fail(
+                f"{at}.probes",
+                probes,
+                "a map, not false, with delivery sdk: the app's readiness is what tells `pulumi up` it read its "
+                "secret (false is for files, where the pod starts only once the mount holds them)",
+            )
+        return None
+    probe_keys = {"port", "readinessPath", "livenessPath"}
+    if not (isinstance(probes, dict) and set(probes) <= probe_keys):
+        r.fail(f"{at}.probes", probes, "a map with port, readinessPath and livenessPath, or false (files only)")
+        probes = {}
+    port = r.number(f"{at}.probes.port", probes.get("port", PROBE_DEFAULTS["port"]), 1, 65535)
+    paths = {}
+    for key, default in (
+        ("readinessPath", PROBE_DEFAULTS["readiness_path"]),
+        ("livenessPath", PROBE_DEFAULTS["liveness_path"]),
+    ):
+        paths[key] = r.check(f"{at}.probes.{key}", probes.get(key, default), _HTTP_PATH, "an HTTP path such as /readyz")
+    return Probes(port=port, readiness_path=paths["readinessPath"], liveness_path=paths["livenessPath"])
+
+
+#: An absolute path of plain segments, no `.` or `..` and no trailing slash.
+_MOUNT_PATH = re.compile(r"^(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._-]+)+$")
+#: The pod's own mounts, which a secrets mount may neither equal nor hold nor sit inside.
+POD_MOUNT_PATHS = (SCRATCH_MOUNT_PATH, facts.WORKLOAD_IDENTITY_TOKEN_DIR, facts.SERVICE_ACCOUNT_TOKEN_DIR)
+
+
+def _files(r: _Reader, at: str, entry: dict[str, Any], delivery: Delivery) -> FilesOptions | None:
+    """The files options of a workload with files; a workload without them may not set any."""
+    raw_secrets = entry.get("secrets")
+    listed: list[Any] = raw_secrets if isinstance(raw_secrets, list) else []
+    pinned = {j: secret for j, secret in enumerate(listed) if isinstance(secret, dict) and "version" in secret}
+    if delivery == "sdk":
+        for key in _FILES_KEYS:
+            if key in entry:
+                r.fail(f"{at}.{key}", entry[key], "absent with delivery sdk: it is for delivery files or both")
+        for j, secret in pinned.items():
+            r.fail(
+                f"{at}.secrets[{j}].version",
+                secret["version"],
+                "absent with delivery sdk (the app's VERSION_ID pins a version there): it is for files or both",
+            )
+        return None
+    mount_path = entry.get("mountPath", DEFAULT_MOUNT_PATH)
+    if not (isinstance(mount_path, str) and _MOUNT_PATH.match(mount_path)):
+        r.fail(f"{at}.mountPath", mount_path, "an absolute path such as /mnt/secrets, without . or .. or a final /")
+    else:
+        for taken in POD_MOUNT_PATHS:
+            if _nested(mount_path, taken):
+                r.fail(
+                    f"{at}.mountPath",
+                    mount_path,
+                    f"a path apart from the pod's own mount {taken}: neither it, nor inside it, nor holding it",
+                )
+    sync = entry.get("syncToKubernetesSecret", False)
+    if not isinstance(sync, bool):
+        r.fail(f"{at}.syncToKubernetesSecret", sync, "true or false (true copies the secrets into etcd)")
+    versions = {}
+    for j, secret in pinned.items():
+        version = r.check(
+            f"{at}.secrets[{j}].version", secret["version"], SECRET_VERSION_RULE, "a secret version: 32 hex digits"
+        )
+        versions[str(secret.get("name"))] = version
+    return FilesOptions(mount_path=str(mount_path), versions=versions, sync_to_kubernetes_secret=sync is True)
+
+
+def _nested(path: str, other: str) -> bool:
+    """The two paths are the same, or one is inside the other."""
+    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
+
+
+def _words(r: _Reader, at: str, raw: Any) -> tuple[str, ...] | None:
+    """A container's command or args: a list of non-empty strings, or None when not set."""
+    if raw is None:
+        return None
+    if not (isinstance(raw, list) and raw and all(isinstance(word, str) and word for word in raw)):
+        r.fail(at, raw, "a non-empty list of non-empty strings, e.g. [sh, -c, 'cat /mnt/secrets/db-password']")
+        return None
+    return tuple(raw)
 
 
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
@@ -342,8 +556,8 @@ def _secrets(r: _Reader, at: str, raw: Any) -> tuple[VaultSecret, ...]:
         return ()
     secrets = []
     for j, secret in enumerate(raw):
-        if not (isinstance(secret, dict) and set(secret) <= {"name", "valueFrom"}):
-            r.fail(f"{at}[{j}]", secret, "a map with name and, optionally, valueFrom")
+        if not (isinstance(secret, dict) and set(secret) <= {"name", "valueFrom", "version"}):
+            r.fail(f"{at}[{j}]", secret, "a map with name and, optionally, valueFrom and version")
             continue
         name = r.check(
             f"{at}[{j}].name",
@@ -369,17 +583,30 @@ def _secrets(r: _Reader, at: str, raw: Any) -> tuple[VaultSecret, ...]:
     return tuple(secrets)
 
 
-def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, str | None]:
-    """(build context, repository, prebuilt image): exactly one of `build` and `prebuilt`."""
+def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, str | None, str]:
+    """(build context, repository, prebuilt image, builder): exactly one of `build` and `prebuilt`."""
     if not (
         isinstance(raw, dict)
         and len({"build", "prebuilt"} & set(raw)) == 1
-        and set(raw) <= {"build", "repository", "prebuilt"}
+        and set(raw) <= ({"prebuilt"} if "prebuilt" in raw else {"build", "repository", "builder"})
     ):
-        r.fail(at, raw, "either {build: <context directory>, repository: <name>} or {prebuilt: <pinned image>}")
-        return None, name, None
+        r.fail(
+            at,
+            raw,
+            "either {build: <context directory>, repository: <name>, builder: acr or local} or "
+            "{prebuilt: <pinned image>}",
+        )
+        return None, name, None, BUILDERS[0]
     if "prebuilt" in raw:
-        return None, name, r.pinned_image(f"{at}.prebuilt", raw["prebuilt"])
+        return None, name, r.pinned_image(f"{at}.prebuilt", raw["prebuilt"]), BUILDERS[0]
+    builder = raw.get("builder", BUILDERS[0])
+    if builder not in BUILDERS:
+        r.fail(
+            f"{at}.builder",
+            builder,
+            "acr (az acr build, in the registry) or local (Docker on the deploying machine, for subscriptions "
+            "without ACR Tasks)",
+        )
     build = raw["build"]
     context = PROJECT_FILE.parent / str(build)
     if not (isinstance(build, str) and _CONTEXT_DIR.match(build) and (context / "Dockerfile").is_file()):
@@ -390,7 +617,22 @@ def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, s
         _REPOSITORY,
         "a lowercase repository path such as secret-reader or team/app",
     )
-    return str(build), str(repository), None
+    return str(build), str(repository), None, str(builder)
+
+
+def _one_builder_per_image(r: _Reader, workloads: list[WorkloadSetting]) -> None:
+    """Workloads that share a build (context and repository) share its image, so they name the same builder."""
+    first: dict[tuple[str, str], tuple[int, str]] = {}
+    for i, w in enumerate(workloads):
+        if w.build is None:
+            continue
+        j, builder = first.setdefault((w.build, w.repository), (i, w.builder))
+        if builder != w.builder:
+            r.fail(
+                f"workloads[{i}].image.builder",
+                w.builder,
+                f"{builder} like workloads[{j}], which builds the same image ({w.build} as {w.repository})",
+            )
 
 
 _CONTEXT_DIR = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]+$")

@@ -80,6 +80,8 @@ REQUIRED_TYPE_PROPERTIES = {
     "SharedVault": {"vaultUri", "secretIds"},
     "RoleGrant": {"name", "scope"},
     "Probes": set(),
+    "FilesOptions": set(),
+    "SecretsMount": {"className", "mountPath"},
 }
 #: Values that are Python objects (a provider, resources): read-only properties, in Python only, not in the schema.
 PYTHON_ONLY = [

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
+import yaml
 from conftest import (
     DEPLOYMENT,
     K8S_PROVIDER,
@@ -29,6 +30,7 @@ from aks_workload_identity import (
     WorkloadPodArgs,
     facts,
 )
+from aks_workload_identity.files import go_duration_seconds
 from aks_workload_identity.pod import ROLLOUT_SECONDS
 from twin.mocks import run
 
@@ -359,3 +361,108 @@ def test_a_workload_in_a_shared_vault_reads_each_of_its_own_secrets_and_waits_fo
     assert len(declared.of_type("azure-native:keyvault:Vault")) == 1
     vault_uri = declared.one("azure-native:keyvault:Vault").outputs["properties"]["vaultUri"]
     assert container_env(declared)["KEY_VAULT_URL"] == vault_uri
+
+
+# --- secrets as files (Secrets Store CSI driver) -----------------------------------------------------------------
+
+SPC = f"kubernetes:{facts.SECRET_PROVIDER_CLASS_API_VERSION}:{facts.SECRET_PROVIDER_CLASS_KIND}"
+
+
+def test_a_files_workload_mounts_its_own_class_read_only_and_its_pods_wait_for_it():
+    args = orders_args(delivery="files", files={"mount_path": "/etc/orders"}, env={"SECRET_FILE": "/etc/orders/x"})
+    program = run(lambda: Workload("orders", args))
+    spc = program.one(SPC)
+    identity = program.one("azure-native:managedidentity:UserAssignedIdentity").outputs
+    vault = program.one("azure-native:keyvault:Vault").outputs
+    assert spc.inputs["metadata"] == {"name": "orders-files", "namespace": "orders"}
+    assert spc.inputs["spec"]["provider"] == "azure"
+    parameters = spc.inputs["spec"]["parameters"]
+    assert parameters == {
+        "usePodIdentity": "false",
+        "clientID": identity["clientId"],
+        "keyvaultName": vault["name"],
+        "tenantID": identity["tenantId"],
+        "objects": "array:\n- 'objectName: db-password\n\n  objectType: secret\n\n  '\n",
+    }
+    assert "secretObjects" not in spc.inputs["spec"]  # nothing copied into etcd unless asked
+    spec = pod_template(program)["spec"]
+    (container,) = spec["containers"]
+    assert {"name": "secrets-store", "mountPath": "/etc/orders", "readOnly": True} in container["volumeMounts"]
+    assert {
+        "name": "secrets-store",
+        "csi": {
+            "driver": "secrets-store.csi.k8s.io",
+            "readOnly": True,
+            "volumeAttributes": {"secretProviderClass": "orders-files"},
+        },
+    } in spec["volumes"]
+    # Files only: no vault URL for an app that does not read the vault itself; the pod stays restricted.
+    assert container_env(program) == {"SECRET_FILE": "/etc/orders/x"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spc.urn in program.one(DEPLOYMENT).dependencies
+
+
+def test_pinned_versions_and_the_kubernetes_secret_copy_are_in_the_class_only_when_asked():
+    version = "0123456789abcdef0123456789abcdef"
+    files = {"versions": {"db-password": version}, "sync_to_kubernetes_secret": True}
+    args = orders_args(delivery="both", files=files, secrets=[{"name": "db-password"}, {"name": "api-key"}])
+    program = run(lambda: Workload("orders", args))
+    spec = program.one(SPC).inputs["spec"]
+    objects = [yaml.safe_load(item) for item in yaml.safe_load(spec["parameters"]["objects"])["array"]]
+    assert objects == [
+        {"objectName": "db-password", "objectType": "secret", "objectVersion": version},
+        {"objectName": "api-key", "objectType": "secret"},
+    ]
+    assert spec["secretObjects"] == [
+        {
+            "secretName": "orders-files-synced",
+            "type": "Opaque",
+            "data": [{"objectName": "db-password", "key": "db-password"}, {"objectName": "api-key", "key": "api-key"}],
+        }
+    ]
+    # Both: the app may also read the vault itself, and the mount is at the default path.
+    assert "KEY_VAULT_URL" in container_env(program)
+    (container,) = pod_template(program)["spec"]["containers"]
+    assert {"name": "secrets-store", "mountPath": "/mnt/secrets", "readOnly": True} in container["volumeMounts"]
+
+
+def test_an_sdk_workload_has_no_class_and_no_csi_volume():
+    program = run(lambda: Workload("orders", orders_args()))
+    assert program.of_type(SPC) == []
+    assert [v["name"] for v in pod_template(program)["spec"]["volumes"]] == ["tmp"]
+
+
+def test_any_image_runs_its_own_command_and_without_probes_is_ready_once_mounted():
+    program = build(command=["sh", "-c"], args=["cat /mnt/secrets/x; sleep 3600"], health_probes=False)
+    (container,) = pod_template(program)["spec"]["containers"]
+    assert (container["command"], container["args"]) == (["sh", "-c"], ["cat /mnt/secrets/x; sleep 3600"])
+    assert not {"readinessProbe", "livenessProbe", "ports"} & set(container)
+    with_probes = pod_template(build())["spec"]["containers"][0]
+    assert {"readinessProbe", "livenessProbe", "ports"} <= set(with_probes)
+    assert not {"command", "args"} & set(with_probes)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"delivery": "file"}, "delivery 'file': must be one of sdk, files, both"),
+        ({"health_probes": False}, "health_probes False: an sdk workload's readiness is its app's"),
+        ({"delivery": "files", "files": {"versions": {"other": "0" * 32}}}, r"versions pin \['other'\]"),
+        ({"delivery": "files", "files": {"versions": {"db-password": "v1"}}}, "must be 32 hex digits"),
+    ],
+)
+def test_a_workload_refuses_what_the_driver_could_not_serve(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        run(lambda: Workload("orders", orders_args(**overrides)))
+
+
+def test_go_durations_read_as_the_driver_reads_them():
+    assert [go_duration_seconds(d) for d in ("2m", "90s", "1m30s", "1.5h", "500ms", ".5s")] == [
+        120.0,
+        90.0,
+        90.0,
+        5400.0,
+        0.5,
+        0.5,
+    ]
+    assert [go_duration_seconds(d) for d in ("2", "2 m", "-2m", "2min", "", "m")] == [None] * 6

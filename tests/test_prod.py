@@ -40,9 +40,12 @@ def test_kubernetes_objects_wait_for_the_deployers_kubernetes_role(prod):
 
 
 def test_prod_nodes_system_pool_for_add_ons_user_pool_for_workloads_across_zones(prod):
-    (system,) = prod.one(CLUSTER).inputs["agentPoolProfiles"]
-    user = prod.one(AGENT_POOL).inputs
-    assert system["nodeTaints"] == [facts.CRITICAL_ADDONS_ONLY_TAINT]
+    (bootstrap,) = prod.one(CLUSTER).inputs["agentPoolProfiles"]
+    system = named(prod, AGENT_POOL, "wi-system-pool").inputs
+    user = named(prod, AGENT_POOL, "wi-user-pool").inputs
+    assert (system["mode"], user["mode"]) == ("System", "User")
+    assert system["nodeTaints"] == bootstrap["nodeTaints"] == [facts.CRITICAL_ADDONS_ONLY_TAINT]
+    assert len(prod.of_type(AGENT_POOL)) == 2
     for pool in (system, user):
         assert pool["availabilityZones"] == ["1", "2", "3"]
         assert pool["enableAutoScaling"] is True and pool["minCount"] < pool["maxCount"]
@@ -55,7 +58,12 @@ def test_prod_upgrades_tier_and_observability(prod):
     cluster = prod.one(CLUSTER).inputs
     assert cluster["sku"]["tier"] == "Standard"
     assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"}
-    assert set(cluster["addonProfiles"]) == {facts.MONITORING_ADDON, facts.AZURE_POLICY_ADDON}
+    # The Secrets Store CSI driver too: billing takes its secret as a file as well (delivery: both).
+    assert set(cluster["addonProfiles"]) == {
+        facts.MONITORING_ADDON,
+        facts.AZURE_POLICY_ADDON,
+        facts.SECRETS_PROVIDER_ADDON,
+    }
     windows = prod.of_type("azure-native:containerservice:MaintenanceConfiguration")
     assert {w.inputs["maintenanceWindow"]["startTime"] for w in windows} == {"02:00"}
 

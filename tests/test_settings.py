@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 from conftest import CLUSTER, DEPLOYMENT, STACKS, pod_template
 
 import settings
+import twin.__main__ as twin_main
 from aks_workload_identity import facts
+from twin import mocks
 from twin.mocks import PROJECT, PROJECT_DIR, RecordingMonitor, run, run_program, stack_config
 
 P = "aks-workload-identity:"
@@ -49,6 +52,7 @@ _SYSTEM_SIZE = (
 _VM_SIZE = "must be an Azure VM size name such as Standard_D4ds_v5"
 _REGION = f"must be an Azure region name (one of {REGIONS})"
 _EXISTING = "must be set together with the other existingCluster setting, or both empty"
+_UNDECLARED = "must be a setting Pulumi.yaml declares, or a secret a workload names in valueFrom"
 
 BAD_SETTINGS = [
     ("nodeCount", "0", f"{P}nodeCount = '0': {_INTEGER_1_1000}"),
@@ -177,8 +181,11 @@ _SECRETS = (
 _PINNED = "must be a lowercase image reference with a tag other than 'latest' or an @sha256 digest"
 _IMAGE_MAP = "must be either {build: <context directory>, repository: <name>} or {prebuilt: <pinned image>}"
 _BUILD = "must be a directory of this project, relative to Pulumi.yaml, holding a Dockerfile"
-_PROBES = "must be a map with port, readinessPath and livenessPath"
-_KEYS = "env, image, name, namespace, networkPolicy, probes, replicas, secrets, serviceAccounts"
+_PROBES = "must be a map with port, readinessPath and livenessPath, or false (files only)"
+_KEYS = (
+    "args, command, delivery, env, image, mountPath, name, namespace, networkPolicy, probes, replicas, secrets, "
+    "serviceAccounts, syncToKubernetesSecret"
+)
 
 BAD_WORKLOADS = [
     (reader(name="Reader"), ["workloads[0].name = 'Reader': must be a DNS-1123 label of 1-24 characters"]),
@@ -225,8 +232,9 @@ BAD_WORKLOADS = [
     (
         reader(secrets=[{"name": "a"}, {"name": "a", "value": "x"}, "b"]),
         [
-            "workloads[0].secrets[1] = {'name': 'a', 'value': 'x'}: must be a map with name and, optionally, valueFrom",
-            "workloads[0].secrets[2] = 'b': must be a map with name and, optionally, valueFrom",
+            "workloads[0].secrets[1] = {'name': 'a', 'value': 'x'}: must be a map with name and, optionally, "
+            "valueFrom and version",
+            "workloads[0].secrets[2] = 'b': must be a map with name and, optionally, valueFrom and version",
         ],
     ),
     (
@@ -426,7 +434,7 @@ def test_every_setting_reaches_the_program_as_given():
             "availabilityZones": json.dumps(["3", "1", "3"]),
             "maxPodsPerNode": "10",
             "clusterTier": "Premium",
-            "upgradeChannel": "node-image",
+            "upgradeChannel": "rapid",
             "nodeOsUpgradeChannel": "SecurityPatch",
             "maintenanceDay": "Monday",
             "maintenanceStartTime": "23:59",
@@ -459,7 +467,7 @@ def test_every_setting_reaches_the_program_as_given():
             "zones": ["3", "1"],
             "max_pods": 10,
             "tier": "Premium",
-            "upgrade_channel": "node-image",
+            "upgrade_channel": "rapid",
             "node_os_upgrade_channel": "SecurityPatch",
             "maintenance_window": {"day": "Monday", "start_time": "23:59"},
             "entra_rbac": True,
@@ -580,10 +588,12 @@ def test_a_secret_value_comes_from_the_secret_config_value_its_entry_names():
     entry = reader(secrets=[{"name": "db", "valueFrom": "dbPassword"}])
     run(program, {**stack_config("dev"), f"{P}workloads": json.dumps([entry]), f"{P}dbPassword": "s3cret"})
     assert seen == ["s3cret"]
-    # The key is the string the entry names: a number is refused even when a config key of those digits is set.
+    # The key is the string the entry names: a number is refused even when a config key of those digits is set,
+    # and that key, named by no valueFrom, is undeclared.
     entry = reader(secrets=[{"name": "db", "valueFrom": 5}])
     assert problems({**workloads(entry), "5": "s3cret"}) == [
-        f"{P}workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value: a non-empty string"
+        f"{P}5 = (value not shown): {_UNDECLARED}",
+        f"{P}workloads[0].secrets[0].valueFrom = 5: must be the key of a secret config value: a non-empty string",
     ]
 
 
@@ -712,28 +722,260 @@ def test_stack_files_pass_the_cli_type_check_of_the_project_schema(stack):
     """What `pulumi up` checks before the program runs (facts: Typed project config): every project key in the
     stack file is declared, and its YAML value has the declared type; no key has a dot (pulumi/pulumi#21219)."""
     schema = settings.project_config_schema()
-    types = {"string": str, "integer": int, "boolean": bool, "array": list}
+    types = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
     values = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
     for key, value in values.items():
         namespace, _, name = key.partition(":")
-        if namespace != "aks-workload-identity" or name == "workloads":
+        if namespace != "aks-workload-identity":
             continue
         assert "." not in name, key
         assert name in schema, f"{key} is not declared in Pulumi.yaml"
         declared = schema[name]
         assert type(value) is types[declared["type"]], (key, value)
         if declared["type"] == "array":
-            assert all(type(item) is str for item in value), key
+            assert all(type(item) is types[declared["items"]["type"]] for item in value), key
     for name, declared in schema.items():
         assert type(declared["default"]) is types[declared["type"]], name
+        if declared["type"] == "array":
+            assert all(type(item) is types[declared["items"]["type"]] for item in declared["default"]), name
         assert declared["description"], name
     assert stack_config(stack)
 
 
-def test_readme_documents_every_setting_and_the_test_command_ci_runs():
+def test_docs_document_every_setting_and_the_test_command_ci_runs():
     root = Path(__file__).resolve().parent.parent
     readme = (root / "README.md").read_text()
-    for key in [*settings.project_config_schema(), "workloads", "azure-native:location"]:
-        assert f"| `{key}` |" in readme, key
+    reference = (root / "docs" / "settings.md").read_text()
+    for key in [*settings.project_config_schema(), "azure-native:location"]:
+        assert f"| `{key}` |" in reference, key
     assert "```bash\nmake test\n```" in readme
     assert "make test" in (root / ".ci" / "run").read_text()
+
+
+def test_a_misspelt_key_is_refused_with_the_nearest_declared_name():
+    """Pulumi lets undeclared keys through (facts: Pulumi project config); the settings list each one, with the
+    other problems, never showing its value (it may be a secret), and leave other namespaces alone."""
+    assert problems({"nodeCont": "3", "colour": "blue", "nodeCount": "0", "kubernetes:context": "aks"}) == [
+        f"{P}colour = (value not shown): {_UNDECLARED}",
+        f"{P}nodeCont = (value not shown): {_UNDECLARED}; did you mean nodeCount?",
+        f"{P}nodeCount = '0': {_INTEGER_1_1000}",
+    ]
+    assert "s3cret" not in "".join(problems({"dbPasword": "s3cret"}))
+
+
+def test_keys_pulumi_up_passes_in_its_environment_are_checked_too(monkeypatch):
+    """Under `pulumi up` the language host passes the stack's config as JSON in PULUMI_CONFIG, not through
+    set_all_config as the mocks do."""
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({f"{P}maxPodPerNode": "30", "azure-native:location": "eastus"}))
+    assert problems({}) == [f"{P}maxPodPerNode = (value not shown): {_UNDECLARED}; did you mean maxPodsPerNode?"]
+
+
+@pytest.mark.parametrize("os_channel", ["None", "Unmanaged", "SecurityPatch"])
+def test_node_image_upgrades_take_only_the_node_image_os_channel(os_channel):
+    """AKS refuses any node OS channel but NodeImage with the node-image cluster channel (facts: upgrade channels)."""
+    assert problems({"upgradeChannel": "node-image", "nodeOsUpgradeChannel": os_channel}) == [
+        f"{P}nodeOsUpgradeChannel = '{os_channel}': must be NodeImage with upgradeChannel node-image: AKS refuses any "
+        "other node OS channel with it"
+    ]
+    assert load({"upgradeChannel": "stable", "nodeOsUpgradeChannel": os_channel}).cluster["upgrade_channel"] == "stable"
+    assert load({"upgradeChannel": "node-image"}).cluster["node_os_upgrade_channel"] == "NodeImage"
+    # A channel that is not one at all is that problem alone.
+    assert problems({"upgradeChannel": "node-image", "nodeOsUpgradeChannel": "Off"}) == [
+        f"{P}nodeOsUpgradeChannel = 'Off': must be one of None, Unmanaged, NodeImage, SecurityPatch"
+    ]
+
+
+def test_premium_takes_only_versions_long_term_support_covers():
+    """Premium goes with the LTS plan, which covers 1.27 and later (facts: long-term support)."""
+    lts = "must be empty or 1.27 or later with clusterTier Premium: Premium goes with AKS long-term support, which "
+    lts += "covers versions from 1.27 on"
+    for version in ("1.26", "1.26.3", "0.99"):
+        assert problems({"clusterTier": "Premium", "kubernetesVersion": version}) == [
+            f"{P}kubernetesVersion = '{version}': {lts}"
+        ]
+    for config in (
+        {"clusterTier": "Premium", "kubernetesVersion": "1.27"},
+        {"clusterTier": "Premium", "kubernetesVersion": "1.100"},
+        {"clusterTier": "Premium"},
+        {"clusterTier": "Standard", "kubernetesVersion": "1.26"},
+    ):
+        assert load(config).cluster["tier"] == config["clusterTier"]
+    assert problems({"clusterTier": "Premium", "kubernetesVersion": "1.x"}) == [
+        f"{P}kubernetesVersion = '1.x': must be empty or a version such as 1.33"
+    ]
+
+
+BAD_YAML = [
+    (
+        "config:\n  a: b\n   c: d\n",
+        "Pulumi.x.yaml, line 3, column 5: not valid YAML: mapping values are not allowed here",
+    ),
+    ("config: [\n  - a\n", "Pulumi.x.yaml, line 2, column 3: not valid YAML: expected the node content, but found '-'"),
+    ("- config\n", "Pulumi.x.yaml: must be a YAML map (config: ...), not a list"),
+    ("config: [a]\n", "Pulumi.x.yaml: config must be a map of keys to values"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_YAML, ids=["indent", "unclosed", "a list", "config a list"])
+def test_a_stack_file_that_is_not_yaml_is_one_line_with_file_line_and_column(monkeypatch, tmp_path, text, message):
+    monkeypatch.setattr(mocks, "PROJECT_DIR", tmp_path)
+    (tmp_path / "Pulumi.x.yaml").write_text(text)
+    with pytest.raises(settings.SettingsFileError) as failure:
+        stack_config("x")
+    assert str(failure.value) == message
+
+
+def test_the_twin_exits_2_with_one_line_for_a_stack_file_that_is_not_yaml(monkeypatch, tmp_path, capsys):
+    for module in (mocks, twin_main):
+        monkeypatch.setattr(module, "PROJECT_DIR", tmp_path)
+    (tmp_path / "Pulumi.x.yaml").write_text("config:\n  a: b\n   c: d\n")
+    assert twin_main.main(["--stack", "x"]) == 2
+    assert capsys.readouterr().err == f"error: {BAD_YAML[0][1]}\n"
+
+
+def test_an_empty_stack_file_is_a_stack_with_no_settings(tmp_path):
+    (tmp_path / "Pulumi.x.yaml").write_text("")
+    assert settings.read_yaml(tmp_path / "Pulumi.x.yaml") == {}
+
+
+# --- secrets as files (delivery files or both) ---------------------------------------------------------------------
+
+_FILES_ONLY = "must be absent with delivery sdk: it is for delivery files or both"
+
+
+def files_reader(**changes) -> dict:
+    return reader(**{"delivery": "files", "env": {"SECRET_FILE": "/mnt/secrets/Secret"}, **changes})
+
+
+def test_a_files_workload_turns_the_driver_add_on_on_with_its_poll_interval():
+    loaded = load({**workloads(files_reader()), "secretRotationPollInterval": "1m30s"})
+    (w,) = loaded.workloads
+    assert (w.delivery, w.files) == (
+        "files",
+        {"mount_path": "/mnt/secrets", "versions": {}, "sync_to_kubernetes_secret": False},
+    )
+    assert (loaded.cluster["secrets_provider"], loaded.cluster["secret_rotation_poll_interval"]) == (True, "1m30s")
+    sdk = load(workloads(reader()))
+    assert (sdk.workloads[0].delivery, sdk.workloads[0].files) == ("sdk", None)
+    assert "secrets_provider" not in sdk.cluster
+
+
+def test_files_settings_reach_the_workload_as_given():
+    version = "0123456789ABCDEF0123456789abcdef"
+    entry = files_reader(
+        delivery="both",
+        mountPath="/etc/app/secrets",
+        syncToKubernetesSecret=True,
+        secrets=[{"name": "Secret", "version": version}],
+        command=["/bin/app"],
+        args=["--secrets", "/etc/app/secrets"],
+        probes=False,
+    )
+    (w,) = load(workloads(entry)).workloads
+    assert w.files == {
+        "mount_path": "/etc/app/secrets",
+        "versions": {"Secret": version},
+        "sync_to_kubernetes_secret": True,
+    }
+    assert (w.command, w.args, w.probes) == (("/bin/app",), ("--secrets", "/etc/app/secrets"), None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "messages"),
+    [
+        (reader(delivery="file"), ["workloads[0].delivery = 'file': must be one of sdk, files, both"]),
+        (reader(mountPath="/mnt/secrets"), [f"workloads[0].mountPath = '/mnt/secrets': {_FILES_ONLY}"]),
+        (reader(syncToKubernetesSecret=True), [f"workloads[0].syncToKubernetesSecret = True: {_FILES_ONLY}"]),
+        (
+            reader(secrets=[{"name": "Secret", "version": "0" * 32}]),
+            [
+                f"workloads[0].secrets[0].version = '{'0' * 32}': must be absent with delivery sdk (the app's "
+                "VERSION_ID pins a version there): it is for files or both"
+            ],
+        ),
+        (
+            reader(probes=False),
+            [
+                "workloads[0].probes = False: must be a map, not false, with delivery sdk: the app's readiness is "
+                "what tells `pulumi up` it read its secret (false is for files, where the pod starts only once the "
+                "mount holds them)"
+            ],
+        ),
+        (
+            files_reader(secrets=[{"name": "Secret", "version": "v1"}]),
+            ["workloads[0].secrets[0].version = 'v1': must be a secret version: 32 hex digits"],
+        ),
+        (
+            files_reader(syncToKubernetesSecret="yes"),
+            ["workloads[0].syncToKubernetesSecret = 'yes': must be true or false (true copies the secrets into etcd)"],
+        ),
+        (
+            files_reader(command="run"),
+            [
+                "workloads[0].command = 'run': must be a non-empty list of non-empty strings, e.g. "
+                "[sh, -c, 'cat /mnt/secrets/db-password']"
+            ],
+        ),
+        (
+            files_reader(args=[""]),
+            [
+                "workloads[0].args = ['']: must be a non-empty list of non-empty strings, e.g. "
+                "[sh, -c, 'cat /mnt/secrets/db-password']"
+            ],
+        ),
+        # A class with no objects: a files workload needs secrets like any other.
+        (files_reader(secrets=[]), [f"workloads[0].secrets = []: {_SECRETS}"]),
+    ],
+)
+def test_bad_files_settings_name_their_path_value_and_rule(entry, messages):
+    assert problems(workloads(entry)) == [P + message for message in messages]
+
+
+_APART = "must be a path apart from the pod's own mount {}: neither it, nor inside it, nor holding it"
+_ABSOLUTE = "must be an absolute path such as /mnt/secrets, without . or .. or a final /"
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("/tmp", _APART.format("/tmp")),
+        ("/tmp/secrets", _APART.format("/tmp")),
+        ("/var/run/secrets/azure/tokens", _APART.format("/var/run/secrets/azure/tokens")),
+        ("/var/run/secrets/azure", _APART.format("/var/run/secrets/azure/tokens")),
+        ("/var/run/secrets/kubernetes.io/serviceaccount/x", _APART.format(facts.SERVICE_ACCOUNT_TOKEN_DIR)),
+        ("mnt/secrets", _ABSOLUTE),
+        ("/mnt/secrets/", _ABSOLUTE),
+        ("/mnt/../tmp", _ABSOLUTE),
+        ("/", _ABSOLUTE),
+    ],
+)
+def test_a_mount_path_that_collides_with_the_pods_own_mounts_is_refused(path, rule):
+    assert problems(workloads(files_reader(mountPath=path))) == [f"{P}workloads[0].mountPath = {path!r}: {rule}"]
+
+
+def test_var_run_secrets_holds_both_token_mounts_and_is_refused_for_each():
+    assert problems(workloads(files_reader(mountPath="/var/run/secrets"))) == [
+        f"{P}workloads[0].mountPath = '/var/run/secrets': {_APART.format(taken)}"
+        for taken in ("/var/run/secrets/azure/tokens", facts.SERVICE_ACCOUNT_TOKEN_DIR)
+    ]
+
+
+@pytest.mark.parametrize("interval", ["2", "0s", "-1m", "2 minutes", "1d", ""])
+def test_a_poll_interval_the_driver_would_not_read_is_refused(interval):
+    assert problems({"secretRotationPollInterval": interval}) == [
+        f"{P}secretRotationPollInterval = {interval!r}: must be a positive Go duration, as the CSI driver reads "
+        "it: numbers with units ns, us, ms, s, m, h, e.g. 2m, 90s or 1m30s"
+    ]
+
+
+def test_files_on_an_existing_cluster_without_the_add_on_is_refused_with_the_command():
+    with pytest.raises(
+        pulumi.RunError, match="az aks enable-addons -g rg-aks -n aks1 --addons azure-keyvault-secrets-provider"
+    ):
+        run_program(
+            {
+                **workloads(files_reader()),
+                "existingClusterResourceGroup": "rg-aks",
+                "existingClusterName": "aks1",
+            }
+        )

@@ -2,10 +2,15 @@
 
 Runs the Pulumi program under the recording mocks, configures the twin from what it declares, starts every
 workload's app as its declared pod would run (side by side), shows their logs until each has read its own secret
-`--reads` times, then prints each workload's trust chain. With two workloads or more it then proves them
-isolated from each other (`twin.isolation`) and prints the pairs. Exit 0 when every chain holds and so does the
-isolation; 1 (with the reason) when the stack file is missing, a setting is invalid, an app exits on its own, a
-link is broken, the reads time out or a pair is not isolated; 2 for a bad option.
+`--reads` times, then prints each workload's trust chain. A workload that takes its secrets as files gets them
+through the twin's Secrets Store CSI driver before its app starts (`twin.csi`); for each such workload whose app
+reads the file, rotation is proven too (`twin.rotation`), with the driver re-reading Key Vault every
+`--rotation-poll-interval` seconds in place of the stack's declared interval. With two workloads or more it then
+proves them isolated from each other (`twin.isolation`) and prints the pairs. Exit 0 when every chain holds and so
+does the isolation; 1 (with the reason) when the stack file is missing, a setting is invalid, an app exits on its
+own, a pod's secrets cannot be mounted, a link is broken, the reads time out, a rotation is late or a pair is not
+isolated; 2 for a bad option or a stack file that is not valid
+YAML (one line with the file, line and column).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import sys
 
 import pulumi
 
+from settings import SettingsFileError
+from twin import csi, rotation
 from twin.arguments import positive
 from twin.chain import first_broken, render
 from twin.declared import from_program
@@ -39,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=positive(float, "seconds"), default=60.0, help="seconds to wait for the reads (> 0)"
     )
+    parser.add_argument(
+        "--rotation-poll-interval",
+        type=positive(float, "seconds"),
+        default=1.0,
+        help="seconds between the CSI driver's re-reads of Key Vault, standing in for the stack's "
+        "secretRotationPollInterval (> 0)",
+    )
     return parser
 
 
@@ -62,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Running the Pulumi program ({args.stack} stack) under mocks ...", flush=True)
     try:
         program = run_program(stack=args.stack)
+    except SettingsFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except pulumi.RunError as error:
         # What `pulumi up` prints for a RunError (settings.SettingsError is one): the message, no stack trace.
         print(f"error: {error}", file=sys.stderr)
@@ -99,14 +116,33 @@ def main(argv: list[str] | None = None) -> int:
             f"Token requests {results.token_requests}, challenges {results.challenges}, "
             f"secret GETs {results.gets}; every app's reads in {results.seconds:.1f} s."
         )
+        rotations = _rotations(twin, args.rotation_poll_interval, args.poll_interval)
         proof = prove(twin) if len(declarations.workloads) > 1 else None
         if proof is not None:
             print()
             print(render_isolation(proof))
-    return _verdict(results, proof, args.timeout)
+    return _verdict(results, proof, args.timeout, rotations)
 
 
-def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
+def _rotations(twin: Twin, interval: float, app_poll: float) -> list[rotation.Rotation]:
+    """The rotation proof for every files workload, with the driver's passes every `interval` seconds."""
+    assert twin.declarations is not None
+    addon = csi.addon_of(twin.declarations)
+    twin.secrets_store.start(interval)
+    try:
+        rotations = rotation.prove(twin, interval, app_poll)
+    finally:
+        twin.secrets_store.stop()
+    if rotations:
+        declared = addon.poll_interval if addon else "?"
+        print()
+        print(f"Rotation (the stack declares a poll interval of {declared}; the twin polls every {interval:g} s):")
+        for result in rotations:
+            print(result.render())
+    return rotations
+
+
+def _verdict(results: Results, proof: Proof | None, timeout: float, rotations: list[rotation.Rotation]) -> int:
     """Exit code 0 or 1, each problem said in one line on stderr."""
     problems = []
     if results.refused or any(GUARD_MARK in w.log for w in results.workloads):
@@ -116,7 +152,7 @@ def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
         print(f"The declared NetworkPolicies dropped pods' connections:\n  {dropped}", file=sys.stderr)
     for w in results.workloads:
         if w.rejected:
-            problems.append(f"{w.name}: the pod was not admitted: {w.rejected}")
+            problems.append(f"{w.name}: the pod did not start: {w.rejected}")
         elif w.exited_early and not w.read:
             problems.append(
                 f"{w.name}: the app exited with code {w.exit_code} before reading the secret {results.reads} times: "
@@ -130,6 +166,7 @@ def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
             )
         elif broken := first_broken(list(w.links)):
             problems.append(f"{w.name}: the app read its secret, but the '{broken.name}' link is broken")
+    problems += [f"{r.workload}: rotation: {r.render().strip()}" for r in rotations if not r.ok]
     if proof is not None and not proof.holds:
         problems.append(
             f"The workloads are not proven isolated: {len(proof.breaks)} break(s), "
@@ -140,6 +177,7 @@ def _verdict(results: Results, proof: Proof | None, timeout: float) -> int:
     if problems:
         return 1
     isolated = ", each isolated from the others" if proof is not None else ""
+    isolated += f"; rotation reached {len(rotations)} files workload(s) in time" if rotations else ""
     print(
         f"Every workload's app ({len(results.workloads)}) read its own secret {results.reads} times through the "
         f"whole chain{isolated}."

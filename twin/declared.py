@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from twin import netpol
+from aks_workload_identity import facts
+from twin import csi, netpol
+from twin.csi import FilesDeclarations
 from twin.mocks import Program, Registration
 from twin.model import (
     Cluster,
-    Declarations,
     FederatedCredential,
     Identity,
     PrivateEndpoint,
@@ -40,17 +41,19 @@ SECRET = "azure-native:keyvault:Secret"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+SECRET_PROVIDER_CLASS = f"kubernetes:{facts.SECRET_PROVIDER_CLASS_API_VERSION}:{facts.SECRET_PROVIDER_CLASS_KIND}"
 #: Kubernetes' recommended label for the name of an application's instance: the workload's name.
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 
 
-def from_program(program: Program) -> Declarations:
+def from_program(program: Program) -> FilesDeclarations:
     where, cluster = _cluster_report(program)
-    workloads = tuple(_workload(r) for r in program.of_type(DEPLOYMENT))
+    deployments = program.of_type(DEPLOYMENT)
+    workloads = tuple(_workload(r) for r in deployments)
     names = [w.name for w in workloads]
     if len(set(names)) != len(names):
         raise ValueError(f"two Deployments carry the same {INSTANCE_LABEL} label: {sorted(names)}")
-    return Declarations(
+    return FilesDeclarations(
         cluster=_cluster(where, cluster),
         identities=(
             *(_identity(r) for r in program.of_type(IDENTITY)),
@@ -64,6 +67,15 @@ def from_program(program: Program) -> Declarations:
         workloads=workloads,
         network_policies=tuple(_network_policy(r) for r in program.of_type(NETWORK_POLICY)),
         private_endpoints=tuple(_private_endpoint(r) for r in program.of_type(PRIVATE_ENDPOINT)),
+        secret_provider_classes=tuple(
+            csi.parse_class(r.inputs, r.name) for r in program.of_type(SECRET_PROVIDER_CLASS)
+        ),
+        csi_volumes={
+            w.name: volumes
+            for w, r in zip(workloads, deployments, strict=True)
+            if (volumes := csi.parse_volumes(_get(r.inputs, "spec.template.spec", {})))
+        },
+        addon=csi.parse_addon(cluster),
     )
 
 

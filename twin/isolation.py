@@ -11,6 +11,13 @@ For every ordered pair (A, B) of a stack's workloads, two attempts, each made th
   client id). It holds when Entra ID refuses with AADSTS700211 (no credential of B's identity trusts the
   assertion's issuer) or AADSTS70021 (none matches A's subject) (facts: Workload identity).
 
+A workload whose app reads its secret as a file (the Secrets Store CSI driver's mount) signs in through the
+driver, not itself, so its pod of A mounts A's own SecretProviderClass changed the same two ways, as far as the
+driver and provider go: naming B's vault and secret (held when the mount fails with Key Vault's 403
+`ForbiddenByRbac`), and naming B's client id (held when it fails with AADSTS700211 or AADSTS70021). A mount that
+succeeds would hold B's secret: a `BREAK`. B's secret is the one B's app reads: from its env, or for a files
+workload the first object of its class.
+
 A secret served or an access token issued is a `BREAK`; any other answer (another error, a dropped connection,
 no answer in time) leaves the attempt `unproven`, since it shows nothing about B's grants. The pairs run side
 by side on one configured twin, each in a pod of its own.
@@ -18,14 +25,20 @@ by side on one configured twin, each in a pod of its own.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import requests
 
 from aks_workload_identity import facts
+from aks_workload_identity.files import objects_parameter
+from twin import csi
+from twin.csi import SECRET_FILE_ENV
 from twin.keyvault import Read
-from twin.model import SECRET_NAME_ENV, VAULT_URL_ENV, Declarations, Workload
+from twin.model import SECRET_NAME_ENV, VAULT_URL_ENV, Declarations, Vault, Workload
 from twin.run import App, Twin
 from twin.webhook import PodRejected, admit
 
@@ -93,7 +106,11 @@ def prove(twin: Twin, timeout: float = 15.0, poll_interval: float = 0.5) -> Proo
 def _pair(
     twin: Twin, declarations: Declarations, a: Workload, b: Workload, timeout: float, poll_interval: float
 ) -> tuple[Attempt, Attempt]:
-    probe = replace(a, env={**a.env, VAULT_URL_ENV: b.vault_url, SECRET_NAME_ENV: b.secret_name})
+    if SECRET_FILE_ENV in a.env and csi.volumes_of(declarations, a):
+        return _files_pair(twin, declarations, a, b)
+    vault, secret_name = _owned(declarations, b)
+    vault_url = vault.uri if vault else b.vault_url
+    probe = replace(a, env={**a.env, VAULT_URL_ENV: vault_url, SECRET_NAME_ENV: secret_name})
     try:
         app = twin.launch(poll_interval, workload=probe)
     except PodRejected as rejected:
@@ -105,18 +122,85 @@ def _pair(
         return _vault_attempt(twin, declarations, app, b, timeout), _identity_attempt(twin, declarations, app, b)
 
 
+def _owned(declarations: Declarations, b: Workload) -> tuple[Vault | None, str]:
+    """B's vault and the secret its app reads: from its env, or for a files workload its class's first object."""
+    if b.vault_url:
+        return declarations.vault_at(b.vault_url), b.secret_name
+    volumes = csi.volumes_of(declarations, b)
+    spc = csi.class_of(declarations, b.namespace, volumes[0].class_name) if volumes else None
+    if spc is None:
+        return None, ""
+    vault = next((v for v in declarations.vaults if v.name.lower() == spc.vault_name.lower()), None)
+    names = [obj["objectName"] for obj in spc.objects()]
+    return vault, names[0] if names else ""
+
+
+def _files_pair(twin: Twin, declarations: Declarations, a: Workload, b: Workload) -> tuple[Attempt, Attempt]:
+    """A's pod mounting A's class changed to name B's secret, then B's identity (the module's docstring)."""
+    volume = csi.volumes_of(declarations, a)[0]
+    spc = csi.class_of(declarations, a.namespace, volume.class_name)
+    vault, secret_name = _owned(declarations, b)
+    identity_target = next(
+        (i.name for i in declarations.identities if i.client_id == _client_id(declarations, b)), b.name
+    )
+    if spc is None or vault is None:
+        missing = "A's class is not declared" if spc is None else "B's vault is not declared"
+        return (
+            Attempt(a.name, b.name, VAULT, secret_name, missing, UNPROVEN),
+            Attempt(a.name, b.name, IDENTITY, identity_target, missing, UNPROVEN),
+        )
+    objects = objects_parameter([secret_name], {})
+    asks_secret = replace(
+        spc, parameters={**spc.parameters, facts.SPC_KEYVAULT_NAME: vault.name, facts.SPC_OBJECTS: objects}
+    )
+    asks_identity = replace(spc, parameters={**spc.parameters, facts.SPC_CLIENT_ID: _client_id(declarations, b)})
+    return (
+        _mount_attempt(twin, a, b, VAULT, f"{vault.name}/{secret_name}", asks_secret, ("403", RBAC_REFUSAL)),
+        _mount_attempt(twin, a, b, IDENTITY, identity_target, asks_identity, None),
+    )
+
+
+def _mount_attempt(
+    twin: Twin,
+    a: Workload,
+    b: Workload,
+    kind: str,
+    target: str,
+    spc: csi.SecretProviderClass,
+    refusal: tuple[str, str] | None,
+) -> Attempt:
+    """Mounts `spc` into a pod of A; held when the mount fails with `refusal` (status, inner code), or with no
+    matching federation when `refusal` is None."""
+    pod_dir = Path(tempfile.mkdtemp(prefix=f"probe-{a.name}-", dir=twin.workdir))
+    try:
+        mount = twin.secrets_store.mount(a, pod_dir, spc)
+    except csi.MountFailed as failed:
+        codes = [int(code) for code in re.findall(r"AADSTS(\d+)", failed.error)]
+        if refusal is None:
+            matched = [code for code in codes if code in NO_MATCHING_FEDERATION]
+            outcome = f"mount failed: AADSTS{matched[0]}" if matched else f"mount failed: {failed.error}"
+            return Attempt(a.name, b.name, kind, target, outcome, HELD if matched else UNPROVEN)
+        answer = re.search(r"RESPONSE (\d+): (\S+)", failed.error)
+        held = answer is not None and answer[1] == refusal[0] and answer[2].endswith(refusal[1])
+        outcome = f"mount failed: {answer[1]} {answer[2]}" if answer else f"mount failed: {failed.error}"
+        return Attempt(a.name, b.name, kind, target, outcome, HELD if held else UNPROVEN)
+    assert mount is not None
+    twin.secrets_store.unmount(mount)
+    return Attempt(a.name, b.name, kind, target, f"mounted: {sorted(mount.objects)} in A's pod", BREAK)
+
+
 def _vault_attempt(twin: Twin, declarations: Declarations, app: App, b: Workload, timeout: float) -> Attempt:
     def attempt(target: str, outcome: str, verdict: str) -> Attempt:
         return Attempt(app.workload.name, b.name, VAULT, target, outcome, verdict)
 
-    vault = declarations.vault_at(b.vault_url)
+    vault, secret_name = _owned(declarations, b)
     if vault is None:
         return attempt(f"{b.vault_url}/{b.secret_name}", "no declared vault has that URI", UNPROVEN)
-    target = f"{vault.name}/{b.secret_name}"
+    target = f"{vault.name}/{secret_name}"
     client_id = app.env.get("AZURE_CLIENT_ID", "")
     if not client_id:
         return attempt(target, f"the pod has no workload identity: {app.admission.reason}", UNPROVEN)
-    answer = twin.keyvault.wait_for_answer(client_id, vault, b.secret_name, app.started, timeout)
+    answer = twin.keyvault.wait_for_answer(client_id, vault, secret_name, app.started, timeout)
     if answer is None:
         return attempt(target, f"no answer in {timeout:g} s; the app's last line: {app.last_line}", UNPROVEN)
     if isinstance(answer, Read):

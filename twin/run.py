@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aks_workload_identity import facts
 from twin.chain import BROKEN, Link, trust_chain
+from twin.csi import SECRET_FILE_ENV, Mount, MountFailed, SecretsStore, files_chain
 from twin.declared import from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.entra import Entra
@@ -84,6 +85,8 @@ class Twin:
         self._azure = self._session(self.proxy.azure_url)
         self._pod_clients: list[requests.Session] = []
         self.declarations: Declarations | None = None
+        #: The node's Secrets Store CSI driver and Azure provider: mounts pods' CSI volumes (`twin.csi`).
+        self.secrets_store = SecretsStore(self)
 
     def _session(self, proxy_url: str) -> requests.Session:
         session = requests.Session()
@@ -103,6 +106,7 @@ class Twin:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.secrets_store.stop()
         self.proxy.stop()
         for session in [self.client, self._azure, *self._pod_clients]:
             session.close()
@@ -112,6 +116,8 @@ class Twin:
     def configure(self, declarations: Declarations, faults: Faults | None = None) -> None:
         """Rebuilds every server from `declarations` and resets all counters."""
         self.declarations = declarations
+        self.secrets_store.stop()
+        self.secrets_store = SecretsStore(self)
         self.faults = FaultState(faults or Faults())
         #: The cluster's and Entra ID's wall clock; a test moves it forward to let token lifetimes pass.
         self.clock = Clock()
@@ -168,6 +174,12 @@ class Twin:
                 self.faults.options.token_lifetime_seconds,
             )
             token.start()
+        try:
+            mount = self.secrets_store.mount(pod, pod_dir)
+        except MountFailed:
+            if token:
+                token.stop()
+            raise
         env = {
             "PATH": os.path.dirname(sys.executable),  # a container has no az, pwsh or azd either
             "HOME": str(pod_dir),
@@ -176,11 +188,12 @@ class Twin:
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             **pod.env,
+            **(mount.env(pod.env) if mount else {}),
             **admission.env,
             **self.transport_env(pod),
             "POLL_INTERVAL_SECONDS": str(poll_interval),
         }
-        return App(pod, env, admission, token, pod_dir, on_line)
+        return App(pod, env, admission, token, pod_dir, on_line, mount)
 
     def _workload(self, workload: Workload | str | None) -> Workload:
         assert self.declarations is not None
@@ -217,6 +230,7 @@ class App:
         token: ProjectedToken | None,
         pod_dir: Path,
         on_line: Callable[[str], None] | None,
+        mount: Mount | None = None,
     ) -> None:
         #: The workload whose pod this is, as it was launched.
         self.workload = workload
@@ -224,6 +238,8 @@ class App:
         self.admission = admission
         self.token = token
         self.pod_dir = pod_dir
+        #: The pod's CSI volume, when it has one (`twin.csi`).
+        self.mount = mount
         self.lines: list[tuple[float, str]] = []
         self.started = time.monotonic()
         self._on_line = on_line
@@ -303,6 +319,8 @@ class App:
         self._reader.join(timeout=5)
         if self.token:
             self.token.stop()
+        if self.mount:
+            self.mount.mounted = False
         return self.process.returncode
 
 
@@ -432,7 +450,14 @@ def read_all(
 def _result(twin: Twin, app: App, wanted: int, exited_early: bool) -> WorkloadResult:
     assert twin.declarations is not None
     pod = app.workload
-    links = trust_chain(twin.declarations, pod, app.admission, list(twin.entra.grants), list(twin.keyvault.reads))
+    # A files-only pod has no vault URL: its chain is the CSI driver's alone.
+    links = (
+        trust_chain(twin.declarations, pod, app.admission, list(twin.entra.grants), list(twin.keyvault.reads))
+        if pod.vault_url
+        else []
+    )
+    if app.mount:
+        links += files_chain(twin, pod, app.mount.spc, mounted=True)
     client_id = app.env.get("AZURE_CLIENT_ID", "")
     served = sum(
         1
@@ -442,6 +467,9 @@ def _result(twin: Twin, app: App, wanted: int, exited_early: bool) -> WorkloadRe
         and r.secret.name.lower() == pod.secret_name.lower()
     )
     read_at = [at for at, line in app.lines if re.search(READ_LINE, line)]
+    if SECRET_FILE_ENV in pod.env:
+        # The app read the mount, which holds what the provider read from Key Vault before the pod started.
+        served = len(read_at) if app.mount else 0
     return WorkloadResult(
         workload=pod,
         reads=len(read_at),

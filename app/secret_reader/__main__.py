@@ -16,10 +16,11 @@ import sys
 import threading
 from collections.abc import Mapping
 
-from secret_reader.config import ConfigError, Settings, load_settings
+from secret_reader.config import ConfigError, FileSettings, Settings, load_file_settings, load_settings
 from secret_reader.console import Console
 from secret_reader.diagnose import Context
 from secret_reader.facts import DEFAULT_AUTHORITY_HOST
+from secret_reader.files import FilePoller
 from secret_reader.health import Health, serve
 from secret_reader.reader import Poller, secret_client, workload_identity_credential
 
@@ -36,6 +37,9 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     # arrives while starting waits for sigwait() (facts: Pod security).
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
+        file_settings = load_file_settings(environ)
+        if file_settings is not None:
+            return _file_mode(file_settings)
         settings = load_settings(environ)
     except ConfigError as exc:
         return _refuse(str(exc))
@@ -60,7 +64,33 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
     _announce(console, settings, server.server_address[1])
     thread.start()
+    return _run_until_signal(console, thread, stop)
 
+
+def _file_mode(settings: FileSettings) -> int:
+    """Read the CSI driver's file every interval: no identity, no network beyond the health endpoints."""
+    stop = threading.Event()
+    console = Console(sys.stdout)
+    health = Health(settings.ready_window)
+    poller = FilePoller(settings.path, settings.poll_interval, settings.reveal, console, health, stop)
+    thread = threading.Thread(target=poller.run, name="poller", daemon=True)
+    health.watch(thread)
+    try:
+        server = serve(settings.health_port, health)
+    except OSError as exc:
+        return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
+    console.log(
+        "INFO",
+        f"Starting in file mode: secret file {settings.path}, every {settings.poll_interval:g} s, "
+        f"value {'revealed' if settings.reveal else 'masked'}; "
+        f"health endpoints /readyz /livez on port {server.server_address[1]}.",
+    )
+    thread.start()
+    return _run_until_signal(console, thread, stop)
+
+
+def _run_until_signal(console: Console, thread: threading.Thread, stop: threading.Event) -> int:
+    """Wait for SIGTERM/SIGINT, stop the poll loop, exit 0."""
     received = signal.sigwait(STOP_SIGNALS)
     console.log("INFO", f"Received {signal.Signals(received).name}; stopping.")
     stop.set()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -88,14 +88,49 @@ class Settings:
         return max(READY_INTERVALS * self.poll_interval, READY_FLOOR_SECONDS)
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Parse and check every variable; raise ConfigError for the first one that is wrong."""
+@dataclass(frozen=True)
+class FileSettings:
+    """File mode (SECRET_FILE set): read a file the Secrets Store CSI driver keeps, instead of Key Vault."""
 
+    path: str
+    poll_interval: float
+    reveal: bool
+    health_port: int
+
+    @property
+    def ready_window(self) -> float:
+        return max(READY_INTERVALS * self.poll_interval, READY_FLOOR_SECONDS)
+
+
+def _getter(environ: Mapping[str, str]) -> Callable[[str], str | None]:
     def get(name: str) -> str | None:
         value = environ.get(name) or None
         if value is not None and value != value.strip():
             raise ConfigError(name, f"{_shown(value)} has leading or trailing whitespace; set the value alone")
         return value
+
+    return get
+
+
+def load_file_settings(environ: Mapping[str, str]) -> FileSettings | None:
+    """File mode's settings when SECRET_FILE is set (no vault or identity variable is needed then), else None."""
+    get = _getter(environ)
+    path = get("SECRET_FILE")
+    if path is None:
+        return None
+    if not path.startswith("/"):
+        raise ConfigError("SECRET_FILE", f"{_shown(path)} must be an absolute path, e.g. /mnt/secrets/db-password")
+    return FileSettings(
+        path=path,
+        poll_interval=_interval(get("POLL_INTERVAL_SECONDS")),
+        reveal=_boolean("REVEAL_SECRET", get("REVEAL_SECRET"), default=False),
+        health_port=_port(get("HEALTH_PORT")),
+    )
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Parse and check every variable; raise ConfigError for the first one that is wrong."""
+    get = _getter(environ)
 
     vault_url, vault_name = _vault(get("KEY_VAULT_URL"), get("KEY_VAULT_NAME"))
     secret_name = _secret_name(get("SECRET_NAME"))

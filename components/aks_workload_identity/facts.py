@@ -167,7 +167,7 @@ LOCAL_DNS_ADDRESSES = ("169.254.10.10", "169.254.10.11")
 #: Azure VM size names: `Standard_<family><vCPUs>[-<active vCPUs>]<features>[_<more>]`, e.g. Standard_D4ds_v5,
 #: Standard_E8-4ds_v5 (a constrained size: 4 active vCPUs). The feature letter `d` means a local temp disk.
 VM_SIZE_RULE = re.compile(
-    r"^Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)(?:-(?P<active>[0-9]+))?(?P<features>[a-z]*)(?:_[A-Za-z0-9_]+)?$"
+    r"^Standard_(?P<family>[A-Z]+)(?P<vcpus>[0-9]+)(?:-(?P<active>[0-9]+))?(?P<features>[a-z]*)(?:_(?P<version>[A-Za-z0-9_]+))?$"
 )
 #: System node pools need at least 4 vCPUs (and 4 GB of memory, which no size name carries; every Azure size
 #: with 4 vCPUs has more) and no B-series size (Microsoft Learn, "Manage system node pools in AKS", 2026-04).
@@ -204,9 +204,65 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 # --- pulumi-azure-native docs/resources/containerservice-ManagedCluster.md and gen/replacement.go, 2026) ------
 
 #: A pool's VM size, zones, pods per node, OS disk type and subnet cannot change on an existing pool: AKS answers
-#: `PropertyChangeNotAllowed` to the cluster PUT that azure-native sends. For the cluster's inline system pool the
-#: provider's own guidance is to replace the cluster on such a change; a separate AgentPool is replaced by itself.
+#: `PropertyChangeNotAllowed` (FACTS "Resizing a pool"); the supported way is a new pool, then deleting the old one,
+#: and a cluster may have several System-mode pools (Microsoft Learn, "Manage system node pools in AKS").
 IMMUTABLE_POOL_PROPERTIES = ("vmSize", "availabilityZones", "maxPods", "osDiskType", "vnetSubnetID")
+#: A Linux pool's name: 1-12 lowercase letters and digits, starting with a letter (Microsoft Learn, "Create node
+#: pools", naming rules; Windows pools allow 6).
+LINUX_POOL_NAME_RULE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+#: How the cluster's inline pool list and separate pools behave (pulumi-azure-native and AKS, 2026-12):
+#: - AKS needs at least one pool inline to create a cluster; a pool added to the inline list of an existing cluster
+#:   is refused ("A new agent pool was introduced. Adding agent pools to an existing cluster is not allowed through
+#:   managed cluster operations", pulumi-azure-native#579, #2719, Azure/AKS#4383), and a pool left out of the list
+#:   is not deleted (the maintainer's reproduction in pulumi-azure-native#579, 2023-09-28). So the pool a cluster is
+#:   created with stays until it is deleted out of band, and every further pool is an `AgentPool` resource.
+#: - azure-native sends a cluster update as one PUT of its inputs (`provider/pkg/provider/provider.go`,
+#:   defaultUpdate); `agentPoolProfiles` is not one of its maintained sub-resource properties (only arrays whose
+#:   items are another resource's body are, `provider/pkg/gen/properties.go`), so nothing merges the live pools in.
+#:   A refresh copies the live pools into the stored inputs (provider.go Read, "applyDiff"), and a PUT naming a
+#:   pool that was since deleted is refused with the same "new agent pool" error (pulumi-azure-native#2719).
+#: - `AgentPool` create first reads the pool and fails with "cannot create already existing resource" when it
+#:   exists (provider.go defaultCreate, CanCreate): a separate pool cannot adopt the inline pool by sharing its name.
+#: - azure-native replaces an `AgentPool` itself only for `vmSize` and `gpuInstanceProfile`
+#:   (`provider/pkg/gen/replacement.go`, forceNewMap) besides its name; zones, pods per node and OS disk type would
+#:   be sent as an update, which AKS refuses, so a change to any of them must change the pool's name.
+#: - Modifying an inline pool puts every pool of the cluster into the Scaling state (pulumi-azure-native#4264).
+#: The name the cluster's first pool has always had, kept so live stacks' clusters keep theirs.
+BOOTSTRAP_POOL_NAME = "system"
+#: Auto-upgrade channels (Microsoft Learn, "Automatically upgrade node OS images"; FACTS "Upgrade channels"): with
+#: the cluster channel `node-image`, AKS refuses any node OS channel but `NodeImage`.
+NODE_IMAGE_UPGRADE_CHANNEL = "node-image"
+NODE_OS_CHANNEL_WITH_NODE_IMAGE = "NodeImage"
+#: Long-term support (Microsoft Learn, "Long-term support for AKS versions", 2025-06: "All supported Kubernetes
+#: versions from 1.27 onward are eligible for Long-Term Support"): the Premium tier goes with the LTS plan, so a
+#: Premium cluster's version is 1.27 or later. No other version rule: LTS can be enabled on any supported version.
+LTS_MIN_KUBERNETES_VERSION = (1, 27)
+#: The tier that needs the LTS support plan with it, and the plans (FACTS "Premium tier"; azure-native
+#: `KubernetesSupportPlan`, whose default is `KubernetesOfficial`).
+PREMIUM_TIER = "Premium"
+LTS_SUPPORT_PLAN = "AKSLongTermSupport"
+STANDARD_SUPPORT_PLAN = "KubernetesOfficial"
+#: The cluster channels that move the Kubernetes version of the control plane and of every pool (Microsoft Learn,
+#: "Automatically upgrade an AKS cluster": `patch`, `stable`, `rapid`; `node-image` moves node images only, `none`
+#: nothing). After `pulumi refresh` the moved versions are copied into the stored inputs (provider.go Read), and a
+#: fixed version sent back is a downgrade AKS refuses or, on old providers, a replacement (pulumi-azure-native#2059).
+VERSION_MOVING_UPGRADE_CHANNELS = ("patch", "stable", "rapid")
+#: A pool's node image version is read-only in azure-native 3.29 (not among `AgentPool`'s inputs), so the node OS
+#: channel moving it never shows as a diff and needs no ignore. An autoscaled pool's `count` is the platform's
+#: (FACTS "Autoscaled pools").
+#: Ephemeral OS disks (FACTS "Ephemeral OS disk"): AKS's default OS disk is 128 GiB, and it goes on the temp disk only
+#: when that holds it; a smaller temp disk with the default size is a validation error. Temp disk per vCPU, in GiB,
+#: of the series whose sizes pages give it (Microsoft Learn, "Ddv4 and Ddsv4", "Edv4 and Edsv4", "Ddv5 and Ddsv5",
+#: "Edv5 and Edsv5", "Dadsv5", "Eadsv5" series: 75 GiB at 2 vCPUs, 150 at 4, doubling with the vCPUs), keyed by
+#: family, feature letters and version as `VM_SIZE_RULE` reads them. A constrained size (E8-4ds_v5) has the temp
+#: disk of its full size. Any size not listed keeps a managed OS disk: the rule cannot show its temp disk fits.
+EPHEMERAL_OS_DISK_MIN_GIB = 128
+TEMP_DISK_GIB_PER_VCPU: dict[tuple[str, str, str], float] = {
+    (family, features, version): 37.5
+    for family in ("D", "E")
+    for features, versions in (("d", ("v4", "v5")), ("ds", ("v4", "v5")), ("ads", ("v5",)))
+    for version in versions
+}
 #: With a user pool, the system pool carries this taint so only critical add-ons run there.
 CRITICAL_ADDONS_ONLY_TAINT = "CriticalAddonsOnly=true:NoSchedule"
 #: The two planned-maintenance configurations AKS reads: cluster upgrades and node OS upgrades; each window
@@ -217,6 +273,20 @@ MAINTENANCE_WINDOW_HOURS = 4
 MONITORING_ADDON = "omsagent"
 MONITORING_WORKSPACE_KEY = "logAnalyticsWorkspaceResourceID"
 AZURE_POLICY_ADDON = "azurepolicy"
+#: Container Insights signing in with managed identity (FACTS "Container Insights"; Microsoft's onboarding template
+#: microsoft/Docker-Provider `scripts/onboarding/aks/onboarding-msi-terraform/main.tf`, which the Learn page "Enable
+#: monitoring for AKS clusters" links): the add-on config `useAADAuth: "true"`, a Linux data collection rule whose
+#: `ContainerInsights` extension data source and data flow carry the default stream group to the workspace, and an
+#: association of that rule with the cluster named `ContainerInsightsExtension`.
+MONITORING_AAD_AUTH_KEY = "useAADAuth"
+CONTAINER_INSIGHTS_EXTENSION = "ContainerInsights"
+CONTAINER_INSIGHTS_DATA_SOURCE = "ContainerInsightsExtension"
+CONTAINER_INSIGHTS_STREAMS = ("Microsoft-ContainerInsights-Group-Default",)
+CONTAINER_INSIGHTS_ASSOCIATION = "ContainerInsightsExtension"
+CONTAINER_INSIGHTS_SETTINGS = {"interval": "1m", "namespaceFilteringMode": "Off", "enableContainerLogV2": True}
+#: The add-on's name on the Azure CLI (`az aks enable-addons --addons ...`), for the add-on profile
+#: `SECRETS_PROVIDER_ADDON`; AKS reports add-on profile keys in either case, so they are compared case-folded.
+SECRETS_PROVIDER_CLI_ADDON = "azure-keyvault-secrets-provider"
 
 # --- Azure built-in roles no workload may hold, and those the CI identities get (Microsoft Learn, "Azure built-in
 # --- roles", 2026) ------------------------------------------------------------------------------------------------
@@ -236,6 +306,15 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 #: `listClusterUserCredential` only: a kubeconfig. On an Entra ID cluster it grants nothing inside the cluster; on
 #: one with local accounts the user credential is the cluster's own account.
 AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+
+# --- Pulumi project config (pulumi/pulumi sources, 2026-08) -----------------------------------------------------
+# The stack's whole config reaches a Python program as one JSON object in the PULUMI_CONFIG environment variable
+# (sdk/python/cmd/pulumi-language-python/main.go, constructConfig), which `pulumi.runtime.get_config_env()` reads;
+# under test mocks `pulumi.runtime.set_all_config` fills `pulumi.runtime.config.CONFIG` instead. `pulumi.Config`
+# has no listing, and Pulumi does not refuse keys the project does not declare, so settings.py lists them itself.
+# Since CLI 3.186 a project may declare `type: object` and arrays of objects (sdk/go/common/workspace/project.json,
+# pulumi#20129); for an object the CLI checks only that the value is a map (workspace/project.go,
+# ValidateConfigValue), and it checks a declared default against the declared type.
 
 # --- Secrets Store CSI driver and its Azure Key Vault provider (workload identity mode) ------------------------
 # Sources: Azure/secrets-store-csi-driver-provider-azure (pkg/provider/types/types.go and parameters.go,
@@ -388,3 +467,19 @@ AZURE_NATIVE_TYPE_TOKEN = re.compile(
 VAULT_URL_ENV = "KEY_VAULT_URL"
 VAULT_NAME_ENV = "KEY_VAULT_NAME"
 SECRET_NAME_ENV = "SECRET_NAME"
+
+# --- Image builds without ACR Tasks (2026-12) ---------------------------------------------------------------------
+#: The error code ACR answers an `az acr build` with on subscriptions that do not permit ACR Tasks, such as free-trial
+#: and free-credit offers (FACTS "ACR Tasks on free-trial / free-credit subscriptions": "ACR Tasks requests for the
+#: registry ... are not permitted").
+ACR_TASKS_REFUSED = "TasksOperationsNotAllowed"
+#: `az acr login --expose-token` exchanges the signed-in Entra identity's token for a registry token (about three
+#: hours long) without Docker; a client then signs in with this user name and the token as password (Microsoft Learn,
+#: "Authenticate with an Azure container registry", and the ACR/ORAS quickstart: `USER_NAME="00000000-0000-0000-0000-
+#: 000000000000"`, `PASSWORD=$(az acr login --name $ACR_NAME --expose-token --output tsv --query accessToken)`). What
+#: the token may do follows the identity's roles on the registry: pushing needs AcrPush (ACR_PUSH).
+#: pulumi-docker-build ignores a changed password when it diffs an Image's `registries` (provider/internal/image.go,
+#: Diff), so a fresh token on each run rebuilds nothing; it also reads the host's Docker credentials
+#: (provider/internal/host.go, GetAllCredentials), but only when the provider starts, before the stack's registry
+#: exists on a first deploy, so the token is passed explicitly.
+ACR_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"

@@ -37,6 +37,17 @@ class ResolvedProbes(TypedDict):
 
 #: What a probe setting is when not given: the secret reader's endpoints.
 PROBE_DEFAULTS = ResolvedProbes(port=8080, readiness_path="/readyz", liveness_path="/livez")
+#: The container's one writable place (an emptyDir) under its read-only root filesystem.
+SCRATCH_MOUNT_PATH = "/tmp"
+
+
+class SecretsMount(TypedDict):
+    """The workload's SecretProviderClass, mounted read-only into the container."""
+
+    class_name: pulumi.Input[str]
+    """The class's name, in the pods' namespace."""
+    mount_path: str
+    """Absolute path of the mount in the container."""
 
 
 class WorkloadPodArgs(TypedDict):
@@ -51,6 +62,15 @@ class WorkloadPodArgs(TypedDict):
     app reads its secrets from Key Vault with its identity."""
     probes: NotRequired[Probes]
     """The container's health endpoints; by default the secret reader's (8080, /readyz, /livez)."""
+    health_probes: NotRequired[bool]
+    """False: no probes, so a pod is Ready once its container runs, which with `secrets_mount` means once the
+    mount holds the secrets (the kubelet starts no container before its volumes are mounted). True by default."""
+    command: NotRequired[list[str]]
+    """The container's entrypoint; by default the image's."""
+    args: NotRequired[list[str]]
+    """The entrypoint's arguments; by default the image's."""
+    secrets_mount: NotRequired[SecretsMount]
+    """Mount this SecretProviderClass read-only through the Secrets Store CSI driver. None by default."""
     replicas: NotRequired[int]
     """Number of pods, at least 1; default 1."""
     network_policy: NotRequired[bool]
@@ -144,9 +164,47 @@ class WorkloadPod(pulumi.ComponentResource):
 
 
 def _pod_spec(name: str, args: WorkloadPodArgs) -> k8s.core.v1.PodSpecArgsDict:
-    """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security)."""
-    probe: k8s.core.v1.HTTPGetActionArgsDict = {"port": "health"}
-    probes: ResolvedProbes = {**PROBE_DEFAULTS, **args.get("probes", {})}
+    """The "restricted" Pod Security profile, with what common scanners also ask for (facts: Pod security). A CSI
+    volume is among the volume types that profile allows."""
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": name,
+        "image": args["image"],
+        "env": [{"name": key, "value": value} for key, value in args.get("env", {}).items()],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "96Mi"},
+            "limits": {"cpu": "250m", "memory": "192Mi"},
+        },
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "tmp", "mount_path": SCRATCH_MOUNT_PATH}]
+    volumes: list[k8s.core.v1.VolumeArgsDict] = [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}]
+    if "command" in args:
+        container["command"] = args["command"]
+    if "args" in args:
+        container["args"] = args["args"]
+    if args.get("health_probes", True):
+        checks = _probes({**PROBE_DEFAULTS, **args.get("probes", {})})
+        container["ports"] = checks["ports"]
+        container["readiness_probe"] = checks["readiness_probe"]
+        container["liveness_probe"] = checks["liveness_probe"]
+    if (mount := args.get("secrets_mount")) is not None:
+        mounts.append({"name": SECRETS_VOLUME, "mount_path": mount["mount_path"], "read_only": True})
+        volumes.append(
+            {
+                "name": SECRETS_VOLUME,
+                "csi": {
+                    "driver": facts.SECRETS_STORE_CSI_DRIVER,
+                    "read_only": True,
+                    "volume_attributes": {facts.SECRET_PROVIDER_CLASS_ATTRIBUTE: mount["class_name"]},
+                },
+            }
+        )
+    container["volume_mounts"] = mounts
     return {
         "service_account_name": args["service_account_name"],
         # The webhook's projected token is its own volume; the Kubernetes API token is not needed.
@@ -160,37 +218,37 @@ def _pod_spec(name: str, args: WorkloadPodArgs) -> k8s.core.v1.PodSpecArgsDict:
             "fs_group": facts.APP_UID,
             "seccomp_profile": {"type": "RuntimeDefault"},
         },
-        "containers": [
-            {
-                "name": name,
-                "image": args["image"],
-                "env": [{"name": key, "value": value} for key, value in args.get("env", {}).items()],
-                "ports": [{"name": "health", "container_port": probes["port"]}],
-                "readiness_probe": {
-                    "http_get": {**probe, "path": probes["readiness_path"]},
-                    "period_seconds": 5,
-                    "failure_threshold": 3,
-                },
-                "liveness_probe": {
-                    "http_get": {**probe, "path": probes["liveness_path"]},
-                    "initial_delay_seconds": 10,
-                    "period_seconds": 10,
-                    "failure_threshold": 3,
-                },
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "96Mi"},
-                    "limits": {"cpu": "250m", "memory": "192Mi"},
-                },
-                "security_context": {
-                    "allow_privilege_escalation": False,
-                    "read_only_root_filesystem": True,
-                    "run_as_non_root": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
-            }
-        ],
-        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}],
+        "containers": [container],
+        "volumes": volumes,
+    }
+
+
+#: The pod's name for the CSI volume of its SecretProviderClass.
+SECRETS_VOLUME = "secrets-store"
+
+
+class _HealthChecks(TypedDict):
+    ports: list[k8s.core.v1.ContainerPortArgsDict]
+    readiness_probe: k8s.core.v1.ProbeArgsDict
+    liveness_probe: k8s.core.v1.ProbeArgsDict
+
+
+def _probes(probes: ResolvedProbes) -> _HealthChecks:
+    """The health port and both HTTP probes; readiness decides when a rollout (and `pulumi up`) is done."""
+    probe: k8s.core.v1.HTTPGetActionArgsDict = {"port": "health"}
+    return {
+        "ports": [{"name": "health", "container_port": probes["port"]}],
+        "readiness_probe": {
+            "http_get": {**probe, "path": probes["readiness_path"]},
+            "period_seconds": 5,
+            "failure_threshold": 3,
+        },
+        "liveness_probe": {
+            "http_get": {**probe, "path": probes["liveness_path"]},
+            "initial_delay_seconds": 10,
+            "period_seconds": 10,
+            "failure_threshold": 3,
+        },
     }
 
 

@@ -4,16 +4,21 @@ Self-contained on purpose: it depends only on the shared cluster (issuer, provid
 child after itself, so adding, removing or changing one workload never touches another's resources.
 """
 
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 import pulumi
 
+from aks_workload_identity.files import DEFAULT_MOUNT_PATH, FilesOptions, class_name_of, secret_provider_class
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
-from aks_workload_identity.pod import Probes, WorkloadPod, WorkloadPodArgs, pods_wait_for
+from aks_workload_identity.pod import Probes, SecretsMount, WorkloadPod, WorkloadPodArgs, pods_wait_for
 from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
 
 #: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
 VAULT_URL_ENV = "KEY_VAULT_URL"
+#: How a workload's secrets reach it: its own code reads Key Vault (`sdk`), the Secrets Store CSI driver writes
+#: them as files into its pods (`files`), or both.
+Delivery = Literal["sdk", "files", "both"]
+DELIVERIES: tuple[Delivery, ...] = ("sdk", "files", "both")
 
 
 class WorkloadArgs(TypedDict):
@@ -39,6 +44,18 @@ class WorkloadArgs(TypedDict):
     """Plain environment of the container; the workload adds KEY_VAULT_URL, its vault's URI. Never a secret."""
     probes: NotRequired[Probes]
     """The container's health endpoints; by default the secret reader's (8080, /readyz, /livez)."""
+    health_probes: NotRequired[bool]
+    """False: no probes, only for a workload with files, whose pods are then Ready once the mount holds its
+    secrets (the kubelet starts no container before its volumes are mounted). True by default."""
+    delivery: NotRequired[str]
+    """`sdk` (the default): the pods get KEY_VAULT_URL and read Key Vault themselves; `files`: the pods get the
+    secrets as files through the Secrets Store CSI driver (the cluster needs its add-on); `both`."""
+    files: NotRequired[FilesOptions]
+    """With `files` or `both`: where the files go, pinned versions, syncing to a Kubernetes Secret."""
+    command: NotRequired[list[str]]
+    """The container's entrypoint; by default the image's."""
+    args: NotRequired[list[str]]
+    """The entrypoint's arguments; by default the image's."""
     replicas: NotRequired[int]
     """Number of pods, at least 1; default 1."""
     soft_delete_retention_days: NotRequired[int]
@@ -70,6 +87,8 @@ class Workload(pulumi.ComponentResource):
     """The service account the pods run as."""
     deployment_name: pulumi.Output[str]
     """The Deployment's name in its namespace."""
+    secret_provider_class: pulumi.Output[str]
+    """The name of the SecretProviderClass the pods mount; empty with `sdk` delivery."""
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         opts, wait_for = pods_wait_for(opts)
@@ -112,14 +131,47 @@ class Workload(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        delivery = args.get("delivery", "sdk")
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery {delivery!r}: must be one of {', '.join(DELIVERIES)}")
+        if not args.get("health_probes", True) and delivery == "sdk":
+            raise ValueError("health_probes False: an sdk workload's readiness is its app's, so it needs its probes")
+        env = dict(args.get("env", {}))
+        if delivery != "files":
+            env[VAULT_URL_ENV] = vault_uri
         pods: WorkloadPodArgs = {
             "namespace": identity.namespace,
             "service_account_name": identity.service_account_name,
             "image": args["image"],
-            "env": {**args.get("env", {}), VAULT_URL_ENV: vault_uri},
+            "env": env,
         }
+        class_name = ""
+        mounted: list[pulumi.Resource] = []
+        if delivery != "sdk":
+            files = args.get("files", FilesOptions())
+            spc = secret_provider_class(
+                name,
+                namespace=identity.namespace,
+                client_id=identity.client_id,
+                tenant_id=identity.tenant_id,
+                vault_uri=vault_uri,
+                secret_names=[secret["name"] for secret in args["secrets"]],
+                files=files,
+                opts=child,
+            )
+            class_name = class_name_of(name)
+            mounted.append(spc)
+            pods["secrets_mount"] = SecretsMount(
+                class_name=class_name, mount_path=files.get("mount_path", DEFAULT_MOUNT_PATH)
+            )
         if "probes" in args:
             pods["probes"] = args["probes"]
+        if "health_probes" in args:
+            pods["health_probes"] = args["health_probes"]
+        if "command" in args:
+            pods["command"] = args["command"]
+        if "args" in args:
+            pods["args"] = args["args"]
         if "replicas" in args:
             pods["replicas"] = args["replicas"]
         if "network_policy" in args:
@@ -127,13 +179,14 @@ class Workload(pulumi.ComponentResource):
         if "private_endpoint_cidrs" in args:
             pods["private_endpoint_cidrs"] = args["private_endpoint_cidrs"]
         deployment = WorkloadPod(
-            name, pods, opts=pulumi.ResourceOptions(parent=self, depends_on=[*identity.trust, *wait_for])
+            name, pods, opts=pulumi.ResourceOptions(parent=self, depends_on=[*identity.trust, *mounted, *wait_for])
         )
         self.client_id = identity.client_id
         self.vault_uri = vault_uri
         self.namespace = deployment.namespace
         self.service_account_name = identity.service_account_name
         self.deployment_name = deployment.deployment_name
+        self.secret_provider_class = pulumi.Output.from_input(class_name)
         self.register_outputs(
             {
                 "client_id": self.client_id,
@@ -141,5 +194,6 @@ class Workload(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "service_account_name": self.service_account_name,
                 "deployment_name": self.deployment_name,
+                "secret_provider_class": self.secret_provider_class,
             }
         )
