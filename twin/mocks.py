@@ -27,6 +27,8 @@ import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.sync_await import _sync_await
 
+import settings
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["name"]
 
@@ -458,9 +460,13 @@ def _alias(alias: Any) -> dict[str, Any]:
 
 
 def stack_config(stack: str) -> dict[str, str]:
-    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings)."""
+    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings).
+
+    A file that is not valid YAML, or whose `config` is not a map, is settings.SettingsFileError: one line."""
     stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    values = yaml.safe_load(stack_file.read_text()).get("config", {}) if stack_file.exists() else {}
+    values = (settings.read_yaml(stack_file).get("config") or {}) if stack_file.exists() else {}
+    if not isinstance(values, dict):
+        raise settings.SettingsFileError(f"{stack_file.name}: config must be a map of keys to values")
     return {key: _config_value(value) for key, value in values.items()}
 
 
