@@ -9,8 +9,7 @@ reads the file, rotation is proven too (`twin.rotation`), with the driver re-rea
 proves them isolated from each other (`twin.isolation`) and prints the pairs. Exit 0 when every chain holds and so
 does the isolation; 1 (with the reason) when the stack file is missing, a setting is invalid, an app exits on its
 own, a pod's secrets cannot be mounted, a link is broken, the reads time out, a rotation is late or a pair is not
-isolated; 2 for a bad option or a stack file that is not valid
-YAML (one line with the file, line and column).
+isolated; 2 for a bad option or a stack file that is not valid YAML (one line with the file, line and column).
 """
 
 from __future__ import annotations
