@@ -300,9 +300,10 @@ class SecretsStore:
         except (requests.RequestException, ValueError) as error:
             raise ProviderError(f"failed to get keyvault client: POST {url}: {type(error).__name__}") from None
         if response.status_code != 200 or "access_token" not in body:
+            description = " ".join(str(body.get("error_description", body)).split())  # one line, as an event
             raise ProviderError(
                 "failed to get keyvault client: ClientAssertionCredential authentication failed: "
-                f"POST {url} RESPONSE {response.status_code}: {body.get('error_description', body)}"
+                f"POST {url} RESPONSE {response.status_code}: {description}"
             )
         return body["access_token"]
 
