@@ -35,6 +35,11 @@ def build(profile: ClusterProfile | None = None, **overrides):
     return run(lambda: AksOidcCluster("c", AksOidcClusterArgs(**args)))
 
 
+def pool(program, role: str):
+    """The profile's `system` or `user` pool, an AgentPool."""
+    return named(program, AGENT_POOL, f"c-{role}-pool")
+
+
 def test_cluster_has_oidc_issuer_and_workload_identity_on():
     declared = build().one(CLUSTER)
     assert declared.name == "c-aks"
@@ -60,67 +65,156 @@ def test_defaults_are_the_secure_posture_that_costs_nothing():
     }
     assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "NodeImage"}
     assert cluster["sku"] == {"name": "Base", "tier": "Free"}
+    assert cluster["supportPlan"] == "KubernetesOfficial"
     assert "addonProfiles" not in cluster and "apiServerAccessProfile" not in cluster
 
 
-def test_system_pool_and_version_come_from_the_profile():
+def test_the_cluster_is_created_with_one_small_bootstrap_pool_whatever_the_profile():
+    """The inline pool is only what AKS needs to create the cluster (facts: BOOTSTRAP_POOL_NAME)."""
+    for profile in (
+        ClusterProfile(),
+        ClusterProfile(system_pool=NodePool(vm_size="Standard_E8ds_v5", count=3, max_count=5), zones=["1", "2"]),
+    ):
+        program = build(profile, node_subnet_id=SUBNET)
+        (bootstrap,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
+        assert bootstrap == {
+            "name": "system",
+            "mode": "System",
+            "vmSize": "Standard_D4ds_v5",
+            "count": 1,
+            "enableAutoScaling": False,
+            "maxPods": 110,
+            "osDiskType": "Ephemeral",
+            "osType": "Linux",
+            "type": "VirtualMachineScaleSets",
+            "vnetSubnetID": SUBNET,
+            "nodeTaints": [facts.CRITICAL_ADDONS_ONLY_TAINT],
+        }
+
+
+def test_the_system_pool_is_a_system_mode_agent_pool_from_the_profile():
     profile = ClusterProfile(
         system_pool=NodePool(vm_size="Standard_D4s_v5", count=3, max_count=5),
         zones=["1", "2"],
         kubernetes_version="1.33",
     )
-    cluster = build(profile).one(CLUSTER).inputs
-    (pool,) = cluster["agentPoolProfiles"]
-    assert (pool["name"], pool["mode"], pool["vmSize"], pool["osType"]) == (
-        "system",
+    program = build(profile)
+    system = pool(program, "system").inputs
+    assert (system["mode"], system["vmSize"], system["osType"], system["type"]) == (
         "System",
         "Standard_D4s_v5",
         "Linux",
+        "VirtualMachineScaleSets",
     )
-    assert (pool["count"], pool["enableAutoScaling"], pool["minCount"], pool["maxCount"]) == (3, True, 3, 5)
-    assert (pool["availabilityZones"], pool["maxPods"], pool["osDiskType"]) == (["1", "2"], 110, "Managed")
-    assert "nodeTaints" not in pool
-    assert cluster["kubernetesVersion"] == "1.33"
+    assert (system["count"], system["enableAutoScaling"], system["minCount"], system["maxCount"]) == (3, True, 3, 5)
+    assert (system["availabilityZones"], system["maxPods"], system["osDiskType"]) == (["1", "2"], 110, "Managed")
+    assert (system["resourceGroupName"], system["resourceName"]) == ("rg", program.one(CLUSTER).outputs["name"])
+    # Without a user pool, workloads run here.
+    assert "nodeTaints" not in system
+    assert program.one(CLUSTER).inputs["kubernetesVersion"] == "1.33"
     assert "kubernetesVersion" not in build().one(CLUSTER).inputs
 
 
 def test_a_fixed_size_pool_has_no_autoscaler():
-    (pool,) = build().one(CLUSTER).inputs["agentPoolProfiles"]
-    assert pool["enableAutoScaling"] is False
-    assert "minCount" not in pool and "maxCount" not in pool
+    system = pool(build(), "system").inputs
+    assert (system["count"], system["enableAutoScaling"]) == (1, False)
+    assert "minCount" not in system and "maxCount" not in system
 
 
 @pytest.mark.parametrize(
     ("vm_size", "disk"),
     [
+        # 37.5 GiB of temp disk per vCPU (facts.TEMP_DISK_GIB_PER_VCPU): 150 GiB holds the 128 GiB OS disk, 75 not.
         ("Standard_D4ds_v5", "Ephemeral"),
+        ("Standard_D2ds_v5", "Managed"),
+        ("Standard_E2ds_v4", "Managed"),
+        ("Standard_D4d_v4", "Ephemeral"),
+        ("Standard_D4ads_v5", "Ephemeral"),
+        # A constrained size has its full size's temp disk: E8ds_v5's 300 GiB.
         ("Standard_E8-4ds_v5", "Ephemeral"),
+        # A temp disk of a series the rule has no figure for, no temp disk, or no size the rule reads.
+        ("Standard_D4ds_v6", "Managed"),
         ("Standard_D4s_v5", "Managed"),
         ("Standard_D4_v5", "Managed"),
         ("Standard_DC4s_v3", "Managed"),
         ("a-size-no-rule-knows", "Managed"),
     ],
 )
-def test_only_a_size_named_with_a_temp_disk_gets_an_ephemeral_os_disk(vm_size, disk):
-    """The feature letter `d` means a local temp disk (facts.VM_SIZE_RULE); anything else keeps a managed disk."""
-    (pool,) = build(ClusterProfile(system_pool=NodePool(vm_size=vm_size))).one(CLUSTER).inputs["agentPoolProfiles"]
-    assert pool["osDiskType"] == disk
+def test_an_ephemeral_os_disk_only_where_the_temp_disk_is_known_to_hold_it(vm_size, disk):
+    """AKS refuses an ephemeral OS disk whose temp disk is under 128 GiB (facts: EPHEMERAL_OS_DISK_MIN_GIB)."""
+    program = build(ClusterProfile(system_pool=NodePool(vm_size=vm_size), user_pool=NodePool(vm_size=vm_size)))
+    assert pool(program, "system").inputs["osDiskType"] == pool(program, "user").inputs["osDiskType"] == disk
 
 
-def test_sizes_with_a_temp_disk_get_ephemeral_os_disks():
-    profile = ClusterProfile(
-        system_pool=NodePool(vm_size="Standard_D4ds_v5"), user_pool=NodePool(vm_size="Standard_E8ads_v5")
-    )
-    program = build(profile)
-    assert program.one(CLUSTER).inputs["agentPoolProfiles"][0]["osDiskType"] == "Ephemeral"
-    assert program.one(AGENT_POOL).inputs["osDiskType"] == "Ephemeral"
+def test_the_cluster_never_sends_its_pool_list_again_and_nothing_replaces_it():
+    """AKS refuses pools added to an existing cluster's list and ignores pools left out (facts:
+    BOOTSTRAP_POOL_NAME): after creation the list is the platform's, and no pool change replaces the cluster."""
+    cluster = build(ClusterProfile(user_pool=NodePool())).one(CLUSTER)
+    assert "agentPoolProfiles" in cluster.ignore_changes
+    assert cluster.replace_on_changes == []
 
 
-def test_a_pool_change_azure_refuses_in_place_replaces_instead():
-    """AKS refuses a new VM size, zones or pods per node on an existing pool (facts: node pools)."""
-    replace = build().one(CLUSTER).replace_on_changes
-    for prop in ("vmSize", "availabilityZones", "maxPods", "osDiskType", "vnetSubnetID"):
-        assert f"agentPoolProfiles[*].{prop}" in replace
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"system_pool": NodePool(vm_size="Standard_D8ds_v5")},
+        {"system_pool": NodePool(vm_size="Standard_D4s_v5")},
+        {"zones": ["1", "2"]},
+        {"max_pods": 50},
+    ],
+)
+def test_a_pool_change_aks_refuses_in_place_renames_both_pools_and_keeps_the_cluster(change):
+    """A new VM size, OS disk type, zones or pods per node (facts: IMMUTABLE_POOL_PROPERTIES) changes a pool's
+    name suffix, so a new pool is created; the cluster's registration stays as it was."""
+    before = build(ClusterProfile(user_pool=NodePool()))
+    after = build(ClusterProfile(user_pool=NodePool(), **change))
+    assert after.one(CLUSTER).inputs == before.one(CLUSTER).inputs
+    assert after.one(CLUSTER).urn == before.one(CLUSTER).urn
+    roles = ["system"] if "system_pool" in change else ["system", "user"]
+    for role in roles:
+        keepers = named(after, RANDOM_STRING, f"c-{role}-pool-suffix").inputs["keepers"]
+        assert keepers != named(before, RANDOM_STRING, f"c-{role}-pool-suffix").inputs["keepers"], role
+    if "system_pool" in change:
+        user_keepers = [named(p, RANDOM_STRING, "c-user-pool-suffix").inputs["keepers"] for p in (before, after)]
+        assert user_keepers[0] == user_keepers[1]
+
+
+def test_a_change_aks_makes_in_place_keeps_the_pools_names():
+    before = build(ClusterProfile(system_pool=NodePool(count=1)))
+    after = build(ClusterProfile(system_pool=NodePool(count=3, max_count=6)))
+    keepers = [named(p, RANDOM_STRING, "c-system-pool-suffix").inputs for p in (before, after)]
+    assert keepers[0] == keepers[1]
+    assert pool(after, "system").inputs["maxCount"] == 6
+
+
+def test_every_explicitly_named_replaceable_resource_is_created_before_the_old_one_is_deleted():
+    """azure-native asks to delete first when a name is given (facts: Delete-before-replace); each says otherwise.
+    A pool's new name comes with its replacement; the others are replaced only with their cluster, whose id
+    changes."""
+    program = build(ClusterProfile(user_pool=NodePool(), monitoring=True))
+    explicit = [
+        *program.of_type(AGENT_POOL),
+        *program.of_type(MAINTENANCE),
+        program.one("azure-native:monitor:DataCollectionRuleAssociation"),
+    ]
+    assert len(explicit) == 5
+    for resource in explicit:
+        assert resource.delete_before_replace is False, resource.name
+    # The cluster itself is auto-named, so the provider already creates its replacement first.
+    assert "resourceName" not in program.one(CLUSTER).inputs
+
+
+def test_pool_names_obey_the_linux_pool_name_rule():
+    program = build(ClusterProfile(user_pool=NodePool()))
+    for role, prefix in (("system", "sys"), ("user", "user")):
+        suffix = named(program, RANDOM_STRING, f"c-{role}-pool-suffix")
+        assert (suffix.inputs["length"], suffix.inputs["special"], suffix.inputs["upper"]) == (6, False, False)
+        name = pool(program, role).inputs["agentPoolName"]
+        assert name == prefix + suffix.outputs["result"]
+        assert facts.LINUX_POOL_NAME_RULE.match(name), name
+    # The longest name the suffix can give still fits, and the bootstrap's name too.
+    assert facts.LINUX_POOL_NAME_RULE.match("user" + "z9" * 3)
+    assert facts.LINUX_POOL_NAME_RULE.match(facts.BOOTSTRAP_POOL_NAME)
 
 
 def test_user_pool_is_a_separate_pool_whose_name_changes_with_what_forces_a_new_pool():
@@ -128,32 +222,27 @@ def test_user_pool_is_a_separate_pool_whose_name_changes_with_what_forces_a_new_
         user_pool=NodePool(vm_size="Standard_D8ds_v5", count=2, max_count=6), zones=["1", "2", "3"]
     )
     program = build(profile)
-    pool = program.one(AGENT_POOL).inputs
-    (system,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
-    assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
-    assert (pool["mode"], pool["vmSize"], pool["minCount"], pool["maxCount"]) == ("User", "Standard_D8ds_v5", 2, 6)
-    assert (pool["count"], pool["enableAutoScaling"], pool["maxPods"], pool["availabilityZones"]) == (
+    user = pool(program, "user").inputs
+    assert pool(program, "system").inputs["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    assert (user["mode"], user["vmSize"], user["minCount"], user["maxCount"]) == ("User", "Standard_D8ds_v5", 2, 6)
+    assert (user["count"], user["enableAutoScaling"], user["maxPods"], user["availabilityZones"]) == (
         2,
         True,
         110,
         ["1", "2", "3"],
     )
-    assert (pool["osType"], pool["type"]) == ("Linux", "VirtualMachineScaleSets")
-    assert (pool["resourceGroupName"], pool["resourceName"]) == ("rg", program.one(CLUSTER).outputs["name"])
-    suffix = named(program, RANDOM_STRING, "c-user-pool-suffix")
-    # A Linux pool name is 1-12 lowercase letters and digits (Microsoft Learn, "Create node pools", naming rules).
-    assert (suffix.inputs["length"], suffix.inputs["special"], suffix.inputs["upper"]) == (6, False, False)
-    assert suffix.inputs["keepers"] == {"vm_size": "Standard_D8ds_v5", "zones": "1,2,3", "max_pods": "110"}
-    assert pool["agentPoolName"] == "user" + suffix.outputs["result"]
-    assert len(pool["agentPoolName"]) <= 12 and pool["agentPoolName"].isalnum()
+    assert (user["osType"], user["type"]) == ("Linux", "VirtualMachineScaleSets")
+    assert (user["resourceGroupName"], user["resourceName"]) == ("rg", program.one(CLUSTER).outputs["name"])
+    assert "nodeTaints" not in user
+    keepers = named(program, RANDOM_STRING, "c-user-pool-suffix").inputs["keepers"]
+    assert keepers == {"vm_size": "Standard_D8ds_v5", "zones": "1,2,3", "max_pods": "110", "os_disk_type": "Ephemeral"}
 
 
 def test_an_empty_user_pool_is_one_of_the_default_size_and_taints_the_system_pool():
     program = build(ClusterProfile(user_pool=NodePool()))
-    pool = program.one(AGENT_POOL).inputs
-    assert (pool["mode"], pool["vmSize"], pool["count"]) == ("User", "Standard_D4ds_v5", 1)
-    (system,) = program.one(CLUSTER).inputs["agentPoolProfiles"]
-    assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    user = pool(program, "user").inputs
+    assert (user["mode"], user["vmSize"], user["count"]) == ("User", "Standard_D4ds_v5", 1)
+    assert pool(program, "system").inputs["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
 
 
 MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
@@ -204,9 +293,141 @@ def test_monitoring_and_policy_add_ons():
         "retentionInDays": 30,
     }
     assert program.one(CLUSTER).inputs["addonProfiles"] == {
-        "omsagent": {"enabled": True, "config": {"logAnalyticsWorkspaceResourceID": workspace.outputs["id"]}},
+        "omsagent": {
+            "enabled": True,
+            "config": {"logAnalyticsWorkspaceResourceID": workspace.outputs["id"], "useAADAuth": "true"},
+        },
         "azurepolicy": {"enabled": True},
     }
+
+
+DCR = "azure-native:monitor:DataCollectionRule"
+DCR_ASSOCIATION = "azure-native:monitor:DataCollectionRuleAssociation"
+
+
+def test_container_insights_signs_in_with_managed_identity_through_a_data_collection_rule():
+    """The rule Microsoft's managed-identity onboarding declares (facts: CONTAINER_INSIGHTS_EXTENSION): the
+    ContainerInsights extension's default stream group flows to the cluster's workspace, and the rule is associated
+    with the cluster."""
+    program = build(ClusterProfile(monitoring=True))
+    workspace = program.one("azure-native:operationalinsights:Workspace").outputs["id"]
+    rule = program.one(DCR)
+    streams = ["Microsoft-ContainerInsights-Group-Default"]
+    assert (rule.name, rule.parent) == ("c-insights", program.one(COMPONENT).urn)
+    assert rule.inputs == {
+        "resourceGroupName": "rg",
+        "location": "westeurope",
+        "kind": "Linux",
+        "dataSources": {
+            "extensions": [
+                {
+                    "name": "ContainerInsightsExtension",
+                    "extensionName": "ContainerInsights",
+                    "streams": streams,
+                    "extensionSettings": {
+                        "dataCollectionSettings": {
+                            "interval": "1m",
+                            "namespaceFilteringMode": "Off",
+                            "enableContainerLogV2": True,
+                        }
+                    },
+                }
+            ]
+        },
+        "destinations": {"logAnalytics": [{"name": "workspace", "workspaceResourceId": workspace}]},
+        "dataFlows": [{"streams": streams, "destinations": ["workspace"]}],
+    }
+    association = program.one(DCR_ASSOCIATION)
+    assert association.inputs == {
+        "associationName": "ContainerInsightsExtension",
+        "resourceUri": program.one(CLUSTER).outputs["id"],
+        "dataCollectionRuleId": rule.outputs["id"],
+    }
+
+
+def test_no_monitoring_means_no_workspace_and_no_collection_rule():
+    program = build()
+    assert program.of_type("azure-native:operationalinsights:Workspace") == []
+    assert program.of_type(DCR) == program.of_type(DCR_ASSOCIATION) == []
+
+
+@pytest.mark.parametrize(("tier", "plan"), [("Premium", "AKSLongTermSupport"), ("Standard", "KubernetesOfficial")])
+def test_premium_goes_with_long_term_support_and_every_other_tier_with_the_standard_plan(tier, plan):
+    """AKS: enable or disable LTS and the Premium tier together (facts: PREMIUM_TIER)."""
+    cluster = build(ClusterProfile(tier=tier)).one(CLUSTER).inputs
+    assert (cluster["sku"]["tier"], cluster["supportPlan"]) == (tier, plan)
+
+
+@pytest.mark.parametrize("os_channel", ["SecurityPatch", "None", "Unmanaged"])
+def test_node_image_upgrades_with_another_node_os_channel_are_refused_before_anything_is_declared(
+    monkeypatch, os_channel
+):
+    """AKS accepts only the NodeImage node OS channel with the node-image cluster channel (facts: Upgrade
+    channels)."""
+    from twin import mocks
+
+    registered: list[str] = []
+    original = mocks.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        registered.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(ValueError) as refused:
+        build(ClusterProfile(upgrade_channel="node-image", node_os_upgrade_channel=os_channel))
+    assert (
+        str(refused.value)
+        .splitlines()[-1]
+        .endswith(
+            f"node_os_upgrade_channel '{os_channel}' with upgrade_channel 'node-image': AKS accepts only 'NodeImage' "
+            "with that cluster channel"
+        )
+    )
+    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_node_image_upgrades_with_the_node_image_os_channel_are_declared():
+    cluster = build(ClusterProfile(upgrade_channel="node-image", node_os_upgrade_channel="NodeImage")).one(CLUSTER)
+    assert cluster.inputs["autoUpgradeProfile"] == {"upgradeChannel": "node-image", "nodeOSUpgradeChannel": "NodeImage"}
+
+
+@pytest.mark.parametrize(
+    ("channel", "moves_versions"),
+    [("patch", True), ("stable", True), ("rapid", True), ("none", False), ("node-image", False)],
+)
+def test_versions_are_ignored_exactly_when_the_upgrade_channel_moves_them(channel, moves_versions):
+    """After a refresh, versions AKS moved would show as a change back (facts: VERSION_MOVING_UPGRADE_CHANNELS)."""
+    program = build(ClusterProfile(upgrade_channel=channel, user_pool=NodePool(), kubernetes_version="1.33"))
+    assert ("kubernetesVersion" in program.one(CLUSTER).ignore_changes) is moves_versions
+    for role in ("system", "user"):
+        assert ("orchestratorVersion" in pool(program, role).ignore_changes) is moves_versions
+
+
+def test_a_pools_node_count_is_ignored_exactly_when_the_autoscaler_owns_it():
+    program = build(
+        ClusterProfile(system_pool=NodePool(count=2, max_count=4), user_pool=NodePool(count=2), upgrade_channel="none")
+    )
+    assert pool(program, "system").ignore_changes == ["count"]
+    assert pool(program, "user").ignore_changes == []
+    # Nothing else is the platform's: the cluster ignores only its pool list.
+    assert program.one(CLUSTER).ignore_changes == ["agentPoolProfiles"]
+
+
+def test_the_secrets_store_add_on_is_off_by_default_and_rotates_on_its_interval_when_on():
+    assert "addonProfiles" not in build().one(CLUSTER).inputs
+    for profile, interval in (
+        (ClusterProfile(secrets_provider=True), "2m"),
+        (ClusterProfile(secrets_provider=True, secret_rotation_poll_interval="90s"), "90s"),
+    ):
+        addons = build(profile).one(CLUSTER).inputs["addonProfiles"]
+        assert addons == {
+            facts.SECRETS_PROVIDER_ADDON: {
+                "enabled": True,
+                "config": {"enableSecretRotation": "true", "rotationPollInterval": interval},
+            }
+        }
+    assert facts.SECRETS_PROVIDER_ADDON == "azureKeyvaultSecretsProvider"
 
 
 def test_nodes_in_a_subnet_of_the_stacks_own_use_a_control_plane_identity_allowed_on_it():
@@ -273,6 +494,13 @@ def test_the_provider_waits_until_the_api_server_knows_the_deployers_role():
         "KUBECONFIG_DATA": program.one(K8S_PROVIDER).inputs["kubeconfig"],
         "INTERVAL": str(ACCESS_POLL_SECONDS),
     }
+
+
+def test_kubernetes_objects_wait_for_the_pools_workloads_run_on():
+    """The bootstrap pool is tainted for critical add-ons: pods are scheduled only once the profile's pools exist."""
+    program = build(ClusterProfile(user_pool=NodePool(), entra_rbac=False))
+    dependencies = program.one(K8S_PROVIDER).dependencies
+    assert {pool(program, role).urn for role in ("system", "user")} <= set(dependencies)
 
 
 @pytest.mark.parametrize(("answers", "exit_code"), [(["no", "no", "yes"], 0), (["no"] * 70, 1)])
@@ -380,15 +608,18 @@ def test_dns_prefix_is_valid_whatever_the_component_name(name, prefix):
     assert program.one(CLUSTER).inputs["dnsPrefix"] == prefix
 
 
-def existing(monkeypatch, **changes):
-    """The existing-cluster invoke answering with `changes` applied; returns what the program declared."""
+def existing(monkeypatch, need_secrets_provider: bool = False, read: list | None = None, **changes):
+    """The existing-cluster invoke answering with `changes` applied; returns what the program declared, and appends
+    what `read_existing_cluster` found to `read`."""
     from twin import mocks
 
     answer = mocks.existing_cluster("platform-rg", "platform-aks")
     monkeypatch.setattr(mocks, "existing_cluster", lambda group, name: {**answer, **changes})
 
     def program():
-        found = read_existing_cluster("platform-rg", "platform-aks")
+        found = read_existing_cluster("platform-rg", "platform-aks", need_secrets_provider=need_secrets_provider)
+        if read is not None:
+            read.append(found)
         AksOidcCluster(
             "c",
             AksOidcClusterArgs(resource_group_name="rg", location="x", existing=found, acr_pull_registries=REGISTRIES),
@@ -464,6 +695,35 @@ def test_an_existing_cluster_without_a_kubelet_identity_is_refused(monkeypatch, 
     assert str(refused.value) == "existing cluster platform-rg/platform-aks reports no kubelet identity"
 
 
+SECRETS_ADDON_OFF = "existing cluster platform-rg/platform-aks has the Secrets Store CSI driver add-on turned off"
+SECRETS_ADDON_FIX = "az aks enable-addons -g platform-rg -n platform-aks --addons azure-keyvault-secrets-provider"
+
+
+@pytest.mark.parametrize(
+    ("addons", "on"),
+    [
+        (None, False),
+        ({}, False),
+        ({"azureKeyvaultSecretsProvider": {"enabled": False}}, False),
+        ({"omsagent": {"enabled": True}}, False),
+        ({"azureKeyvaultSecretsProvider": {"enabled": True}}, True),
+        # AKS reports add-on keys in either case.
+        ({"azurekeyvaultsecretsprovider": {"enabled": True}}, True),
+    ],
+)
+def test_an_existing_clusters_secrets_store_add_on_is_read_and_refused_only_when_needed(monkeypatch, addons, on):
+    read: list = []
+    existing(monkeypatch, read=read, addonProfiles=addons)
+    assert [found["secrets_provider"] for found in read] == [on]
+    if on:
+        existing(monkeypatch, need_secrets_provider=True, read=read, addonProfiles=addons)
+        assert [found["secrets_provider"] for found in read] == [True, True]
+        return
+    with pytest.raises(ClusterNotReady) as refused:
+        existing(monkeypatch, need_secrets_provider=True, addonProfiles=addons)
+    assert str(refused.value) == f"{SECRETS_ADDON_OFF}; turn it on with: {SECRETS_ADDON_FIX}"
+
+
 def test_a_named_deployer_is_granted_without_asking_who_signed_in():
     deployer = "22222222-3333-4444-5555-666666666666"
     program = build(ClusterProfile(deployer_object_id=deployer, deployer_principal_type="ServicePrincipal"))
@@ -527,6 +787,10 @@ def test_everything_is_declared_under_the_component_and_with_the_callers_options
             "control-plane",
             "control-plane-network",
             "aks",
+            "insights",
+            "insights-association",
+            "system-pool-suffix",
+            "system-pool",
             "user-pool-suffix",
             "user-pool",
             *facts.MAINTENANCE_CONFIGURATIONS,
@@ -605,7 +869,7 @@ def test_the_profiles_choices_reach_the_cluster():
     assert cluster["sku"] == {"name": "Base", "tier": "Standard"}
     assert cluster["autoUpgradeProfile"] == {"upgradeChannel": "stable", "nodeOSUpgradeChannel": "SecurityPatch"}
     assert cluster["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
-    assert cluster["agentPoolProfiles"][0]["maxPods"] == 50
+    assert pool(program, "system").inputs["maxPods"] == 50
     # Without Entra ID: local accounts stay, and nothing grants or waits for Kubernetes access.
     assert "aadProfile" not in cluster and cluster["disableLocalAccounts"] is False
     assert program.of_type("command:local:Command") == []
@@ -615,9 +879,10 @@ def test_a_fixed_size_user_pool_in_the_stacks_subnet():
     program = build(
         ClusterProfile(user_pool=NodePool(vm_size="Standard_D4s_v5", count=3), max_pods=30), node_subnet_id=SUBNET
     )
-    pool = program.one(AGENT_POOL).inputs
-    assert (pool["count"], pool["enableAutoScaling"], pool["maxPods"]) == (3, False, 30)
-    assert "minCount" not in pool and "maxCount" not in pool and "availabilityZones" not in pool
-    assert (pool["vnetSubnetID"], pool["osDiskType"]) == (SUBNET, "Managed")
+    user = pool(program, "user").inputs
+    assert (user["count"], user["enableAutoScaling"], user["maxPods"]) == (3, False, 30)
+    assert "minCount" not in user and "maxCount" not in user and "availabilityZones" not in user
+    assert (user["vnetSubnetID"], user["osDiskType"]) == (SUBNET, "Managed")
+    assert pool(program, "system").inputs["vnetSubnetID"] == SUBNET
     keepers = named(program, RANDOM_STRING, "c-user-pool-suffix").inputs["keepers"]
-    assert keepers == {"vm_size": "Standard_D4s_v5", "zones": "", "max_pods": "30"}
+    assert keepers == {"vm_size": "Standard_D4s_v5", "zones": "", "max_pods": "30", "os_disk_type": "Managed"}

@@ -295,6 +295,17 @@ def _arm_child(provider_type: str, name_key: str) -> Callable[[str, dict], tuple
     return answer
 
 
+def _scoped(provider_type: str, name_key: str, scope_key: str) -> Callable[[str, dict], tuple[str, dict]]:
+    """An extension resource: its id is its scope's id, then the provider type and its name."""
+
+    def answer(name: str, inputs: dict) -> tuple[str, dict]:
+        resource = inputs.get(name_key) or f"{name}{_suffix(name)}"
+        resource_id = f"{inputs[scope_key]}/providers/{provider_type}/{resource}"
+        return resource_id, {**inputs, "id": resource_id, "name": resource}
+
+    return answer
+
+
 def _subnet(name: str, inputs: dict) -> tuple[str, dict]:
     subnet = inputs.get("subnetName") or f"{name}{_suffix(name)}"
     resource_id = (
@@ -350,6 +361,12 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     ),
     "azure-native:operationalinsights:Workspace": _arm_child(
         "Microsoft.OperationalInsights/workspaces", "workspaceName"
+    ),
+    "azure-native:monitor:DataCollectionRule": _arm_child(
+        "Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"
+    ),
+    "azure-native:monitor:DataCollectionRuleAssociation": _scoped(
+        "Microsoft.Insights/dataCollectionRuleAssociations", "associationName", "resourceUri"
     ),
 }
 

@@ -45,6 +45,8 @@ DURATIONS: dict[tuple[str, str], Duration] = {
     ("azure-native:containerservice:AgentPool", ""): Duration(300, "assumption: provisioning a pool's VMs"),
     ("azure-native:containerservice:MaintenanceConfiguration", ""): Duration(5, "assumption: a cluster sub-resource"),
     ("azure-native:operationalinsights:Workspace", ""): Duration(30, "assumption"),
+    ("azure-native:monitor:DataCollectionRule", ""): Duration(5, "assumption: a metadata write in ARM"),
+    ("azure-native:monitor:DataCollectionRuleAssociation", ""): Duration(5, "assumption: a metadata write in ARM"),
     ("azure-native:containerregistry:Registry", ""): Duration(30, "assumption"),
     ("command:local:Command", "-build"): Duration(
         120, "assumption: `az acr build` of the small app image, base image import included"

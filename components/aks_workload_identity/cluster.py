@@ -9,7 +9,7 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
-from pulumi_azure_native import authorization, containerservice, managedidentity, operationalinsights
+from pulumi_azure_native import authorization, containerservice, managedidentity, monitor, operationalinsights
 
 from aks_workload_identity import facts
 from aks_workload_identity.roles import assign_role
@@ -19,12 +19,14 @@ class NodePool(TypedDict):
     """A node pool's VM size and node count; with `max_count` the autoscaler moves between `count` and it."""
 
     vm_size: NotRequired[str]
-    """The VM size, e.g. `Standard_D4ds_v5` (the default). A size with a local temp disk (`d`) gets ephemeral OS
-    disks. A system pool needs at least 4 vCPUs and no B-series size."""
+    """The VM size, e.g. `Standard_D4ds_v5` (the default). A size whose temp disk holds AKS's 128 GiB OS disk
+    (facts: TEMP_DISK_GIB_PER_VCPU) gets ephemeral OS disks, any other a managed one. A system pool needs at least
+    4 vCPUs and no B-series size."""
     count: NotRequired[int]
-    """Nodes, or the autoscaler's minimum; default 1."""
+    """Nodes, or the autoscaler's minimum; default 1. Changes in place."""
     max_count: NotRequired[int]
-    """The autoscaler's maximum; without it the pool has a fixed size."""
+    """The autoscaler's maximum; without it the pool has a fixed size. With it the node count is the autoscaler's:
+    `pulumi up` never sends it back. Changes in place."""
 
 
 class MaintenanceWindow(TypedDict):
@@ -40,23 +42,28 @@ class ClusterProfile(TypedDict):
     """Everything about the cluster a stack chooses; what is left out is the secure choice that costs nothing."""
 
     system_pool: NotRequired[NodePool]
-    """The system pool; by default one Standard_D4ds_v5 node. Its VM size, zones and pods per node cannot change in
-    place: changing one replaces the cluster."""
+    """The system pool; by default one Standard_D4ds_v5 node. Changing its VM size (and so its OS disk type), the
+    zones or the pods per node rotates it: a new System pool under a new name, then the old one is deleted; the
+    cluster, its issuer and every grant stay."""
     user_pool: NotRequired[NodePool]
-    """A pool for workloads; the system pool is then tainted for critical add-ons only. Changing its VM size, zones or
-    pods per node creates a new pool, then deletes the old one. None by default."""
+    """A pool for workloads; the system pool is then tainted for critical add-ons only. It rotates like the system
+    pool. None by default."""
     zones: NotRequired[list[str]]
-    """Availability zones of both pools, from 1, 2, 3; none by default."""
+    """Availability zones of both pools, from 1, 2, 3; none by default. A change rotates both pools."""
     max_pods: NotRequired[int]
-    """Pods per node, 10-250 (Azure CNI Overlay); default 110."""
+    """Pods per node, 10-250 (Azure CNI Overlay); default 110. A change rotates both pools."""
     kubernetes_version: NotRequired[pulumi.Input[str]]
-    """AKS version such as `1.33`; by default the region's default."""
+    """AKS version such as `1.33`; by default the region's default. With an upgrade channel that moves versions
+    (`patch`, `stable`, `rapid`) AKS owns the version after creation and a change here is not sent; with `none` or
+    `node-image` a change upgrades in place."""
     tier: NotRequired[pulumi.Input[str]]
-    """`Free` (the default), `Standard` (uptime SLA, billed) or `Premium`."""
-    upgrade_channel: NotRequired[pulumi.Input[str]]
-    """Cluster auto-upgrade: `none`, `patch` (the default), `stable`, `rapid` or `node-image`."""
-    node_os_upgrade_channel: NotRequired[pulumi.Input[str]]
-    """Node OS upgrades: `None`, `Unmanaged`, `NodeImage` (the default) or `SecurityPatch`."""
+    """`Free` (the default), `Standard` (uptime SLA, billed) or `Premium` (with AKS long-term support, which AKS
+    requires with it). Changes in place."""
+    upgrade_channel: NotRequired[str]
+    """Cluster auto-upgrade: `none`, `patch` (the default), `stable`, `rapid` or `node-image` (which needs the node
+    OS channel `NodeImage`). Changes in place."""
+    node_os_upgrade_channel: NotRequired[str]
+    """Node OS upgrades: `None`, `Unmanaged`, `NodeImage` (the default) or `SecurityPatch`. Changes in place."""
     maintenance_window: NotRequired[MaintenanceWindow | None]
     """When upgrades happen; by default Sundays from 00:00 UTC. In Python, None leaves the schedule to AKS."""
     entra_rbac: NotRequired[bool]
@@ -77,9 +84,15 @@ class ClusterProfile(TypedDict):
     authorized_ip_ranges: NotRequired[list[str]]
     """IPv4 CIDRs allowed to reach the API server; empty (the default) means any."""
     monitoring: NotRequired[bool]
-    """Container Insights into a Log Analytics workspace of the cluster's own (billed per GB); off by default."""
+    """Container Insights into a Log Analytics workspace of the cluster's own (billed per GB), signing in with
+    managed identity through a data collection rule; off by default."""
     azure_policy: NotRequired[bool]
     """The Azure Policy add-on; off by default."""
+    secrets_provider: NotRequired[bool]
+    """The Secrets Store CSI driver add-on with its Azure Key Vault provider, rotating what it mounts; off by
+    default."""
+    secret_rotation_poll_interval: NotRequired[str]
+    """How often the CSI driver re-reads mounted secrets, a Go duration such as `2m` (the default)."""
 
 
 class ResolvedPool(TypedDict):
@@ -106,8 +119,8 @@ class ResolvedProfile(TypedDict):
     max_pods: int
     kubernetes_version: NotRequired[pulumi.Input[str]]
     tier: pulumi.Input[str]
-    upgrade_channel: pulumi.Input[str]
-    node_os_upgrade_channel: pulumi.Input[str]
+    upgrade_channel: str
+    node_os_upgrade_channel: str
     maintenance_window: MaintenanceWindow | None
     entra_rbac: bool
     admin_group_object_ids: list[str]
@@ -117,6 +130,8 @@ class ResolvedProfile(TypedDict):
     authorized_ip_ranges: list[str]
     monitoring: bool
     azure_policy: bool
+    secrets_provider: bool
+    secret_rotation_poll_interval: str
 
 
 #: What a node pool, window or profile setting is when not given: the secure choice that costs nothing.
@@ -137,7 +152,12 @@ PROFILE_DEFAULTS = ResolvedProfile(
     authorized_ip_ranges=[],
     monitoring=False,
     azure_policy=False,
+    secrets_provider=False,
+    secret_rotation_poll_interval=facts.DEFAULT_ROTATION_POLL_INTERVAL,
 )
+#: The pool a created cluster starts with, inline (facts: BOOTSTRAP_POOL_NAME): one node of the default size, for
+#: critical add-ons only. Every pool the profile describes is an AgentPool beside it.
+BOOTSTRAP_POOL = ResolvedPool(vm_size=POOL_DEFAULTS["vm_size"], count=1)
 
 
 class ExistingCluster(TypedDict):
@@ -153,14 +173,20 @@ class ExistingCluster(TypedDict):
     """Object id of its kubelet identity, which gets AcrPull."""
     entra: bool
     """Whether it signs in with Entra ID (its kubeconfig then runs kubelogin)."""
+    secrets_provider: NotRequired[bool]
+    """Whether its Secrets Store CSI driver add-on (Azure Key Vault provider) is on; `read_existing_cluster` always
+    says."""
 
 
 class ClusterNotReady(pulumi.RunError):
     """An existing cluster lacks what workload identity needs; nothing has been declared."""
 
 
-def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluster:
-    """Reads a cluster through the provider's own invoke and refuses one that cannot federate its pods.
+def read_existing_cluster(
+    resource_group_name: str, name: str, *, need_secrets_provider: bool = False
+) -> ExistingCluster:
+    """Reads a cluster through the provider's own invoke and refuses one that cannot federate its pods, or, when
+    `need_secrets_provider`, one whose Secrets Store CSI driver add-on is off.
 
     Synchronous on purpose: it runs before anything is declared, so a refusal changes nothing.
     """
@@ -184,6 +210,16 @@ def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluste
     kubelet = (found.identity_profile or {}).get(facts.KUBELET_IDENTITY_KEY)
     if kubelet is None or not kubelet.object_id:
         raise ClusterNotReady(f"existing cluster {resource_group_name}/{name} reports no kubelet identity")
+    # AKS reports add-on profile keys in either case (facts: SECRETS_PROVIDER_CLI_ADDON).
+    addons = {key.casefold(): addon for key, addon in (found.addon_profiles or {}).items()}
+    secrets_addon = addons.get(facts.SECRETS_PROVIDER_ADDON.casefold())
+    secrets_provider = bool(secrets_addon and secrets_addon.enabled)
+    if need_secrets_provider and not secrets_provider:
+        raise ClusterNotReady(
+            f"existing cluster {resource_group_name}/{name} has the Secrets Store CSI driver add-on turned off; "
+            f"turn it on with: az aks enable-addons -g {resource_group_name} -n {name} "
+            f"--addons {facts.SECRETS_PROVIDER_CLI_ADDON}"
+        )
     assert issuer is not None and issuer.issuer_url is not None
     return ExistingCluster(
         resource_group_name=resource_group_name,
@@ -191,6 +227,7 @@ def read_existing_cluster(resource_group_name: str, name: str) -> ExistingCluste
         oidc_issuer_url=issuer.issuer_url,
         kubelet_object_id=kubelet.object_id,
         entra=found.aad_profile is not None,
+        secrets_provider=secrets_provider,
     )
 
 
@@ -215,6 +252,18 @@ class AksOidcCluster(pulumi.ComponentResource):
     The control plane has a system-assigned identity; AcrPull goes to the kubelet identity, which is the one that
     pulls images (facts: Container registry and image build). Networking is Azure CNI Overlay with the Cilium
     dataplane, which enforces Kubernetes NetworkPolicies.
+
+    Pools. A pool's VM size, zones, pods per node and OS disk type cannot change in place, so a change must bring a
+    new pool under a new name, created before the old one is deleted, while the cluster (its name, issuer, kubelet
+    identity and so every credential and grant) stays. The cluster's own pool list cannot do that: AKS refuses a pool
+    added to an existing cluster's list and ignores one left out of it, and azure-native sends the list as it stands
+    (facts: BOOTSTRAP_POOL_NAME). So the cluster is created with one small inline System pool, the bootstrap pool,
+    and its pool list is in `ignore_changes` from then on; the profile's system pool and user pool are System- and
+    User-mode `AgentPool` resources named by a `RandomString` whose keepers are the settings AKS cannot change, with
+    `delete_before_replace=False`. The bootstrap pool cannot share a name with them (azure-native's AgentPool create
+    fails on an existing pool) nor be deleted by the stack, so it stays: one node, tainted for critical add-ons.
+    Deleting it out of band would leave the cluster's stored pool list naming a pool that is gone, and AKS would
+    refuse the next change to the cluster until a `pulumi refresh`.
     """
 
     cluster_name: pulumi.Output[str]
@@ -226,8 +275,9 @@ class AksOidcCluster(pulumi.ComponentResource):
     """Object id of the kubelet identity, the one that pulls images."""
 
     def __init__(self, name: str, args: AksOidcClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wi:index:AksOidcCluster", name, None, opts)
         profile = resolve_profile(args.get("profile", {}))
+        _check_channels(profile)
+        super().__init__("wi:index:AksOidcCluster", name, None, opts)
         existing = args.get("existing")
         if existing:
             self.cluster_name = pulumi.Output.from_input(existing["name"])
@@ -240,6 +290,7 @@ class AksOidcCluster(pulumi.ComponentResource):
                 self.cluster_name,
                 existing["entra"],
                 profile["kubelogin_mode"],
+                [],
                 [],
             )
         else:
@@ -277,8 +328,10 @@ class AksOidcCluster(pulumi.ComponentResource):
     def _create(self, name: str, args: AksOidcClusterArgs, profile: ResolvedProfile) -> None:
         child = pulumi.ResourceOptions(parent=self)
         node_subnet_id = args.get("node_subnet_id")
+        versions_move = profile["upgrade_channel"] in facts.VERSION_MOVING_UPGRADE_CHANNELS
 
         addons: dict[str, containerservice.ManagedClusterAddonProfileArgsDict] = {}
+        workspace = None
         if profile["monitoring"]:
             workspace = operationalinsights.Workspace(
                 f"{name}-logs",
@@ -288,12 +341,22 @@ class AksOidcCluster(pulumi.ComponentResource):
                 retention_in_days=30,
                 opts=child,
             )
+            # Managed identity, not the workspace key (facts: MONITORING_AAD_AUTH_KEY); the rule below says what goes
+            # where.
             addons[facts.MONITORING_ADDON] = {
                 "enabled": True,
-                "config": {facts.MONITORING_WORKSPACE_KEY: workspace.id},
+                "config": {facts.MONITORING_WORKSPACE_KEY: workspace.id, facts.MONITORING_AAD_AUTH_KEY: "true"},
             }
         if profile["azure_policy"]:
             addons[facts.AZURE_POLICY_ADDON] = {"enabled": True}
+        if profile["secrets_provider"]:
+            addons[facts.SECRETS_PROVIDER_ADDON] = {
+                "enabled": True,
+                "config": {
+                    facts.SECRET_ROTATION_CONFIG: "true",
+                    facts.ROTATION_POLL_INTERVAL_CONFIG: profile["secret_rotation_poll_interval"],
+                },
+            }
 
         # With a subnet of the stack's own, the control plane must be allowed to join nodes to it before the cluster
         # exists, which only a user-assigned identity can be (facts: Network Contributor).
@@ -322,6 +385,12 @@ class AksOidcCluster(pulumi.ComponentResource):
                 )
             )
 
+        # The inline pool list is what AKS creates the cluster with, and nothing more: an existing cluster refuses a
+        # pool added to it and ignores one left out (facts: BOOTSTRAP_POOL_NAME). So the list is ignored after
+        # creation, which also keeps it from ever naming a pool that rotated away.
+        ignored = ["agentPoolProfiles"]
+        if versions_move:
+            ignored.append("kubernetesVersion")
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
             resource_group_name=args["resource_group_name"],
@@ -329,14 +398,15 @@ class AksOidcCluster(pulumi.ComponentResource):
             dns_prefix=_dns_prefix(name),
             kubernetes_version=profile.get("kubernetes_version"),
             sku={"name": containerservice.ManagedClusterSKUName.BASE, "tier": profile["tier"]},
+            # AKS refuses Premium without long-term support, and LTS without Premium (facts: PREMIUM_TIER).
+            support_plan=pulumi.Output.from_input(profile["tier"]).apply(_support_plan),
             identity=identity,
             agent_pool_profiles=[
                 {
-                    "name": "system",
+                    "name": facts.BOOTSTRAP_POOL_NAME,
                     "mode": containerservice.AgentPoolMode.SYSTEM,
-                    **_pool(_pool_settings(profile.get("system_pool", {})), profile, node_subnet_id),
-                    # With a user pool, only critical add-ons run here (facts: node pools).
-                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT] if profile.get("user_pool") is not None else None,
+                    **_pool(BOOTSTRAP_POOL, [], PROFILE_DEFAULTS["max_pods"], node_subnet_id),
+                    "node_taints": [facts.CRITICAL_ADDONS_ONLY_TAINT],
                 }
             ],
             network_profile={
@@ -371,8 +441,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=subnet_access,
-                # AKS refuses these on an existing pool (facts: node pool changes); replacing is the one way.
-                replace_on_changes=[f"agentPoolProfiles[*].{p}" for p in facts.IMMUTABLE_POOL_PROPERTIES],
+                ignore_changes=ignored,
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=facts.CLUSTER_CREATE_TIMEOUT,
                     update=facts.CLUSTER_CREATE_TIMEOUT,
@@ -381,30 +450,54 @@ class AksOidcCluster(pulumi.ComponentResource):
             ),
         )
 
-        if (user_pool := profile.get("user_pool")) is not None:
-            pool = _pool_settings(user_pool)
-            # A new name whenever the pool must be replaced, so the new pool is created before the old one goes.
-            pool_suffix = random.RandomString(
-                f"{name}-user-pool-suffix",
-                length=6,
+        user_pool = profile.get("user_pool")
+        pools = [("system", "sys", containerservice.AgentPoolMode.SYSTEM, profile.get("system_pool", {}))]
+        if user_pool is not None:
+            pools.append(("user", "user", containerservice.AgentPoolMode.USER, user_pool))
+        # Workloads cannot run on the bootstrap pool (tainted), so Kubernetes objects wait for these.
+        node_pools: list[pulumi.Resource] = []
+        for role, prefix, mode, pool in pools:
+            settings = _pool(_pool_settings(pool), profile["zones"], profile["max_pods"], node_subnet_id)
+            # A new name whenever AKS could not change the pool in place (facts: IMMUTABLE_POOL_PROPERTIES), so the
+            # new pool exists before the old one goes.
+            suffix = random.RandomString(
+                f"{name}-{role}-pool-suffix",
+                length=POOL_SUFFIX_LENGTH,
                 special=False,
                 upper=False,
                 keepers={
-                    "vm_size": pool["vm_size"],
+                    "vm_size": settings["vm_size"],
                     "zones": ",".join(profile["zones"]),
                     "max_pods": str(profile["max_pods"]),
+                    "os_disk_type": settings["os_disk_type"].value,
                 },
                 opts=child,
             )
-            containerservice.AgentPool(
-                f"{name}-user-pool",
+            # What the platform moves after creation (facts: VERSION_MOVING_UPGRADE_CHANNELS, Autoscaled pools).
+            owned = ["count"] if settings["enable_auto_scaling"] else []
+            if versions_move:
+                owned.append("orchestratorVersion")
+            agent_pool = containerservice.AgentPool(
+                f"{name}-{role}-pool",
                 resource_group_name=args["resource_group_name"],
                 resource_name_=cluster.name,
-                agent_pool_name=pulumi.Output.concat("user", pool_suffix.result),
-                mode=containerservice.AgentPoolMode.USER,
-                **_pool(pool, profile, node_subnet_id),
-                opts=child,
+                agent_pool_name=pulumi.Output.concat(prefix, suffix.result),
+                mode=mode,
+                **settings,
+                # With a user pool, only critical add-ons run on the system pool (facts: node pools).
+                node_taints=(
+                    [facts.CRITICAL_ADDONS_ONLY_TAINT]
+                    if mode == containerservice.AgentPoolMode.SYSTEM and user_pool is not None
+                    else None
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    ignore_changes=owned,
+                    # Create the new pool before deleting the old one (facts: Delete-before-replace).
+                    delete_before_replace=False,
+                ),
             )
+            node_pools.append(agent_pool)
 
         if profile["maintenance_window"] is not None:
             window: ResolvedWindow = {**WINDOW_DEFAULTS, **profile["maintenance_window"]}
@@ -420,8 +513,12 @@ class AksOidcCluster(pulumi.ComponentResource):
                         "start_time": window["start_time"],
                         "utc_offset": "+00:00",
                     },
-                    opts=child,
+                    # Replaced only with its cluster, under the new cluster's id (facts: Delete-before-replace).
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
                 )
+
+        if workspace is not None:
+            self._container_insights(name, args, workspace, cluster)
 
         self.cluster_name = cluster.name
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
@@ -448,7 +545,52 @@ class AksOidcCluster(pulumi.ComponentResource):
             )
             access.append(grant)
         self._k8s_provider = self._kubernetes_provider(
-            name, args["resource_group_name"], cluster.name, profile["entra_rbac"], profile["kubelogin_mode"], access
+            name,
+            args["resource_group_name"],
+            cluster.name,
+            profile["entra_rbac"],
+            profile["kubelogin_mode"],
+            access,
+            node_pools,
+        )
+
+    def _container_insights(
+        self,
+        name: str,
+        args: AksOidcClusterArgs,
+        workspace: operationalinsights.Workspace,
+        cluster: containerservice.ManagedCluster,
+    ) -> None:
+        """The data collection rule Container Insights signs in to with managed identity, and its association with
+        the cluster (facts: CONTAINER_INSIGHTS_EXTENSION)."""
+        destination = "workspace"
+        streams = list(facts.CONTAINER_INSIGHTS_STREAMS)
+        rule = monitor.DataCollectionRule(
+            f"{name}-insights",
+            resource_group_name=args["resource_group_name"],
+            location=args["location"],
+            kind=monitor.KnownDataCollectionRuleResourceKind.LINUX,
+            data_sources={
+                "extensions": [
+                    {
+                        "name": facts.CONTAINER_INSIGHTS_DATA_SOURCE,
+                        "extension_name": facts.CONTAINER_INSIGHTS_EXTENSION,
+                        "streams": streams,
+                        "extension_settings": {"dataCollectionSettings": dict(facts.CONTAINER_INSIGHTS_SETTINGS)},
+                    }
+                ]
+            },
+            destinations={"log_analytics": [{"name": destination, "workspace_resource_id": workspace.id}]},
+            data_flows=[{"streams": streams, "destinations": [destination]}],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        monitor.DataCollectionRuleAssociation(
+            f"{name}-insights-association",
+            association_name=facts.CONTAINER_INSIGHTS_ASSOCIATION,
+            resource_uri=cluster.id,
+            data_collection_rule_id=rule.id,
+            # Replaced only with its cluster, under the new cluster's id (facts: Delete-before-replace).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
 
     def _kubernetes_provider(
@@ -459,9 +601,11 @@ class AksOidcCluster(pulumi.ComponentResource):
         entra: bool,
         kubelogin_mode: str,
         access: list[pulumi.CustomResource],
+        node_pools: list[pulumi.Resource],
     ) -> k8s.Provider:
         """A provider from the cluster's user credentials (secret, never exported); for an Entra cluster, in exec
-        format with kubelogin signing in unattended, and only once `access` grants have reached the API server."""
+        format with kubelogin signing in unattended, and only once `access` grants have reached the API server and
+        `node_pools`, where workloads run, exist."""
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=resource_group_name,
             resource_name=cluster_name,
@@ -488,7 +632,7 @@ class AksOidcCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=kubeconfig,
             delete_unreachable=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *node_pools]),
         )
 
 
@@ -523,8 +667,8 @@ def _pool_settings(pool: NodePool) -> ResolvedPool:
 
 
 class _PoolSettings(TypedDict):
-    """What a system pool (a profile inside the cluster) and a user pool (an `AgentPool`) share: the checker holds
-    each key to both."""
+    """What the bootstrap pool (a profile inside the cluster) and the profile's pools (`AgentPool`s) share: the
+    checker holds each key to both."""
 
     vm_size: str
     count: int
@@ -539,8 +683,13 @@ class _PoolSettings(TypedDict):
     vnet_subnet_id: pulumi.Input[str] | None
 
 
-def _pool(pool: ResolvedPool, profile: ResolvedProfile, subnet_id: pulumi.Input[str] | None) -> _PoolSettings:
-    """The settings a system pool and a user pool share."""
+#: A pool's name is its role's prefix and this many random lowercase letters and digits: `sys` + 6 and `user` + 6 stay
+#: within a Linux pool name's 12 characters (facts: LINUX_POOL_NAME_RULE).
+POOL_SUFFIX_LENGTH = 6
+
+
+def _pool(pool: ResolvedPool, zones: list[str], max_pods: int, subnet_id: pulumi.Input[str] | None) -> _PoolSettings:
+    """The settings every pool of the cluster has."""
     max_count = pool.get("max_count")
     autoscale = max_count is not None
     return {
@@ -549,24 +698,47 @@ def _pool(pool: ResolvedPool, profile: ResolvedProfile, subnet_id: pulumi.Input[
         "enable_auto_scaling": autoscale,
         "min_count": pool["count"] if autoscale else None,
         "max_count": max_count,
-        "max_pods": profile["max_pods"],
-        "availability_zones": list(profile["zones"]) or None,
-        # Ephemeral OS disks live on the VM's local temp disk, which sizes with a `d` feature letter have
-        # (facts: node pools); the others keep a managed OS disk.
-        "os_disk_type": (
-            containerservice.OSDiskType.EPHEMERAL
-            if has_temp_disk(pool["vm_size"])
-            else containerservice.OSDiskType.MANAGED
-        ),
+        "max_pods": max_pods,
+        "availability_zones": list(zones) or None,
+        "os_disk_type": os_disk_type(pool["vm_size"]),
         "os_type": containerservice.OSType.LINUX,
         "type": containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
         "vnet_subnet_id": subnet_id,
     }
 
 
-def has_temp_disk(vm_size: str) -> bool:
+def temp_disk_gib(vm_size: str) -> float | None:
+    """The size's temp disk in GiB where facts.TEMP_DISK_GIB_PER_VCPU knows its series, else None."""
     size = facts.VM_SIZE_RULE.match(vm_size)
-    return bool(size and "d" in size["features"])
+    if size is None:
+        return None
+    per_vcpu = facts.TEMP_DISK_GIB_PER_VCPU.get((size["family"], size["features"], size["version"] or ""))
+    # A constrained size (E8-4ds_v5) has the temp disk of its full size, whose vCPUs the name gives first.
+    return None if per_vcpu is None else per_vcpu * int(size["vcpus"])
+
+
+def os_disk_type(vm_size: str) -> containerservice.OSDiskType:
+    """Ephemeral only where the temp disk is known to hold AKS's default OS disk (facts: EPHEMERAL_OS_DISK_MIN_GIB):
+    AKS refuses an ephemeral disk that does not fit, so anything the rule cannot show keeps a managed disk."""
+    temp = temp_disk_gib(vm_size)
+    if temp is not None and temp >= facts.EPHEMERAL_OS_DISK_MIN_GIB:
+        return containerservice.OSDiskType.EPHEMERAL
+    return containerservice.OSDiskType.MANAGED
+
+
+def _support_plan(tier: str) -> str:
+    """Long-term support with Premium, the community's support otherwise (facts: PREMIUM_TIER)."""
+    return facts.LTS_SUPPORT_PLAN if tier == facts.PREMIUM_TIER else facts.STANDARD_SUPPORT_PLAN
+
+
+def _check_channels(profile: ResolvedProfile) -> None:
+    """Refuses the channel combination AKS refuses (facts: NODE_IMAGE_UPGRADE_CHANNEL), before anything exists."""
+    channel, os_channel = profile["upgrade_channel"], profile["node_os_upgrade_channel"]
+    if channel == facts.NODE_IMAGE_UPGRADE_CHANNEL and os_channel != facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE:
+        raise ValueError(
+            f"node_os_upgrade_channel {os_channel!r} with upgrade_channel {channel!r}: AKS accepts only "
+            f"{facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE!r} with that cluster channel"
+        )
 
 
 def unattended_kubeconfig(kubeconfig: str, login: str) -> str:

@@ -49,7 +49,8 @@ class ImageRegistry(pulumi.ComponentResource):
             sku={"name": args.get("sku", "Basic")},
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            opts=child,
+            # The new registry, under its new name, before the old one goes (facts: Delete-before-replace).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
         self.registry_id = registry.id
         self.registry_name = registry.name

@@ -139,7 +139,8 @@ class SecretVault(pulumi.ComponentResource):
                     "bypass": keyvault.NetworkRuleBypassOptions.NONE,
                 },
             },
-            opts=child,
+            # The new vault, under its new name, before the old one goes (facts: Delete-before-replace).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
         )
         if private_access:
             endpoint = network.PrivateEndpoint(
