@@ -47,7 +47,7 @@ _REGISTRY_ID = re.compile(
 )
 _TIME = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_TIERS = ("Free", "Standard", facts.PREMIUM_TIER)
+_TIERS = ("Free", "Standard", "Premium")
 _UPGRADE_CHANNELS = ("none", "patch", "stable", "rapid", facts.NODE_IMAGE_UPGRADE_CHANNEL)
 _NODE_OS_CHANNELS = ("None", "Unmanaged", facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE, "SecurityPatch")
 
@@ -285,7 +285,7 @@ def _refused_by_aks(r: _Reader, tier: str, upgrade_channel: str, os_channel: str
         )
     lts = ".".join(map(str, facts.LTS_MIN_KUBERNETES_VERSION))
     if (
-        tier == facts.PREMIUM_TIER
+        tier == "Premium"
         and _KUBERNETES_VERSION.match(version)
         and tuple(map(int, version.split(".")[:2])) < facts.LTS_MIN_KUBERNETES_VERSION
     ):
@@ -588,18 +588,15 @@ def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, s
     if not (
         isinstance(raw, dict)
         and len({"build", "prebuilt"} & set(raw)) == 1
-        and set(raw) <= ({"prebuilt"} if "prebuilt" in raw else {"build", "repository", "builder"})
+        and set(raw) <= {"build", "repository", "prebuilt", "builder"}
     ):
-        r.fail(
-            at,
-            raw,
-            "either {build: <context directory>, repository: <name>, builder: acr or local} or "
-            "{prebuilt: <pinned image>}",
-        )
+        r.fail(at, raw, "either {build: <context directory>, repository: <name>} or {prebuilt: <pinned image>}")
         return None, name, None, BUILDERS[0]
-    if "prebuilt" in raw:
-        return None, name, r.pinned_image(f"{at}.prebuilt", raw["prebuilt"]), BUILDERS[0]
     builder = raw.get("builder", BUILDERS[0])
+    if "prebuilt" in raw:
+        if "builder" in raw:
+            r.fail(f"{at}.builder", builder, "absent with prebuilt: a prebuilt image is not built here")
+        return None, name, r.pinned_image(f"{at}.prebuilt", raw["prebuilt"]), BUILDERS[0]
     if builder not in BUILDERS:
         r.fail(
             f"{at}.builder",

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pulumi
 import pytest
-from conftest import BUILD, RANDOM_STRING, REGISTRY
+from conftest import BUILD, RANDOM_STRING, REGISTRY, ROLE_ASSIGNMENT
 
 from aks_workload_identity import AppImage, AppImageArgs, ImageRegistry, ImageRegistryArgs, facts
-from aks_workload_identity.image import TAG_LENGTH, BaseImage, base_images, build_script, context_hash
-from twin.mocks import SUBSCRIPTION_ID, Program, run
+from aks_workload_identity.image import (
+    TAG_LENGTH,
+    TASKS_REFUSED,
+    BaseImage,
+    base_images,
+    build_script,
+    context_hash,
+)
+from twin.mocks import ACR_TOKEN, DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, Program, run
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
+DOCKER_IMAGE = "docker-build:index:Image"
 
 
 BASE = "docker.io/library/python:3.11.14-slim-bookworm@sha256:" + "c" * 64
@@ -75,10 +85,89 @@ def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context
         f"az acr repository show {registry} --image library/python@{digest} >/dev/null 2>&1 || "
         f"az acr import {registry} --source docker.io/library/python@{digest} "
         "--image library/python:3.11.14-slim-bookworm --force >&2",
-        'az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
-        f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" >&2',
+        'log="$(mktemp)"',
+        'if ! az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
+        f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" >"$log" 2>&1; then',
+        f'  if grep -q TasksOperationsNotAllowed "$log"; then echo "{TASKS_REFUSED}" >&2; else cat "$log" >&2; fi',
+        '  rm -f "$log"',
+        "  exit 1",
+        "fi",
+        'cat "$log" >&2',
+        'rm -f "$log"',
         f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',
     ]
+    # The ACR builder alone: no local build, no push grant, no registry token.
+    assert program.of_type(DOCKER_IMAGE) == [] and program.of_type(ROLE_ASSIGNMENT) == [] and program.invokes == []
+
+
+def test_local_builder_builds_here_pushes_with_a_registry_token_and_runs_by_digest(context):
+    program = build(str(context), repository="orders", builder="local")
+    tag = context_hash(context)[:TAG_LENGTH]
+    image = program.one(DOCKER_IMAGE)
+    assert image.name == "app-build" and image.parent == program.one("wi:index:AppImage").urn
+    declared = ["context", "platforms", "push", "tags", "buildOnPreview", "registries"]
+    assert {key: image.inputs[key] for key in declared} == {
+        "context": {"location": str(context)},
+        "platforms": ["linux/amd64"],
+        "push": True,
+        # The same content hash as the ACR build's tag: unchanged code, no new build.
+        "tags": [f"reg1.azurecr.io/orders:{tag}"],
+        "buildOnPreview": False,
+        "registries": [
+            {"address": "reg1.azurecr.io", "username": facts.ACR_TOKEN_USERNAME, "password": ACR_TOKEN},
+        ],
+    }
+    # The workload runs the image by the digest the registry reports.
+    assert program.exports["image_ref"] == f"reg1.azurecr.io/orders@{image.outputs['digest']}"
+    # No ACR Task: no build command, no base image import.
+    assert program.of_type(BUILD) == []
+    # The token: asked of the Azure CLI afresh, never logged, secret wherever it goes.
+    (login,) = [i for i in program.invokes if i.token == "command:local:run"]
+    assert login.args["command"] == (
+        'az acr login --subscription "$SUBSCRIPTION" --name "$REGISTRY" --expose-token --output tsv --query accessToken'
+    )
+    assert (login.args["environment"], login.args["logging"]) == (
+        {"SUBSCRIPTION": SUBSCRIPTION_ID, "REGISTRY": "reg1"},
+        "none",
+    )
+    # The secret password makes the whole `registries` list secret when it is sent.
+    assert image.secret_inputs == ["registries"]
+    assert ACR_TOKEN not in repr(program.exports)
+
+
+def test_local_builder_grants_the_deployer_acr_push_before_it_pushes(context):
+    program = build(str(context), builder="local")
+    (grant,) = program.of_type(ROLE_ASSIGNMENT)
+    assert {k: grant.inputs[k] for k in ("principalId", "principalType", "roleDefinitionId", "scope")} == {
+        # Who runs `pulumi up`, as Azure signs them in.
+        "principalId": DEPLOYER_OBJECT_ID,
+        "principalType": "User",
+        "roleDefinitionId": facts.role_definition_id(SUBSCRIPTION_ID, facts.ACR_PUSH),
+        "scope": REGISTRY_ID,
+    }
+    assert grant.urn in program.one(DOCKER_IMAGE).dependencies
+
+
+def test_local_builder_grants_a_named_deployer_without_asking_azure(context):
+    deployer = "11111111-2222-4333-8444-555555555555"
+    program = build(
+        str(context), builder="local", deployer_object_id=deployer, deployer_principal_type="ServicePrincipal"
+    )
+    (grant,) = program.of_type(ROLE_ASSIGNMENT)
+    assert (grant.inputs["principalId"], grant.inputs["principalType"]) == (deployer, "ServicePrincipal")
+    assert [i.token for i in program.invokes] == ["command:local:run"]
+
+
+def test_local_build_is_tagged_anew_when_the_context_changes(context):
+    before = build(str(context), builder="local").one(DOCKER_IMAGE).inputs["tags"]
+    (context / "pkg" / "main.py").write_text("print('bye')\n")
+    after = build(str(context), builder="local").one(DOCKER_IMAGE).inputs["tags"]
+    assert before != after and after == [f"reg1.azurecr.io/secret-reader:{context_hash(context)[:TAG_LENGTH]}"]
+
+
+def test_an_unknown_builder_is_refused_by_name(context):
+    with pytest.raises(Exception, match=re.escape("builder 'docker': must be one of acr, local")):
+        build(str(context), builder="docker")
 
 
 def test_build_defaults_to_the_app_directory_and_the_secret_reader_repository(context, tmp_path_factory, monkeypatch):
@@ -114,19 +203,16 @@ def test_every_pinned_base_is_imported_and_passed_to_the_build(tmp_path):
     assert lines[2].endswith(
         f"--source docker.io/library/python@{digests[1]} --image library/python:{untagged} --force >&2"
     )
-    assert lines[3] == (
-        'az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
+    assert lines[4] == (
+        'if ! az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
         f'--build-arg "BUILDER=$LOGIN_SERVER/dotnet/sdk@{digests[0]}" '
-        f'--build-arg "RUNTIME=$LOGIN_SERVER/library/python@{digests[1]}" "$CONTEXT" >&2'
+        f'--build-arg "RUNTIME=$LOGIN_SERVER/library/python@{digests[1]}" "$CONTEXT" >"$log" 2>&1; then'
     )
 
 
-def test_build_script_runs_as_a_shell_script_and_prints_only_the_digest(context, tmp_path_factory):
-    """The script, run by a real shell against a stand-in `az` that records its arguments."""
-    import os
-    import subprocess
-
-    bin_dir = tmp_path_factory.mktemp("bin")
+def run_build_script(context: Path, bin_dir: Path, on_build: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """The build script, run by a real shell against a stand-in `az` that records its arguments; `on_build` is
+    the shell that answers `az acr build`. Returns the run and the `az` calls."""
     log = bin_dir / "calls"
     (bin_dir / "az").write_text(
         f"""#!/bin/sh
@@ -134,7 +220,8 @@ echo "$*" >> {log}
 case "$*" in
   "acr repository show"*"library/python@"*) exit 1 ;;
   "acr repository show"*) echo sha256:{"d" * 64} ;;
-  *) echo "build log line" ;;
+  "acr build"*) {on_build} ;;
+  *) echo "import log line" ;;
 esac
 """
     )
@@ -150,9 +237,15 @@ esac
     result = subprocess.run(
         ["sh", "-c", build_script(base_images(context))], env=env, capture_output=True, text=True, timeout=10
     )
+    return result, log.read_text().splitlines()
+
+
+def test_build_script_runs_as_a_shell_script_and_prints_only_the_digest(context, tmp_path_factory):
+    result, calls = run_build_script(context, tmp_path_factory.mktemp("bin"), 'echo "Step 1/9 : FROM python"')
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"sha256:{'d' * 64}\n"
-    calls = log.read_text().splitlines()
+    # The build's log is shown, on stderr.
+    assert result.stderr == "import log line\nStep 1/9 : FROM python\n"
     assert [c.split()[:2] for c in calls] == [
         ["acr", "repository"],
         ["acr", "import"],
@@ -162,6 +255,37 @@ esac
     assert f"BASE=reg.azurecr.io/library/python@sha256:{'c' * 64}" in calls[2]
 
 
+#: What the Azure CLI prints when the subscription refuses ACR Tasks (a free-trial or free-credit offer).
+TASKS_REFUSED_BY_AZURE = """\
+Packing source code into tar to upload...
+Uploading archived source code from '/tmp/build_archive_0a1b.tar.gz'...
+Sending context (12.345 KiB) to registry: reg...
+(TasksOperationsNotAllowed) ACR Tasks requests for the registry reg and 00000000-1111-2222-3333-444444444444 are \
+not permitted. Please file an Azure support request at http://aka.ms/azuresupport for assistance.
+Code: TasksOperationsNotAllowed
+Message: ACR Tasks requests for the registry reg and 00000000-1111-2222-3333-444444444444 are not permitted."""
+
+
+def test_a_subscription_without_acr_tasks_ends_the_build_with_one_line_saying_what_to_do(context, tmp_path_factory):
+    bin_dir = tmp_path_factory.mktemp("bin")
+    (bin_dir / "refusal").write_text(TASKS_REFUSED_BY_AZURE + "\n")
+    result, calls = run_build_script(context, bin_dir, f"cat {bin_dir / 'refusal'} >&2; exit 1")
+    assert result.returncode == 1
+    # The import's own line, then one line: none of the Azure CLI's refusal.
+    assert result.stderr == f"import log line\n{TASKS_REFUSED}\n"
+    assert "builder: local" in TASKS_REFUSED and "\n" not in TASKS_REFUSED
+    assert result.stdout == ""
+    # Nothing after the refused build: no digest is read.
+    assert calls[-1].startswith("acr build")
+
+
+def test_any_other_failed_build_shows_its_whole_log(context, tmp_path_factory):
+    result, _ = run_build_script(context, tmp_path_factory.mktemp("bin"), 'echo "RUN pip install: exit code 1"; exit 2')
+    assert result.returncode == 1
+    assert result.stderr == "import log line\nRUN pip install: exit code 1\n"
+    assert result.stdout == ""
+
+
 def test_a_build_that_prints_no_digest_stops_the_deploy(context):
     from twin import mocks
 
@@ -169,7 +293,7 @@ def test_a_build_that_prints_no_digest_stops_the_deploy(context):
     mocks._ANSWERS[BUILD] = lambda name, inputs: (name, {**inputs, "stdout": "Run ID: ca1 was successful\n"})
     try:
         message = (
-            "the image build printed 'Run ID: ca1 was successful' where the image's digest (sha256:...) was expected"
+            "the image build reported 'Run ID: ca1 was successful' where the image's digest (sha256:...) was expected"
         )
         with pytest.raises(Exception, match=re.escape(message)):
             build(str(context))

@@ -44,12 +44,11 @@ DEV_STACK_TYPES = {
     "azure-native:resources:ResourceGroup": 1,
     "wi:index:ImageRegistry": 1,
     "wi:index:AppImage": 1,
-    RANDOM_STRING: 3,
+    RANDOM_STRING: 2,
     REGISTRY: 1,
     BUILD: 1,
     "wi:index:AksOidcCluster": 1,
     CLUSTER: 1,
-    "azure-native:containerservice:AgentPool": 1,
     "azure-native:containerservice:MaintenanceConfiguration": 2,
     ROLE_ASSIGNMENT: 2,
     K8S_PROVIDER: 1,
@@ -295,6 +294,50 @@ def test_one_registry_and_one_build_per_image_however_many_workloads(prod):
     assert [b.name for b in prod.of_type(BUILD) if b.name.endswith("-build")] == ["secret-reader-build"]
 
 
+def _reader(image: dict) -> dict:
+    return {"name": "reader", "secrets": [{"name": "s"}], "image": image}
+
+
+def test_a_workload_built_locally_runs_the_pushed_image_by_digest():
+    """`builder: local`, for subscriptions without ACR Tasks: Docker here builds, the registry holds the image."""
+    program = run_program({"workloads": json.dumps([_reader({"build": "app", "builder": "local"})])})
+    assert [b.name for b in program.of_type(BUILD) if b.name.endswith("-build")] == []
+    (image,) = program.of_type("docker-build:index:Image")
+    login_server = program.one(REGISTRY).outputs["loginServer"]
+    expected = f"{login_server}/reader@{image.outputs['digest']}"
+    assert pod_template(program)["spec"]["containers"][0]["image"] == expected
+    assert image.inputs["tags"][0].startswith(f"{login_server}/reader:")
+
+
+@pytest.mark.parametrize(
+    ("workloads", "problem"),
+    [
+        (
+            [_reader({"build": "app", "builder": "docker"})],
+            "aks-workload-identity:workloads[0].image.builder = 'docker': must be acr (az acr build, in the "
+            "registry) or local (Docker on the deploying machine, for subscriptions without ACR Tasks)",
+        ),
+        (
+            [_reader({"prebuilt": "mcr.microsoft.com/azure-cli@sha256:" + "c" * 64, "builder": "local"})],
+            "aks-workload-identity:workloads[0].image.builder = 'local': must be absent with prebuilt: a prebuilt "
+            "image is not built here",
+        ),
+        (
+            [
+                _reader({"build": "app", "repository": "shared"}),
+                {**_reader({"build": "app", "repository": "shared", "builder": "local"}), "name": "other"},
+            ],
+            "aks-workload-identity:workloads[1].image.builder = 'local': must be acr like workloads[0], which builds "
+            "the same image (app as shared)",
+        ),
+    ],
+)
+def test_image_builder_settings_are_refused_by_key_value_and_rule(workloads, problem):
+    with pytest.raises(Exception, match="invalid stack settings") as failure:
+        run_program({"workloads": json.dumps(workloads)})
+    assert f"  - {problem}" in str(failure.value).splitlines()
+
+
 def test_vaults_use_rbac_and_registry_admin_and_anonymous_pull_are_off(program):
     for vault in program.of_type(VAULT):
         assert vault.inputs["properties"]["enableRbacAuthorization"] is True
@@ -476,24 +519,3 @@ def test_an_existing_cluster_that_cannot_federate_stops_the_run_before_anything_
     with pytest.raises(ClusterNotReady, match="--enable-workload-identity"):
         run_program(stack="byo")
     assert [t for t in created if t != "pulumi:pulumi:Stack"] == []
-
-
-#: Resources whose physical name the program gives, and what gives a replacement a new one: a RandomString keeper
-#: (pools, registry, vault) or the replaced cluster's id (maintenance windows, the Container Insights association).
-EXPLICITLY_NAMED = {
-    "azure-native:containerservice:AgentPool": "agentPoolName",
-    "azure-native:containerservice:MaintenanceConfiguration": "configName",
-    "azure-native:monitor:DataCollectionRuleAssociation": "associationName",
-    REGISTRY: "registryName",
-    VAULT: "vaultName",
-}
-
-
-def test_every_explicitly_named_resource_is_replaced_create_before_delete(program):
-    """azure-native deletes first whenever a name is given (facts: Delete-before-replace): a pool, a registry or a
-    vault would be gone before its replacement exists. Each says otherwise, explicitly."""
-    named_here = [r for r in program.resources if r.type in EXPLICITLY_NAMED]
-    assert {r.type for r in named_here} >= {REGISTRY, VAULT}
-    for resource in named_here:
-        assert EXPLICITLY_NAMED[resource.type] in resource.inputs, resource.name
-        assert resource.delete_before_replace is False, resource.name

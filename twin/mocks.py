@@ -27,8 +27,6 @@ import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.sync_await import _sync_await
 
-import settings
-
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["name"]
 
@@ -36,6 +34,8 @@ SUBSCRIPTION_ID = "00000000-1111-2222-3333-444444444444"
 #: Made-up ids, recognisable as such.
 TENANT_ID = "00000000-aaaa-4bbb-8ccc-7e4a47000000"
 DEPLOYER_OBJECT_ID = "9a1b2c3d-0000-4000-8000-00000000d3e1"
+#: The registry token `az acr login --expose-token` prints: a credential, so tests look for it where it must not be.
+ACR_TOKEN = "mock-acr-refresh-token-0f3c"
 
 
 def guid(*parts: str) -> str:
@@ -153,6 +153,9 @@ class AzureMocks(pulumi.runtime.Mocks):
         return answer(args.name, inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        if args.token == "command:local:run":
+            # The one command the program runs as an invoke: `az acr login --expose-token` for a local image build.
+            return {"stdout": ACR_TOKEN + "\n", "stderr": ""}, []
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": guid("deployer", "client"),
@@ -284,23 +287,18 @@ def _command(name: str, inputs: dict) -> tuple[str, dict]:
     return f"{name}-{_suffix(name)}", {**inputs, "stdout": digest + "\n", "stderr": ""}
 
 
+def _docker_image(name: str, inputs: dict) -> tuple[str, dict]:
+    """A pushed image: the registry's digest of what was built, and its first tag with that digest."""
+    digest = "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return f"{name}-{_suffix(name)}", {**inputs, "digest": digest, "ref": f"{inputs['tags'][0]}@{digest}"}
+
+
 def _arm_child(provider_type: str, name_key: str) -> Callable[[str, dict], tuple[str, dict]]:
     """An ARM resource that needs nothing computed but its name and id."""
 
     def answer(name: str, inputs: dict) -> tuple[str, dict]:
         resource = inputs.get(name_key) or f"{name}{_suffix(name)}"
         resource_id = f"{_arm_group(inputs)}/providers/{provider_type}/{resource}"
-        return resource_id, {**inputs, "id": resource_id, "name": resource}
-
-    return answer
-
-
-def _scoped(provider_type: str, name_key: str, scope_key: str) -> Callable[[str, dict], tuple[str, dict]]:
-    """An extension resource: its id is its scope's id, then the provider type and its name."""
-
-    def answer(name: str, inputs: dict) -> tuple[str, dict]:
-        resource = inputs.get(name_key) or f"{name}{_suffix(name)}"
-        resource_id = f"{inputs[scope_key]}/providers/{provider_type}/{resource}"
         return resource_id, {**inputs, "id": resource_id, "name": resource}
 
     return answer
@@ -341,6 +339,7 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     "random:index/randomString:RandomString": _random_string,
     "random:index/randomPassword:RandomPassword": _random_password,
     "command:local:Command": _command,
+    "docker-build:index:Image": _docker_image,
     "kubernetes:core/v1:Namespace": _kubernetes_object,
     "kubernetes:core/v1:ServiceAccount": _kubernetes_object,
     "kubernetes:apps/v1:Deployment": _kubernetes_object,
@@ -361,12 +360,6 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     ),
     "azure-native:operationalinsights:Workspace": _arm_child(
         "Microsoft.OperationalInsights/workspaces", "workspaceName"
-    ),
-    "azure-native:monitor:DataCollectionRule": _arm_child(
-        "Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"
-    ),
-    "azure-native:monitor:DataCollectionRuleAssociation": _scoped(
-        "Microsoft.Insights/dataCollectionRuleAssociations", "associationName", "resourceUri"
     ),
 }
 
@@ -477,13 +470,9 @@ def _alias(alias: Any) -> dict[str, Any]:
 
 
 def stack_config(stack: str) -> dict[str, str]:
-    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings).
-
-    A file that is not valid YAML, or whose `config` is not a map, is settings.SettingsFileError: one line."""
+    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings)."""
     stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    values = (settings.read_yaml(stack_file).get("config") or {}) if stack_file.exists() else {}
-    if not isinstance(values, dict):
-        raise settings.SettingsFileError(f"{stack_file.name}: config must be a map of keys to values")
+    values = yaml.safe_load(stack_file.read_text()).get("config", {}) if stack_file.exists() else {}
     return {key: _config_value(value) for key, value in values.items()}
 
 

@@ -1,4 +1,4 @@
-"""AppImage: an app's image, built in the stack's registry by `pulumi up`, with no local Docker."""
+"""AppImage: an app's image, built by `pulumi up` in the stack's registry (ACR Tasks) or on the deploying machine."""
 
 import hashlib
 import re
@@ -8,7 +8,12 @@ from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_command as command
+import pulumi_docker_build as docker_build
 from docker.utils.build import exclude_paths
+from pulumi_azure_native import authorization
+
+from aks_workload_identity import facts
+from aks_workload_identity.roles import assign_role
 
 #: Characters of the content hash used as the image tag.
 TAG_LENGTH = 16
@@ -19,6 +24,16 @@ _BASE_IMAGE_ARG = re.compile(
     re.M,
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: How an image is built: by ACR Tasks (`az acr build`, no Docker needed), or by Docker on the deploying machine.
+BUILDERS = ("acr", "local")
+#: The one line the ACR build ends with when the subscription refuses ACR Tasks.
+TASKS_REFUSED = (
+    f"az acr build was refused: this subscription does not permit ACR Tasks ({facts.ACR_TASKS_REFUSED}, as on "
+    "free-trial and free-credit offers). Build on this machine instead: set builder: local in this workload's image "
+    "settings (workloads[].image.builder), with Docker running."
+)
+#: What ACR Tasks build for, and what the local build builds: AKS's Linux nodes on x86-64.
+PLATFORM = docker_build.Platform.LINUX_AMD64
 
 
 class AppImageArgs(TypedDict):
@@ -33,6 +48,14 @@ class AppImageArgs(TypedDict):
     read while the program runs (its hash is the image's tag), so it is a plain value."""
     repository: NotRequired[str]
     """Repository of the image in the registry; default `secret-reader`."""
+    builder: NotRequired[str]
+    """`acr` (default): `az acr build` in the registry, no Docker needed; refused on free-trial and free-credit
+    subscriptions. `local`: Docker on the deploying machine (pulumi-docker-build), pushing to the registry with the
+    deployer's own Entra ID sign-in, for which the deployer is granted AcrPush on the registry."""
+    deployer_object_id: NotRequired[pulumi.Input[str]]
+    """`local` only: the Entra object id of who runs `pulumi up`; default, the signed-in principal's."""
+    deployer_principal_type: NotRequired[pulumi.Input[str]]
+    """`local` only: `User` (default) or `ServicePrincipal`."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +70,20 @@ class BaseImage:
 
 
 class AppImage(pulumi.ComponentResource):
-    """Builds `context_dir` with `az acr build` (an ACR quick run) whenever, and only when, its upload changes.
+    """Builds `context_dir` whenever, and only when, its content changes, and pushes it to the stack's registry.
 
     The tag is a hash of every file the build uploads, so unchanged code means no new build; the workload runs the
-    image by the digest the registry reports for it, which nobody can move. Base images pinned by digest in the
-    Dockerfile's `ARG`s are imported into the registry first and the build takes them from there: ACR Tasks pull
-    from Docker Hub anonymously, which it rate-limits (facts: Container registry and image build). `az acr build`
-    needs the Azure CLI, logged in, on the deploying machine.
+    image by the digest the registry reports for it, which nobody can move. Either builder needs the Azure CLI,
+    logged in, on the deploying machine.
+
+    `acr`: `az acr build` (an ACR quick run). Base images pinned by digest in the Dockerfile's `ARG`s are imported
+    into the registry first and the build takes them from there: ACR Tasks pull from Docker Hub anonymously, which
+    it rate-limits (facts: Container registry and image build).
+
+    `local`: pulumi-docker-build's `Image`, with Docker's own BuildKit on this machine, which takes the Dockerfile's
+    pinned bases as written. It signs in to the registry with an ACR token from `az acr login --expose-token` (the
+    deployer's Entra ID sign-in exchanged for a registry token, about three hours long; the admin user stays off),
+    fetched afresh on each run; a new token alone does not rebuild (facts: ACR_TOKEN_USERNAME).
     """
 
     image_ref: pulumi.Output[str]
@@ -63,25 +93,75 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("wi:index:AppImage", name, None, opts)
         context_dir = args.get("context_dir", "app")
         repository = args.get("repository", "secret-reader")
+        builder = args.get("builder", "acr")
+        if builder not in BUILDERS:
+            raise ValueError(f"builder {builder!r}: must be one of {', '.join(BUILDERS)}")
         context = Path(context_dir)
         tag = context_hash(context)[:TAG_LENGTH]
-        build = command.local.Command(
-            f"{name}-build",
-            create=build_script(base_images(context)),
-            environment={
-                "SUBSCRIPTION": pulumi.Output.from_input(args["registry_id"]).apply(lambda i: i.split("/")[2]),
-                "REGISTRY": args["registry_name"],
-                "LOGIN_SERVER": args["login_server"],
-                "IMAGE": f"{repository}:{tag}",
-                "CONTEXT": context_dir,
-            },
-            triggers=[tag, args["registry_id"]],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.image_ref = pulumi.Output.all(args["login_server"], build.stdout).apply(
-            lambda values: f"{values[0]}/{repository}@{_digest(values[1])}"
-        )
+        subscription = pulumi.Output.from_input(args["registry_id"]).apply(lambda i: i.split("/")[2])
+        if builder == "acr":
+            build = command.local.Command(
+                f"{name}-build",
+                create=build_script(base_images(context)),
+                environment={
+                    "SUBSCRIPTION": subscription,
+                    "REGISTRY": args["registry_name"],
+                    "LOGIN_SERVER": args["login_server"],
+                    "IMAGE": f"{repository}:{tag}",
+                    "CONTEXT": context_dir,
+                },
+                triggers=[tag, args["registry_id"]],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            digest = build.stdout.apply(_digest)
+        else:
+            digest = self._local_build(name, args, context_dir, f"{repository}:{tag}", subscription)
+        self.image_ref = pulumi.Output.concat(args["login_server"], f"/{repository}@", digest)
         self.register_outputs({"image_ref": self.image_ref})
+
+    def _local_build(
+        self, name: str, args: AppImageArgs, context_dir: str, image: str, subscription: pulumi.Output[str]
+    ) -> pulumi.Output[str]:
+        """Docker on this machine builds and pushes; the digest is the registry's."""
+        deployer = args.get("deployer_object_id") or (
+            authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).object_id
+        )
+        push = assign_role(
+            f"{name}-deployer-push",
+            role=facts.ACR_PUSH,
+            principal_id=deployer,
+            principal_type=args.get("deployer_principal_type", "User"),
+            scope=args["registry_id"],
+            parent=self,
+        )
+        token = command.local.run_output(
+            command='az acr login --subscription "$SUBSCRIPTION" --name "$REGISTRY" --expose-token '
+            "--output tsv --query accessToken",
+            environment=pulumi.Output.all(subscription, args["registry_name"]).apply(
+                lambda v: {"SUBSCRIPTION": v[0], "REGISTRY": v[1]}
+            ),
+            # The token is a credential: nothing of it in the CLI's output.
+            logging=command.local.Logging.NONE,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[push]),
+        ).stdout
+        built = docker_build.Image(
+            f"{name}-build",
+            context={"location": context_dir},
+            platforms=[PLATFORM],
+            push=True,
+            tags=[pulumi.Output.concat(args["login_server"], "/", image)],
+            registries=[
+                {
+                    "address": args["login_server"],
+                    "username": facts.ACR_TOKEN_USERNAME,
+                    "password": pulumi.Output.secret(token.apply(str.strip)),
+                }
+            ],
+            # A preview builds nothing: it would need Docker and the registry's token just to show a plan.
+            build_on_preview=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[push]),
+        )
+        return built.digest.apply(_digest)
 
 
 def build_script(bases: list[BaseImage]) -> str:
@@ -99,8 +179,20 @@ def build_script(bases: list[BaseImage]) -> str:
             f"az acr import {registry} --source {base.source} --image {base.repository}:{base.tag} --force >&2"
         )
         build_args += f' --build-arg "{base.arg}=$LOGIN_SERVER/{copy}"'
-    lines.append(f'az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" >&2')
-    lines.append(f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv')
+    # The build's log is kept, and shown whole, unless the subscription refuses ACR Tasks: then one line says what
+    # to do instead of the Azure CLI's error.
+    lines += [
+        'log="$(mktemp)"',
+        f'if ! az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" '
+        '>"$log" 2>&1; then',
+        f'  if grep -q {facts.ACR_TASKS_REFUSED} "$log"; then echo "{TASKS_REFUSED}" >&2; else cat "$log" >&2; fi',
+        '  rm -f "$log"',
+        "  exit 1",
+        "fi",
+        'cat "$log" >&2',
+        'rm -f "$log"',
+        f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -140,8 +232,8 @@ def _dockerignore(context: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def _digest(stdout: str) -> str:
-    digest = stdout.strip()
+def _digest(reported: str) -> str:
+    digest = reported.strip()
     if not _DIGEST.match(digest):
-        raise ValueError(f"the image build printed {digest!r} where the image's digest (sha256:...) was expected")
+        raise ValueError(f"the image build reported {digest!r} where the image's digest (sha256:...) was expected")
     return digest
