@@ -47,7 +47,7 @@ _REGISTRY_ID = re.compile(
 )
 _TIME = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_TIERS = ("Free", "Standard", "Premium")
+_TIERS = ("Free", "Standard", facts.PREMIUM_TIER)
 _UPGRADE_CHANNELS = ("none", "patch", "stable", "rapid", facts.NODE_IMAGE_UPGRADE_CHANNEL)
 _NODE_OS_CHANNELS = ("None", "Unmanaged", facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE, "SecurityPatch")
 
@@ -285,7 +285,7 @@ def _refused_by_aks(r: _Reader, tier: str, upgrade_channel: str, os_channel: str
         )
     lts = ".".join(map(str, facts.LTS_MIN_KUBERNETES_VERSION))
     if (
-        tier == "Premium"
+        tier == facts.PREMIUM_TIER
         and _KUBERNETES_VERSION.match(version)
         and tuple(map(int, version.split(".")[:2])) < facts.LTS_MIN_KUBERNETES_VERSION
     ):

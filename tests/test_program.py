@@ -44,11 +44,12 @@ DEV_STACK_TYPES = {
     "azure-native:resources:ResourceGroup": 1,
     "wi:index:ImageRegistry": 1,
     "wi:index:AppImage": 1,
-    RANDOM_STRING: 2,
+    RANDOM_STRING: 3,
     REGISTRY: 1,
     BUILD: 1,
     "wi:index:AksOidcCluster": 1,
     CLUSTER: 1,
+    "azure-native:containerservice:AgentPool": 1,
     "azure-native:containerservice:MaintenanceConfiguration": 2,
     ROLE_ASSIGNMENT: 2,
     K8S_PROVIDER: 1,
@@ -519,3 +520,24 @@ def test_an_existing_cluster_that_cannot_federate_stops_the_run_before_anything_
     with pytest.raises(ClusterNotReady, match="--enable-workload-identity"):
         run_program(stack="byo")
     assert [t for t in created if t != "pulumi:pulumi:Stack"] == []
+
+
+#: Resources whose physical name the program gives, and what gives a replacement a new one: a RandomString keeper
+#: (pools, registry, vault) or the replaced cluster's id (maintenance windows, the Container Insights association).
+EXPLICITLY_NAMED = {
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:containerservice:MaintenanceConfiguration": "configName",
+    "azure-native:monitor:DataCollectionRuleAssociation": "associationName",
+    REGISTRY: "registryName",
+    VAULT: "vaultName",
+}
+
+
+def test_every_explicitly_named_resource_is_replaced_create_before_delete(program):
+    """azure-native deletes first whenever a name is given (facts: Delete-before-replace): a pool, a registry or a
+    vault would be gone before its replacement exists. Each says otherwise, explicitly."""
+    named_here = [r for r in program.resources if r.type in EXPLICITLY_NAMED]
+    assert {r.type for r in named_here} >= {REGISTRY, VAULT}
+    for resource in named_here:
+        assert EXPLICITLY_NAMED[resource.type] in resource.inputs, resource.name
+        assert resource.delete_before_replace is False, resource.name

@@ -27,6 +27,8 @@ import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.sync_await import _sync_await
 
+import settings
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["name"]
 
@@ -304,6 +306,17 @@ def _arm_child(provider_type: str, name_key: str) -> Callable[[str, dict], tuple
     return answer
 
 
+def _scoped(provider_type: str, name_key: str, scope_key: str) -> Callable[[str, dict], tuple[str, dict]]:
+    """An extension resource: its id is its scope's id, then the provider type and its name."""
+
+    def answer(name: str, inputs: dict) -> tuple[str, dict]:
+        resource = inputs.get(name_key) or f"{name}{_suffix(name)}"
+        resource_id = f"{inputs[scope_key]}/providers/{provider_type}/{resource}"
+        return resource_id, {**inputs, "id": resource_id, "name": resource}
+
+    return answer
+
+
 def _subnet(name: str, inputs: dict) -> tuple[str, dict]:
     subnet = inputs.get("subnetName") or f"{name}{_suffix(name)}"
     resource_id = (
@@ -360,6 +373,12 @@ _ANSWERS: dict[str, Callable[[str, dict], tuple[str, dict]]] = {
     ),
     "azure-native:operationalinsights:Workspace": _arm_child(
         "Microsoft.OperationalInsights/workspaces", "workspaceName"
+    ),
+    "azure-native:monitor:DataCollectionRule": _arm_child(
+        "Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"
+    ),
+    "azure-native:monitor:DataCollectionRuleAssociation": _scoped(
+        "Microsoft.Insights/dataCollectionRuleAssociations", "associationName", "resourceUri"
     ),
 }
 
@@ -470,9 +489,13 @@ def _alias(alias: Any) -> dict[str, Any]:
 
 
 def stack_config(stack: str) -> dict[str, str]:
-    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings)."""
+    """The stack's Pulumi.<stack>.yaml config, as `pulumi up` would pass it (values as strings).
+
+    A file that is not valid YAML, or whose `config` is not a map, is settings.SettingsFileError: one line."""
     stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    values = yaml.safe_load(stack_file.read_text()).get("config", {}) if stack_file.exists() else {}
+    values = (settings.read_yaml(stack_file).get("config") or {}) if stack_file.exists() else {}
+    if not isinstance(values, dict):
+        raise settings.SettingsFileError(f"{stack_file.name}: config must be a map of keys to values")
     return {key: _config_value(value) for key, value in values.items()}
 
 
