@@ -34,6 +34,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 #: The README is the front door: a newcomer reads it in five minutes.
@@ -267,6 +269,12 @@ def test_every_project_setting_is_named_in_the_readme_or_docs():
     text = "".join(p.read_text() for p in documents())
     for key in yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]:
         assert f"`{key}`" in text, key
+
+
+def test_every_workload_key_has_a_row_in_the_workloads_reference():
+    reference = (DOCS / "workloads.md").read_text()
+    for key in settings._WORKLOAD_KEYS:  # noqa: SLF001 (the set settings.py accepts, which the page documents)
+        assert f"| `{key}` |" in reference, key
 
 
 def test_every_release_tag_the_pages_name_is_the_version_with_a_changelog_section():
