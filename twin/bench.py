@@ -29,8 +29,8 @@ broken run would be no measurement), 2 for a bad option.
   40 % of the created-cluster one. Then the twin end to end (`twin.run.run_all`) with 1 and with 10 of those
   workloads, each app reading its own secret 3 times (median of `--scale-runs` runs, at most 3): every workload
   reads through an unbroken chain, and the 10 run side by side: in every run there is a moment when all 10 apps
-  are running, each between its first log line and its third read (one after another, it would be one). That
-  holds however busy the machine is; their wall time (first app's start to the last one's third read) as a share of
+  are running, each between its start and its third read (one after another, it would be one). That holds however
+  busy the machine is; their wall time (first app's start to the last one's third read) as a share of
   10 times the one for 1 is printed beside it, not judged: on an idle two-core machine it is about half, but it
   grows with whatever else the machine runs, since 10 apps starting at once need 10 times the CPU.
 - Rotation (in the full run only): a files workload (the secret reader in file mode) through the twin's CSI driver
@@ -348,7 +348,7 @@ def twin_end_to_end(keys: Keys, runs: int) -> bool:
             seconds[n].append(results.seconds)
             totals[n].append(took)
             if n == TWIN_WORKLOADS:
-                at_once.append(lines.most_running_at_once(TWIN_READS))
+                at_once.append(lines.most_running_at_once(results))
     one, many = (statistics.median(seconds[n]) for n in counts)
     for n in counts:
         print(
@@ -358,7 +358,7 @@ def twin_end_to_end(keys: Keys, runs: int) -> bool:
         )
     met = min(at_once) == TWIN_WORKLOADS
     print(
-        f"  {TWIN_WORKLOADS} workloads side by side: apps running at once (first line to read {TWIN_READS}) "
+        f"  {TWIN_WORKLOADS} workloads side by side: apps running at once (start to read {TWIN_READS}) "
         f"{', '.join(map(str, at_once))} in the {runs} runs   goal {TWIN_WORKLOADS} in each  {_verdict(met)}"
     )
     print(
@@ -379,13 +379,15 @@ class _TimedLines:
         with self._lock:
             self._lines.setdefault(workload, []).append((time.monotonic(), line))
 
-    def most_running_at_once(self, reads: int) -> int:
-        """The most apps running at one moment, each from its first line to its `reads`-th read."""
+    def most_running_at_once(self, results: Results) -> int:
+        """The most apps running at one moment, each from its start to its last read asked for (`results.reads`):
+        the read's time as it came, less the seconds the app took to it (`WorkloadResult.seconds`)."""
         spans = []
-        for lines in self._lines.values():
-            read_at = [at for at, line in lines if READ_LINE.search(line)]
-            if len(read_at) >= reads:
-                spans.append((lines[0][0], read_at[reads - 1]))
+        for workload in results.workloads:
+            read_at = [at for at, line in self._lines.get(workload.name, ()) if READ_LINE.search(line)]
+            if workload.seconds is not None and len(read_at) >= results.reads:
+                end = read_at[results.reads - 1]
+                spans.append((end - workload.seconds, end))
         return max((sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans), default=0)
 
 
