@@ -190,3 +190,11 @@ def test_first_preview_image_from_a_registry_without_a_pull_grant_is_undecided_n
         depends(assignment, "scope", only(resources, wp.VAULT))
     found, reason = run(wp.images_come_from_pullable_registries, stack_args(resources))
     assert found == [] and "the image of container 'reader' is not known yet" in (reason or "")
+
+
+def test_a_pod_whose_service_account_is_unknown_is_undecided_not_taken_for_the_default(dev: Program) -> None:
+    resources = rows(dev)
+    deployment = only(resources, DEPLOYMENT)
+    deployment["props"]["spec"]["template"]["spec"]["serviceAccountName"] = UNKNOWN_STRING_VALUE
+    found, reason = run(wp.pods_read_what_their_identity_may_read, stack_args(resources))
+    assert found == [] and "serviceAccountName" in (reason or "")

@@ -185,8 +185,9 @@ def _references(workload: PolicyResource) -> list[tuple[str, str, str | None]]:
 
 
 def _pod_account(workload: PolicyResource) -> tuple[str, str]:
+    """(namespace, service account) the workload's pods run as; raises UnknownValueError while either is unknown."""
     spec = raw(raw(workload.props, *POD_TEMPLATE_PATHS[workload.resource_type]), "spec")
-    template = {"spec": {k: known(spec, k) for k in ("serviceAccountName", "serviceAccount")}}
+    template = {"spec": {k: get(spec, k) for k in ("serviceAccountName", "serviceAccount")}}
     return namespace_of(workload.props), pod_service_account(template)
 
 
@@ -202,10 +203,12 @@ def pods_read_what_their_identity_may_read(args: StackValidationArgs, report: Re
     for workload in stack.workloads():
         with checks.each(workload):
             references = _references(workload)
+            if not references:
+                continue
             namespace, account = _pod_account(workload)
-            identities = stack.identities_federated_with(namespace, account) if references else []
+            identities = stack.identities_federated_with(namespace, account)
             if not identities:
-                continue  # no reference, or no federation: the label and federation policies speak for those
+                continue  # no federation: the label and federation policies speak for that
             readable = [entry for identity in identities for entry in stack.readable(identity, read_roles)]
             may_read = sorted({entry.vault for entry in readable})
             vault_of_pod: str | None = None
