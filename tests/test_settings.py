@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
-from conftest import CLUSTER, DEPLOYMENT, STACKS, pod_template
+from conftest import AGENT_POOL, CLUSTER, DEPLOYMENT, STACKS, pod_template
 
 import settings
 import twin.__main__ as twin_main
@@ -638,8 +638,8 @@ def test_autoscaler_maximum_below_the_minimum_is_refused():
 
 
 def test_a_small_vm_size_is_fine_for_a_user_pool():
-    pool = run_program({"userPoolVmSize": "Standard_D2s_v5"}).one("azure-native:containerservice:AgentPool")
-    assert pool.inputs["vmSize"] == "Standard_D2s_v5"
+    pools = run_program({"userPoolVmSize": "Standard_D2s_v5"}).of_type(AGENT_POOL)
+    assert [p.inputs["vmSize"] for p in pools if p.inputs["mode"] == "User"] == ["Standard_D2s_v5"]
 
 
 def test_production_refuses_what_a_production_stack_must_not_have():
@@ -696,7 +696,7 @@ def test_structured_settings_reach_the_cluster():
         }
     )
     cluster = program.one(CLUSTER).inputs
-    assert cluster["agentPoolProfiles"][0]["availabilityZones"] == ["1", "2"]
+    assert [pool.inputs["availabilityZones"] for pool in program.of_type(AGENT_POOL)] == [["1", "2"]]
     assert cluster["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
     assert cluster["kubernetesVersion"] == "1.33"
 
