@@ -382,7 +382,7 @@ def test_a_files_workload_mounts_its_own_class_read_only_and_its_pods_wait_for_i
         "clientID": identity["clientId"],
         "keyvaultName": vault["name"],
         "tenantID": identity["tenantId"],
-        "objects": "array:\n- 'objectName: db-password\n\n  objectType: secret\n\n  '\n",
+        "objects": "array:\n  - |\n    objectName: db-password\n    objectType: secret\n",
     }
     assert "secretObjects" not in spc.inputs["spec"]  # nothing copied into etcd unless asked
     spec = pod_template(program)["spec"]

@@ -51,15 +51,16 @@ def objects_parameter(names: Sequence[str], versions: Mapping[str, str]) -> str:
     unknown = sorted(set(versions) - set(names))
     if unknown:
         raise ValueError(f"versions pin {unknown}, which are not among the secrets {list(names)}")
-    items = []
+    lines = ["array:"]
     for name in names:
         item = {"objectName": name, "objectType": facts.SPC_OBJECT_TYPE_SECRET}
         if name in versions:
             if not SECRET_VERSION_RULE.match(versions[name]):
                 raise ValueError(f"secret {name} version {versions[name]!r}: must be 32 hex digits")
             item["objectVersion"] = versions[name]
-        items.append(yaml.safe_dump(item, sort_keys=False))
-    return yaml.safe_dump({"array": items}, sort_keys=False)
+        # Block scalars, as the provider's docs write them; names and versions need no quoting.
+        lines += ["  - |", *(f"    {line}" for line in yaml.safe_dump(item, sort_keys=False).splitlines())]
+    return "\n".join(lines) + "\n"
 
 
 def vault_name_of(vault_uri: str) -> str:

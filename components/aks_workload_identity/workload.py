@@ -1,7 +1,9 @@
 """Workload: one app with an identity of its own, the secrets only it may read, and its pods.
 
 Self-contained on purpose: it depends only on the shared cluster (issuer, provider) and image, and names every
-child after itself, so adding, removing or changing one workload never touches another's resources.
+child after itself, so adding, removing or changing one workload never touches another's resources. Its secrets
+reach its pods through its own code and the Azure SDK (`sdk`), as files from the Secrets Store CSI driver through
+the same identity (`files`, which needs the cluster's add-on), or both.
 """
 
 from typing import Literal, NotRequired, TypedDict
