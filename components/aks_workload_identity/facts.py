@@ -427,6 +427,9 @@ REPLACEMENT_INPUTS: dict[str, tuple[str, ...]] = {
         "location",
     ),
     "azure-native:operationalinsights:Workspace": ("resourceGroupName", "workspaceName", "location"),
+    "azure-native:monitor:DataCollectionRule": ("resourceGroupName", "dataCollectionRuleName", "location"),
+    # An extension resource: its path is its scope's id (`resourceUri`) and its own name.
+    "azure-native:monitor:DataCollectionRuleAssociation": ("resourceUri", "associationName"),
     "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
     # "" is the whole of the inputs.
     "random:index/randomString:RandomString": ("",),
