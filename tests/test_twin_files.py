@@ -212,4 +212,8 @@ def test_python_m_twin_runs_both_kinds_proves_rotation_and_fails_on_a_broken_cla
     monkeypatch.setattr(cli, "from_program", wrong_client)
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
-    assert "ledger: the pod did not start: Warning FailedMount:" in err and "AADSTS70021" in err
+    assert (
+        "ledger: the pod did not start, its secrets could not be mounted: the 'files: client id' link is broken: "
+        in err
+    )
+    assert "Warning FailedMount:" in err and "AADSTS70021" in err

@@ -22,11 +22,12 @@ import pulumi
 from settings import SettingsFileError
 from twin import csi, rotation
 from twin.arguments import positive
-from twin.chain import first_broken, render
+from twin.chain import Link, first_broken, render
 from twin.declared import from_program
 from twin.isolation import Proof, prove
 from twin.isolation import render as render_isolation
 from twin.mocks import PROJECT_DIR, run_program
+from twin.model import Workload
 from twin.run import GUARD_MARK, Results, Twin, read_all
 
 
@@ -107,10 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             on_line=lambda name, line: print(f"  {name:<{width}} | {line}", flush=True),
         )
+        unmounted: dict[str, str] = {}
         for result in results.workloads:
             print()
             print(f"Workload {result.name}:")
             print(render(list(result.links)) if result.links else f"  not started: {result.rejected}")
+            if result.rejected and (links := _files_links(twin, result.workload)):
+                print(render(links))
+                unmounted[result.name] = (first_broken(links) or links[0]).name
         print(
             f"Token requests {results.token_requests}, challenges {results.challenges}, "
             f"secret GETs {results.gets}; every app's reads in {results.seconds:.1f} s."
@@ -120,7 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         if proof is not None:
             print()
             print(render_isolation(proof))
-    return _verdict(results, proof, args.timeout, rotations)
+    return _verdict(results, proof, args.timeout, rotations, unmounted)
+
+
+def _files_links(twin: Twin, workload: Workload) -> list[Link]:
+    """The CSI driver's chain of a workload whose pod has a CSI volume (empty otherwise), as declared."""
+    assert twin.declarations is not None
+    volumes = csi.volumes_of(twin.declarations, workload)
+    if not volumes:
+        return []
+    spc = csi.class_of(twin.declarations, workload.namespace, volumes[0].class_name)
+    return csi.files_chain(twin, workload, spc, mounted=False)
 
 
 def _rotations(twin: Twin, interval: float, app_poll: float) -> list[rotation.Rotation]:
@@ -141,7 +156,13 @@ def _rotations(twin: Twin, interval: float, app_poll: float) -> list[rotation.Ro
     return rotations
 
 
-def _verdict(results: Results, proof: Proof | None, timeout: float, rotations: list[rotation.Rotation]) -> int:
+def _verdict(
+    results: Results,
+    proof: Proof | None,
+    timeout: float,
+    rotations: list[rotation.Rotation],
+    unmounted: dict[str, str],
+) -> int:
     """Exit code 0 or 1, each problem said in one line on stderr."""
     problems = []
     if results.refused or any(GUARD_MARK in w.log for w in results.workloads):
@@ -150,7 +171,12 @@ def _verdict(results: Results, proof: Proof | None, timeout: float, rotations: l
         dropped = "\n  ".join(dict.fromkeys(results.dropped))
         print(f"The declared NetworkPolicies dropped pods' connections:\n  {dropped}", file=sys.stderr)
     for w in results.workloads:
-        if w.rejected:
+        if w.name in unmounted:
+            problems.append(
+                f"{w.name}: the pod did not start, its secrets could not be mounted: the '{unmounted[w.name]}' link "
+                f"is broken: {w.rejected}"
+            )
+        elif w.rejected:
             problems.append(f"{w.name}: the pod did not start: {w.rejected}")
         elif w.exited_early and not w.read:
             problems.append(
