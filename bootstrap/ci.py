@@ -68,9 +68,7 @@ CONTRIBUTOR = facts.CONTRIBUTOR
 RBAC_ADMINISTRATOR = facts.RBAC_ADMINISTRATOR
 READER = facts.READER
 AKS_CLUSTER_USER = facts.AKS_CLUSTER_USER
-#: Read-only Kubernetes access through Azure RBAC (Microsoft Learn, "Azure built-in roles for Containers", Azure
-#: Kubernetes Service RBAC Reader): most objects, not Secrets, roles or role bindings.
-AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
+AKS_RBAC_READER = facts.AKS_RBAC_READER
 #: Every role the stacks assign (the workloads' vault reads, the kubelet's pulls, the control plane's network
 #: rights, the deployer's Kubernetes admin) and the previews' Kubernetes reader: all the deploy identity may grant.
 ASSIGNABLE_ROLES = (

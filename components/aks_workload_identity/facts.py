@@ -306,6 +306,12 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 #: `listClusterUserCredential` only: a kubeconfig. On an Entra ID cluster it grants nothing inside the cluster; on
 #: one with local accounts the user credential is the cluster's own account.
 AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+#: Read-only Kubernetes access through Azure RBAC (Microsoft Learn, "Azure built-in roles for Containers", Azure
+#: Kubernetes Service RBAC Reader): most objects, not Secrets, roles or role bindings; what CI's previews get.
+AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
+#: The only condition version ARM accepts on a role assignment with an Azure ABAC condition (Microsoft Learn, "Azure
+#: role assignment condition format and syntax"; the RoleAssignment API's `conditionVersion`).
+ROLE_ASSIGNMENT_CONDITION_VERSION = "2.0"
 
 # --- Pulumi project config (pulumi/pulumi sources, 2026-08) -----------------------------------------------------
 # The stack's whole config reaches a Python program as one JSON object in the PULUMI_CONFIG environment variable

@@ -7,9 +7,6 @@ from pulumi_azure_native import authorization
 
 from aks_workload_identity import facts
 
-#: The only condition version ARM accepts on a role assignment (the RoleAssignment API's `conditionVersion`).
-CONDITION_VERSION = "2.0"
-
 
 def assign_role(
     name: str,
@@ -28,7 +25,7 @@ def assign_role(
     just-created identity (facts: Role assignments for a just-created identity). The assignment's GUID name comes
     from auto-naming, seeded by its logical `name` (facts: Role-assignment names), so callers name each grant by
     what it grants, never by a list position: a removed grant must not move another grant's name. A `condition`
-    (Azure ABAC) narrows the grant; ARM accepts only condition version 2.0.
+    (Azure ABAC) narrows the grant.
     """
     subscription_id = pulumi.Output.from_input(scope).apply(lambda s: s.split("/")[2])
     return authorization.RoleAssignment(
@@ -38,6 +35,6 @@ def assign_role(
         role_definition_id=subscription_id.apply(lambda sub: facts.role_definition_id(sub, role)),
         scope=scope,
         condition=condition,
-        condition_version=CONDITION_VERSION if condition else None,
+        condition_version=facts.ROLE_ASSIGNMENT_CONDITION_VERSION if condition else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )
