@@ -73,6 +73,9 @@ DURATIONS: dict[tuple[str, str], Duration] = {
     ("kubernetes:core/v1:Namespace", ""): Duration(1, "assumption: one API-server write"),
     ("kubernetes:core/v1:ServiceAccount", ""): Duration(1, "assumption: one API-server write"),
     ("kubernetes:networking.k8s.io/v1:NetworkPolicy", ""): Duration(1, "assumption: one API-server write"),
+    ("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass", ""): Duration(
+        1, "assumption: one API-server write"
+    ),
     ("kubernetes:apps/v1:Deployment", ""): Duration(
         60,
         "assumption: image pull, start and readiness (Pulumi waits for the rollout), once the grants have "
