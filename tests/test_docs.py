@@ -21,6 +21,7 @@ reader's to fill in and is not checked.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shlex
@@ -147,16 +148,9 @@ class Checker:
             if not self.is_module(module):
                 self.fail(words, f"no module {module}")
         if self.run and "--help" in words:
-            result = subprocess.run(
-                [self.interpreter(words[0]), *words[1:]],
-                cwd=self.cwd,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            if result.returncode != 0:
-                self.fail(words, f"exit {result.returncode}: {result.stderr.strip()[-500:]}")
+            returncode, stderr = run_once(self.cwd, (self.interpreter(words[0]), *words[1:]))
+            if returncode != 0:
+                self.fail(words, f"exit {returncode}: {stderr.strip()[-500:]}")
 
     def interpreter(self, program: str) -> str:
         """A virtualenv's Python that a make target creates (git-ignored) and this checkout lacks is stood in for by
@@ -191,6 +185,13 @@ class Checker:
             sources = "".join(p.read_text() for p in self.cwd.glob("*.py"))
             if not re.search(rf"export\(\s*\"{re.escape(name)}\"", sources):
                 self.fail(words, f"the program exports no {name}")
+
+
+@functools.cache
+def run_once(cwd: Path, words: tuple[str, ...]) -> tuple[int, str]:
+    """A command's exit code and stderr; the same command on two pages runs once."""
+    result = subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return result.returncode, result.stderr
 
 
 def command_problems(path: Path, root: Path = ROOT, run: bool = True) -> list[str]:
