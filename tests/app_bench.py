@@ -50,7 +50,7 @@ GOAL_EXIT_MEDIAN_MS = 100
 #: Kubernetes' 30 s grace period: a loop that did not wake up would take the whole 30 s poll interval.
 GOAL_EXIT_MAX_MS = 1000
 #: Runs (pairs) per moment by default: enough for a median that a few slow runs on a busy machine do not move.
-RUNS = 9
+RUNS = 15
 #: The baseline: the app's interpreter with every module the app loads, waiting for SIGTERM as the app does
 #: (the signal blocked, then `sigwait`), then returning at once.
 BASELINE = (
