@@ -186,7 +186,7 @@ def test_make_policy_makes_the_virtualenv_the_policy_pack_names():
     virtualenv PulumiPolicy.yaml names, with pip (as Pulumi's pip toolchain would), from the hashed pins."""
     options = yaml.safe_load((PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text())["runtime"]["options"]
     assert options["toolchain"] == "pip"
-    commands = run(["make", "-n", "policy"], PROJECT_DIR, offline()).splitlines()
+    commands = run(["make", "--no-print-directory", "-n", "policy"], PROJECT_DIR, offline()).splitlines()
     venv = f"policy/{options['virtualenv']}"
     assert commands == [
         f"python3 -m venv {venv}",

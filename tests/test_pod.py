@@ -222,7 +222,10 @@ def test_egress_policy_allows_dns_public_https_and_the_private_endpoints_only():
             {
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-            }
+            },
+            # AKS LocalDNS's two node-local addresses, each alone (facts: LOCAL_DNS_ADDRESSES).
+            {"ipBlock": {"cidr": "169.254.10.10/32"}},
+            {"ipBlock": {"cidr": "169.254.10.11/32"}},
         ],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
