@@ -56,6 +56,17 @@ test: test-env
 	$(TEST_VENV)/bin/basedpyright --project pyproject.toml --pythonpath $(PYTHON)
 	$(PYTHON) -m pytest -q -n 2
 
+# Checkov's Azure checks on the prod stack (docs/production.md, "Checkov"), in a virtualenv of its own: Checkov
+# brings many packages the tests do not need.
+CHECKOV_VERSION := 3.3.30
+.venv-checkov/bin/checkov:
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+
+.PHONY: checkov
+checkov: test-env .venv-checkov/bin/checkov
+	$(PYTHON) tests/checkov_stack.py --stack prod --checkov .venv-checkov/bin/checkov
+
 twin: test-env
 	$(PYTHON) -m twin --stack $(STACK)
 

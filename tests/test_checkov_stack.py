@@ -66,15 +66,17 @@ def test_the_prod_template_holds_every_checked_resource_the_stack_declares_and_n
     assert cluster["properties"]["oidcIssuerProfile"] == {"enabled": True}
 
 
-def test_waivers_are_the_check_ids_of_the_checkov_section_alone():
+def test_waivers_and_false_positives_are_the_check_ids_of_the_checkov_section_alone():
     text = (
         "## Other\n| CKV_AZURE_1 | elsewhere |\n"
         "## Checkov\n| check | what | why |\n| --- | --- | --- |\n| `CKV_AZURE_41` | secret expiry | x |\n"
-        "| CKV_AZURE_227 | encryption at host | y |\n## After\n| CKV_AZURE_2 | later |\n"
+        "| CKV_AZURE_227 | encryption at host | y |\n"
+        "### False positives\n| CKV_AZURE_172 | rotation | Checkov wants a boolean |\n"
+        "## After\n| CKV_AZURE_2 | later |\n"
     )
 
-    assert checkov_stack.waivers(text) == {"CKV_AZURE_41", "CKV_AZURE_227"}
-    assert checkov_stack.waivers("no section here") == set()
+    assert checkov_stack.waivers(text) == ({"CKV_AZURE_41", "CKV_AZURE_227"}, {"CKV_AZURE_172"})
+    assert checkov_stack.waivers("no section here") == (set(), set())
 
 
 def test_failed_checks_are_grouped_by_id_from_one_report_or_several():

@@ -54,6 +54,7 @@ def test_defaults_are_the_secure_posture_that_costs_nothing():
     cluster = build().one(CLUSTER).inputs
     assert cluster["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
     assert cluster["disableLocalAccounts"] is True
+    assert cluster["enableRBAC"] is True
     assert cluster["networkProfile"] == {
         "networkPlugin": "azure",
         "networkPluginMode": "overlay",
@@ -872,6 +873,8 @@ def test_the_profiles_choices_reach_the_cluster():
     assert pool(program, "system").inputs["maxPods"] == 50
     # Without Entra ID: local accounts stay, and nothing grants or waits for Kubernetes access.
     assert "aadProfile" not in cluster and cluster["disableLocalAccounts"] is False
+    # Kubernetes RBAC stays on without Entra ID.
+    assert cluster["enableRBAC"] is True
     assert program.of_type("command:local:Command") == []
 
 
