@@ -27,7 +27,7 @@ from aks_workload_identity.files import DEFAULT_MOUNT_PATH, SECRET_VERSION_RULE,
 from aks_workload_identity.image import BUILDERS
 from aks_workload_identity.pod import PROBE_DEFAULTS, SCRATCH_MOUNT_PATH, Probes
 from aks_workload_identity.vault import VaultSecret
-from aks_workload_identity.workload import DELIVERIES, VAULT_URL_ENV, Delivery
+from aks_workload_identity.workload import DELIVERIES, Delivery
 
 PROJECT_FILE = Path(__file__).with_name("Pulumi.yaml")
 
@@ -114,7 +114,7 @@ class Settings:
     """Everything the program reads from the stack's configuration."""
 
     location: str
-    #: Refuse what a production stack must not have (see README, "Production controls").
+    #: Refuse what a production stack must not have (docs/production.md).
     production: bool
     cluster: ClusterProfile
     #: Kubernetes NetworkPolicies: deny all in the workload's namespace, then allow exactly what the app needs.
@@ -316,7 +316,7 @@ def _pool(r: _Reader, *, system: bool) -> NodePool:
 
 
 def _production_rules(r: _Reader, s: Settings) -> None:
-    """What `production: true` demands beyond each setting's own rule (README, "Production controls")."""
+    """What `production: true` demands beyond each setting's own rule (docs/production.md)."""
     c = resolve_profile(s.cluster)
     demands: list[tuple[str, object, bool, str]] = [
         (
@@ -370,13 +370,13 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Workload names become Azure and Kubernetes names (with suffixes), so they are short DNS-1123 labels.
 _WORKLOAD_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$")
 #: Variables a workload's env may not set: the stack injects the vault URL, the webhook its own.
-RESERVED_ENV = frozenset({VAULT_URL_ENV, *facts.INJECTED_ENV})
+RESERVED_ENV = frozenset({facts.VAULT_URL_ENV, *facts.INJECTED_ENV})
 
 
 def _workloads(r: _Reader, network_policy: bool) -> tuple[WorkloadSetting, ...]:
     raw = r.structured("workloads", DEFAULT_WORKLOADS)
     if not isinstance(raw, list) or not raw:
-        r.fail("workloads", raw, "a non-empty list of workloads (see the README's worked example)")
+        r.fail("workloads", raw, "a non-empty list of workloads (see docs/workloads.md)")
         return ()
     workloads = []
     for i, entry in enumerate(raw):

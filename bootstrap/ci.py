@@ -9,10 +9,10 @@ Two user-assigned managed identities, each trusting exactly the subjects of the 
   with local accounts disabled belong in that list: on any other, the user credential Cluster User fetches is the
   cluster's own admin account;
 - `deploy` trusts the main branch (`ref:refs/heads/main`, the dev deploy) and the `production` environment
-  (`environment:production`, the prod deploy, which waits for its required reviewers), and holds what the README's
-  prerequisites ask of whoever runs `pulumi up`: Contributor and Role Based Access Control Administrator on the
-  subscription, the latter with a condition that lets it grant and remove only the roles the stacks assign (so it
-  cannot make itself, or anyone, Owner).
+  (`environment:production`, the prod deploy, which waits for its required reviewers), and holds what the
+  prerequisites (docs/prerequisites.md) ask of whoever runs `pulumi up`: Contributor and Role Based Access Control
+  Administrator on the subscription, the latter with a condition that lets it grant and remove only the roles the
+  stacks assign (so it cannot make itself, or anyone, Owner).
 
 A managed identity rather than an app registration: it has no secret to leak or rotate, creating it needs Azure
 Resource Manager rights only (no Entra directory role), and it goes with its resource group.

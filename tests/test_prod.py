@@ -1,4 +1,4 @@
-"""The hardened prod stack (Pulumi.prod.yaml): each control of the README's table, as declared."""
+"""The hardened prod stack (Pulumi.prod.yaml): each control of docs/production.md's table, as declared."""
 
 from __future__ import annotations
 

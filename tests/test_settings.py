@@ -124,12 +124,12 @@ BAD_SETTINGS = [
     (
         "workloads",
         "reader",
-        f"{P}workloads = 'reader': must be a non-empty list of workloads (see the README's worked example)",
+        f"{P}workloads = 'reader': must be a non-empty list of workloads (see docs/workloads.md)",
     ),
     (
         "workloads",
         "{}",
-        f"{P}workloads = {{}}: must be a non-empty list of workloads (see the README's worked example)",
+        f"{P}workloads = {{}}: must be a non-empty list of workloads (see docs/workloads.md)",
     ),
 ]
 
@@ -379,7 +379,7 @@ BAD_TOGETHER = [
             "default-deny policy covers the whole namespace"
         ],
     ),
-    ([], ["workloads = []: must be a non-empty list of workloads (see the README's worked example)"]),
+    ([], ["workloads = []: must be a non-empty list of workloads (see docs/workloads.md)"]),
     # A workload refused on its own is not compared with the others.
     (
         ["reader", reader()],

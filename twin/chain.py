@@ -17,7 +17,7 @@ from aks_workload_identity import facts
 from twin import model
 from twin.entra import Grant
 from twin.keyvault import Read, authorizing_assignment
-from twin.model import VAULT_URL_ENV, Declarations, Vault, Workload
+from twin.model import Declarations, Vault, Workload
 from twin.netpol import Endpoint, egress
 from twin.webhook import Admission
 
@@ -128,7 +128,7 @@ def trust_chain(
         ),
         Link(
             "vault",
-            f"Deployment env {VAULT_URL_ENV}={vault_url or '(none)'}",
+            f"Deployment env {facts.VAULT_URL_ENV}={vault_url or '(none)'}",
             f"vault {vault.name}: vaultUri={vault.uri}, {'RBAC' if vault.rbac else 'access policies, not RBAC'}, "
             f"{_vault_access(declarations, vault)}"
             if vault

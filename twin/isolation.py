@@ -38,7 +38,7 @@ from aks_workload_identity.files import objects_parameter
 from twin import csi
 from twin.csi import SECRET_FILE_ENV
 from twin.keyvault import Read
-from twin.model import SECRET_NAME_ENV, VAULT_URL_ENV, Declarations, Vault, Workload
+from twin.model import SECRET_NAME_ENV, Declarations, Vault, Workload
 from twin.run import App, Twin
 from twin.webhook import PodRejected, admit
 
@@ -110,7 +110,7 @@ def _pair(
         return _files_pair(twin, declarations, a, b)
     vault, secret_name = _owned(declarations, b)
     vault_url = vault.uri if vault else b.vault_url
-    probe = replace(a, env={**a.env, VAULT_URL_ENV: vault_url, SECRET_NAME_ENV: secret_name})
+    probe = replace(a, env={**a.env, facts.VAULT_URL_ENV: vault_url, SECRET_NAME_ENV: secret_name})
     try:
         app = twin.launch(poll_interval, workload=probe)
     except PodRejected as rejected:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aks_workload_identity import facts
-from aks_workload_identity.workload import VAULT_URL_ENV
 from twin.netpol import Endpoint, NetworkPolicy, Pod, Verdict, egress
 
 
@@ -121,7 +120,7 @@ class Workload:
     @property
     def vault_url(self) -> str:
         """The vault the app reads, from the container's env (the program sets it to the vault's URI)."""
-        return self.env.get(VAULT_URL_ENV, "")
+        return self.env.get(facts.VAULT_URL_ENV, "")
 
     @property
     def secret_name(self) -> str:
@@ -185,8 +184,8 @@ IMDS_PORT = 80
 #: The sub-resource a private endpoint names to reach a vault's data plane.
 VAULT_GROUP = facts.KEY_VAULT_PRIVATE_LINK_GROUP
 ENTRA_HOST = urlsplit(facts.DEFAULT_AUTHORITY_HOST).hostname or ""
-#: The secret reader's variable for the secret's name (its vault's is the program's `VAULT_URL_ENV`).
-SECRET_NAME_ENV = "SECRET_NAME"
+#: The secret reader's variable for the secret's name (its vault's is `facts.VAULT_URL_ENV`).
+SECRET_NAME_ENV = facts.SECRET_NAME_ENV
 
 
 def _is_address(host: str) -> bool:

@@ -10,13 +10,12 @@ from typing import Literal, NotRequired, TypedDict
 
 import pulumi
 
+from aks_workload_identity import facts
 from aks_workload_identity.files import DEFAULT_MOUNT_PATH, FilesOptions, class_name_of, secret_provider_class
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
 from aks_workload_identity.pod import Probes, SecretsMount, WorkloadPod, WorkloadPodArgs, pods_wait_for
 from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
 
-#: The variable through which every workload learns its vault's URI (the one thing its config cannot know).
-VAULT_URL_ENV = "KEY_VAULT_URL"
 #: How a workload's secrets reach it: its own code reads Key Vault (`sdk`), the Secrets Store CSI driver writes
 #: them as files into its pods (`files`), or both.
 Delivery = Literal["sdk", "files", "both"]
@@ -140,7 +139,8 @@ class Workload(pulumi.ComponentResource):
             raise ValueError("health_probes False: an sdk workload's readiness is its app's, so it needs its probes")
         env = dict(args.get("env", {}))
         if delivery != "files":
-            env[VAULT_URL_ENV] = vault_uri
+            # The one thing an SDK workload's config cannot know: its vault's URI.
+            env[facts.VAULT_URL_ENV] = vault_uri
         pods: WorkloadPodArgs = {
             "namespace": identity.namespace,
             "service_account_name": identity.service_account_name,

@@ -53,7 +53,7 @@ def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportVio
 
 @skip_unknown
 def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Only identities with AcrPull pull (the README's production controls)."""
+    """Only identities with AcrPull pull (docs/production.md)."""
     if args.resource_type == REGISTRY and get(args.props, "anonymousPullEnabled") is True:
         report(
             f"Registry '{args.name}' allows anonymous pull: set anonymousPullEnabled to false so only identities "
