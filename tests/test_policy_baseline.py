@@ -265,3 +265,17 @@ def test_production_csi_add_on_without_rotation_is_reported(prod: Program) -> No
     for config in ({}, {facts.SECRET_ROTATION_CONFIG: "false"}, {facts.SECRET_ROTATION_CONFIG: "True"}):
         found = violations(validate, resource_args(_with_addon(cluster, **config), production))
         assert any(f'config.{facts.SECRET_ROTATION_CONFIG} to "true"' in f for f in found), config
+
+
+def test_production_csi_add_on_is_found_under_a_lowercase_key(prod: Program) -> None:
+    """AKS may report the add-on profile key lowercased after a real `pulumi up`: the rule still applies."""
+    production = {"production": True}
+    validate = wp.production_csi_driver_rotates_secrets
+    cluster = only(rows(prod, "inputs"), wp.CLUSTER)
+    addons = cluster["props"].setdefault("addonProfiles", {})
+    addons.pop(facts.SECRETS_PROVIDER_ADDON, None)
+    addons[facts.SECRETS_PROVIDER_ADDON.lower()] = {"enabled": True, "config": {}}
+    found = violations(validate, resource_args(cluster, production))
+    assert any(f'config.{facts.SECRET_ROTATION_CONFIG} to "true"' in f for f in found), found
+    addons[facts.SECRETS_PROVIDER_ADDON.lower()]["config"] = {facts.SECRET_ROTATION_CONFIG: "true"}
+    assert run(validate, resource_args(cluster, production)) == ([], None)

@@ -360,6 +360,11 @@ WRONG_PROPERTY: dict[str, tuple[Callable, Mutation, str]] = {
         _from(wp.IDENTITY, _reader_grant, "principalId", lambda identity: identity["props"]["clientId"]),
         r"names the identity's clientId as its principalId",
     ),
+    "grant's principalId is the identity's clientId in uppercase": (
+        wp.federated_identity_reads_its_vault,
+        _from(wp.IDENTITY, _reader_grant, "principalId", lambda identity: identity["props"]["clientId"].upper()),
+        r"names the identity's clientId as its principalId",
+    ),
     "grant's scope is the vault's URI, not its id": (
         wp.federated_identity_reads_its_vault,
         _from(wp.VAULT, _reader_grant, "scope", lambda vault: vault["props"]["properties"]["vaultUri"]),
@@ -475,3 +480,19 @@ def test_service_accounts_of_another_stack_are_accepted_when_listed(dev: Program
     validate = wp.federated_credential_subject_is_a_declared_service_account
     assert violations(validate, stack_args(resources))
     assert violations(validate, stack_args(resources, {"externalServiceAccounts": ["shared/platform-sa"]})) == []
+
+
+def test_client_and_tenant_ids_match_in_any_case(dev: Program) -> None:
+    """Entra ID takes a GUID in any case, so an uppercase annotation names the same identity and tenant."""
+    resources = rows(dev)
+    identity = only(resources, wp.IDENTITY, "reader-identity")
+    client_id, tenant_id = identity["props"]["clientId"], identity["props"]["tenantId"]
+    assert client_id.upper() != client_id and tenant_id.upper() != tenant_id
+    _annotate(facts.CLIENT_ID_ANNOTATION, lambda _: client_id.upper())(resources)
+    _annotate(facts.TENANT_ID_ANNOTATION, lambda _: tenant_id.upper())(resources)
+    validate = wp.service_account_client_id_is_a_federated_identity
+    assert run(validate, stack_args(resources)) == ([], None)
+    kubelet = _kubelet_client_id(resources)
+    _annotate(facts.CLIENT_ID_ANNOTATION, lambda _: kubelet.upper())(resources)
+    assert reported(validate, resources, r"kubelet identity, which has no federated credential")
+    assert run(validate, stack_args(resources, {"externalClientIds": [kubelet]})) == ([], None)

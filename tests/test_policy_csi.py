@@ -133,7 +133,9 @@ def _addon_off(resources: list[Row], _: Row) -> None:
 #: name: (change to the dev stack with a good class, what the message must say)
 BROKEN_CLASSES: dict[str, tuple[Callable[[list[Row], Row], None], str]] = {
     "pod identity on": (_set(facts.SPC_USE_POD_IDENTITY, lambda _: "true"), r"usePodIdentity='true': set it"),
-    "usePodIdentity left out": (_drop(facts.SPC_USE_POD_IDENTITY), r"usePodIdentity=None: set it"),
+    "pod identity on, spelt 1": (_set(facts.SPC_USE_POD_IDENTITY, lambda _: "1"), r"usePodIdentity='1': set it"),
+    "pod identity on, spelt TRUE": (_set(facts.SPC_USE_POD_IDENTITY, lambda _: "TRUE"), r"usePodIdentity='TRUE'"),
+    "usePodIdentity Go cannot parse": (_set(facts.SPC_USE_POD_IDENTITY, lambda _: "no"), r"usePodIdentity='no'"),
     "usePodIdentity a boolean, not the string": (_set(facts.SPC_USE_POD_IDENTITY, lambda _: False), r"=False"),
     "clientID of the kubelet": (
         _set(facts.SPC_CLIENT_ID, _kubelet_client_id),
@@ -163,6 +165,42 @@ def test_each_broken_class_is_reported(dev: Program, change: Callable[[list[Row]
     change(resources, spc)
     found = violations(validate, stack_args(resources))
     assert any(re.search(message, f) for f in found), found
+
+
+#: What the provider reads as "pod identity off" (GetUsePodIdentity: trimmed, empty is false, else Go's ParseBool).
+POD_IDENTITY_OFF = ("false", "False", "FALSE", "f", "F", "0", "", " false ")
+
+
+@pytest.mark.parametrize("value", POD_IDENTITY_OFF)
+def test_use_pod_identity_spelt_false_the_go_way_passes(dev: Program, value: str) -> None:
+    resources, spc = dev_with_class(dev)
+    parameters(spc)[facts.SPC_USE_POD_IDENTITY] = value
+    assert run(validate, stack_args(resources)) == ([], None)
+
+
+def test_use_pod_identity_left_out_passes(dev: Program) -> None:
+    """The provider takes a missing usePodIdentity as false, as the twin does."""
+    resources, spc = dev_with_class(dev)
+    _drop(facts.SPC_USE_POD_IDENTITY)(resources, spc)
+    assert run(validate, stack_args(resources)) == ([], None)
+
+
+def test_the_add_on_is_found_under_a_lowercase_key(dev: Program) -> None:
+    """AKS may report add-on profile keys lowercased after a real `pulumi up`."""
+    resources, _ = dev_with_class(dev)
+    addons = only(resources, wp.CLUSTER)["props"]["addonProfiles"]
+    addons[facts.SECRETS_PROVIDER_ADDON.lower()] = addons.pop(facts.SECRETS_PROVIDER_ADDON)
+    assert run(validate, stack_args(resources)) == ([], None)
+    addons[facts.SECRETS_PROVIDER_ADDON.lower()]["enabled"] = False
+    assert any("add-on off" in f for f in violations(validate, stack_args(resources)))
+
+
+def test_a_client_id_in_uppercase_names_the_same_identity(dev: Program) -> None:
+    resources, spc = dev_with_class(dev)
+    client_id = parameters(spc)[facts.SPC_CLIENT_ID]
+    assert client_id.upper() != client_id
+    parameters(spc)[facts.SPC_CLIENT_ID] = client_id.upper()
+    assert run(validate, stack_args(resources)) == ([], None)
 
 
 def test_a_class_no_pod_mounts_must_still_name_a_declared_identity(dev: Program) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .common import CLUSTER, config_of, facts, get, is_production, skip_unknown
+from .common import CLUSTER, addon_profile, config_of, facts, get, is_production, skip_unknown
 
 
 @skip_unknown
@@ -72,10 +72,10 @@ def production_csi_driver_rotates_secrets(args: ResourceValidationArgs, report: 
         return
     if not is_production(config_of(args)):
         args.not_applicable("not a production stack (set this policy's production, or productionStacks)")
-    addon = get(args.props, "addonProfiles", facts.SECRETS_PROVIDER_ADDON, default={})
-    if addon.get("enabled") is not True:
+    addon = addon_profile(args.props, facts.SECRETS_PROVIDER_ADDON)
+    if get(addon, "enabled") is not True:
         args.not_applicable(f"the cluster's {facts.SECRETS_PROVIDER_ADDON} add-on is off")
-    if (addon.get("config") or {}).get(facts.SECRET_ROTATION_CONFIG) != "true":
+    if get(addon, "config", facts.SECRET_ROTATION_CONFIG) != "true":
         report(
             f"Production cluster '{args.name}' runs the {facts.SECRETS_PROVIDER_ADDON} add-on without rotation: set "
             f'addonProfiles.{facts.SECRETS_PROVIDER_ADDON}.config.{facts.SECRET_ROTATION_CONFIG} to "true" (and '

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit
 
 from pulumi_policy import (
@@ -172,8 +172,32 @@ def known(props: Any, *path: str) -> Any:
         return None
 
 
+def addon_profile(props: Any, key: str) -> Any:
+    """The cluster's add-on profile `key` as the engine gave it, None when absent. AKS reports add-on profile keys in
+    either case (`azureKeyvaultSecretsProvider` or `azurekeyvaultsecretsprovider`), so keys are compared case-folded
+    (facts: SECRETS_PROVIDER_CLI_ADDON). Raises UnknownValueError while the profiles are unknown."""
+    profiles = raw(props, "addonProfiles")
+    if not isinstance(profiles, Mapping):
+        return None
+    wanted = key.casefold()
+    return next((raw(profiles, name) for name in profiles if str(name).casefold() == wanted), None)
+
+
+def same_id(value: Any) -> str | None:
+    """A client, tenant or object id (a GUID) as compared: case-folded, since Entra ID accepts any case; None for
+    None (unknown or absent)."""
+    return None if value is None else str(value).casefold()
+
+
 def config_of(args: ResourceValidationArgs | StackValidationArgs) -> Mapping[str, Any]:
     return args.get_config() or {}
+
+
+def not_applicable(args: ResourceValidationArgs | StackValidationArgs, reason: str) -> NoReturn:
+    """`args.not_applicable(reason)`, typed as what it does: it raises, but pulumi-policy 1.21 annotates it `-> None`,
+    so a type checker would take the code after it as reachable."""
+    args.not_applicable(reason)
+    raise AssertionError("pulumi-policy's not_applicable returned instead of raising")
 
 
 def skip_unknown(validate: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Callable:
@@ -348,6 +372,13 @@ def role_name(guid: str) -> str:
 def pod_template(resource_type: str, props: Any) -> Any:
     path = POD_TEMPLATE_PATHS[resource_type]
     return get(props, *path) if path else plain(props, [])
+
+
+def pod_account(workload: PolicyResource) -> tuple[str, str]:
+    """(namespace, service account) the workload's pods run as; raises UnknownValueError while either is unknown."""
+    spec = raw(raw(workload.props, *POD_TEMPLATE_PATHS[workload.resource_type]), "spec")
+    template = {"spec": {k: get(spec, k) for k in ("serviceAccountName", "serviceAccount")}}
+    return namespace_of(workload.props), pod_service_account(template)
 
 
 def pod_service_account(template: Mapping[str, Any]) -> str:

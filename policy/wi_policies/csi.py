@@ -17,6 +17,7 @@ from .common import (
     VAULT,
     Checks,
     Stack,
+    addon_profile,
     config_of,
     derived_from,
     facts,
@@ -24,9 +25,10 @@ from .common import (
     known,
     linked,
     namespace_of,
-    pod_service_account,
+    pod_account,
     raw,
     read_roles_of,
+    same_id,
     secret_address,
     secrets_readable,
     vault_key,
@@ -43,9 +45,15 @@ def _mounts(workload: PolicyResource) -> list[str]:
     return names
 
 
-def _account(workload: PolicyResource) -> str:
-    spec = raw(raw(workload.props, *POD_TEMPLATE_PATHS[workload.resource_type]), "spec")
-    return pod_service_account({"spec": {k: get(spec, k) for k in ("serviceAccountName", "serviceAccount")}})
+#: What Go's strconv.ParseBool reads as false: the provider's GetUsePodIdentity trims the value, takes a missing or
+#: empty one as false and parses the rest with it (Azure/secrets-store-csi-driver-provider-azure, pkg/provider/types).
+_GO_FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
+
+
+def _pod_identity_off(value: Any) -> bool:
+    """Whether the provider reads `usePodIdentity` as false: missing, empty or a Go false spelling. A Go true spelling
+    turns pod identity on; anything else (a boolean, an unparseable string) fails the mount."""
+    return value is None or (isinstance(value, str) and (value.strip() == "" or value.strip() in _GO_FALSE))
 
 
 def _object_names(objects: str) -> list[str] | None:
@@ -70,7 +78,6 @@ def secret_provider_classes_use_the_pods_identity(args: StackValidationArgs, rep
     classes = [c for c in stack.of(SECRET_PROVIDER_CLASS) if known(c.props, "spec", "provider") == facts.AZURE_PROVIDER]
     if not classes:
         args.not_applicable("the stack declares no SecretProviderClass of the Azure Key Vault provider")
-        return
     checks = Checks(args, report)
     read_roles = read_roles_of(config_of(args))
     identities = stack.of(IDENTITY)
@@ -78,7 +85,7 @@ def secret_provider_classes_use_the_pods_identity(args: StackValidationArgs, rep
     declared_secrets = [a for a in map(secret_address, stack.of(SECRET)) if a]
     for cluster in stack.of(CLUSTER):
         with checks.each(cluster):
-            if get(cluster.props, "addonProfiles", facts.SECRETS_PROVIDER_ADDON, "enabled") is not True:
+            if get(addon_profile(cluster.props, facts.SECRETS_PROVIDER_ADDON), "enabled") is not True:
                 checks.report(
                     f"Cluster '{cluster.name}' has the {facts.SECRETS_PROVIDER_ADDON} add-on off, but the stack "
                     "declares SecretProviderClasses: enable it, or no driver mounts them and the pods never start.",
@@ -90,18 +97,21 @@ def secret_provider_classes_use_the_pods_identity(args: StackValidationArgs, rep
             name, namespace = get(spc.props, "metadata", "name"), namespace_of(spc.props)
             label = f"SecretProviderClass '{namespace}/{name}'"
             use_pod_identity = get(parameters, facts.SPC_USE_POD_IDENTITY)
-            if use_pod_identity != "false":
+            if not _pod_identity_off(use_pod_identity):
                 checks.report(
                     f"{label} sets {facts.SPC_USE_POD_IDENTITY}={use_pod_identity!r}: set it to the string "
-                    '"false" so the provider signs in with the workload identity (pod identity is retired).',
+                    '"false" (or leave it out) so the provider signs in with the workload identity (pod identity is '
+                    "retired).",
                     spc,
                 )
             client_id = known(parameters, facts.SPC_CLIENT_ID)
-            signs_in_as = linked(spc, client_id, "spec", identities, lambda i: known(i.props, "clientId"))
+            signs_in_as = linked(
+                spc, same_id(client_id), "spec", identities, lambda i: same_id(known(i.props, "clientId"))
+            )
             mounting = [w for w in stack.workloads() if namespace_of(w.props) == namespace and name in _mounts(w)]
             expected: list[PolicyResource] = []
             for workload in mounting:
-                account = _account(workload)
+                _, account = pod_account(workload)
                 federated = stack.identities_federated_with(namespace, account)
                 expected += federated
                 if client_id is None and not signs_in_as:

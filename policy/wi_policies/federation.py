@@ -14,6 +14,7 @@ from .common import (
     external_subjects,
     facts,
     get,
+    not_applicable,
     skip_unknown,
     subject_parts,
 )
@@ -130,8 +131,7 @@ def federated_credential_subject_is_a_declared_service_account(
     try:
         declared = {facts.service_account_subject(ns, name) for ns, name in stack.service_accounts()}
     except UnknownValueError as unknown:
-        args.not_applicable(f"a service account's name is unknown ({unknown.message}); checked during `pulumi up`")
-        return
+        not_applicable(args, f"a service account's name is unknown ({unknown.message}); checked during `pulumi up`")
     for credential in stack.of(FEDERATED_CREDENTIAL):
         with checks.each(credential):
             if external_issuers and get(credential.props, "issuer") in external_issuers:

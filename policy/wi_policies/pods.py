@@ -26,11 +26,13 @@ from .common import (
     is_labelled,
     known,
     namespace_of,
+    pod_account,
     pod_containers,
     pod_service_account,
     pod_template,
     raw,
     read_roles_of,
+    same_id,
     secret_address,
     secrets_readable,
     skip_unknown,
@@ -42,29 +44,31 @@ from .common import (
 def service_account_client_id_is_a_federated_identity(args: StackValidationArgs, report: ReportViolation) -> None:
     """The webhook injects the annotated client id; it must be an identity federated with this account."""
     config = config_of(args)
-    external_ids = set(config.get("externalClientIds") or [])
+    external_ids = {same_id(i) for i in config.get("externalClientIds") or []}
     stack = Stack(args)
     checks = Checks(args, report)
     federated = stack.federated_identities()
     identities = stack.of(IDENTITY)
-    kubelets = {known(c.props, "identityProfile", facts.KUBELET_IDENTITY_KEY, "clientId") for c in stack.of(CLUSTER)}
+    kubelets = {
+        same_id(known(c.props, "identityProfile", facts.KUBELET_IDENTITY_KEY, "clientId")) for c in stack.of(CLUSTER)
+    }
     for account in stack.of(SERVICE_ACCOUNT):
         with checks.each(account):
             namespace = get(account.props, "metadata", "namespace") or "default"
             name = get(account.props, "metadata", "name")
             annotations = get(account.props, "metadata", "annotations", default={})
             client_id = annotations.get(facts.CLIENT_ID_ANNOTATION)
-            if not client_id or client_id in external_ids:
+            if not client_id or same_id(client_id) in external_ids:
                 continue
             subject = facts.service_account_subject(namespace, name)
-            identity = next((i for i in identities if known(i.props, "clientId") == client_id), None)
+            identity = next((i for i in identities if same_id(known(i.props, "clientId")) == same_id(client_id)), None)
             if identity is None and any(known(i.props, "clientId") is None for i in identities):
                 checks.undecided(account, "an identity's client id is not known yet")
                 continue
             if identity is None:
                 where = (
                     "the cluster's kubelet identity, which has no federated credential"
-                    if client_id in kubelets
+                    if same_id(client_id) in kubelets
                     else "no user-assigned identity this stack declares"
                 )
                 checks.report(
@@ -85,7 +89,7 @@ def service_account_client_id_is_a_federated_identity(args: StackValidationArgs,
                 )
             tenant = annotations.get(facts.TENANT_ID_ANNOTATION)
             identity_tenant = get(identity.props, "tenantId")
-            if tenant and identity_tenant and tenant != identity_tenant:
+            if tenant and identity_tenant and same_id(tenant) != same_id(identity_tenant):
                 checks.report(
                     f"ServiceAccount '{namespace}/{name}' is annotated {facts.TENANT_ID_ANNOTATION}={tenant}, but "
                     f"identity '{identity.name}' lives in tenant {identity_tenant}: remove the annotation (the "
@@ -184,13 +188,6 @@ def _references(workload: PolicyResource) -> list[tuple[str, str, str | None]]:
     return found
 
 
-def _pod_account(workload: PolicyResource) -> tuple[str, str]:
-    """(namespace, service account) the workload's pods run as; raises UnknownValueError while either is unknown."""
-    spec = raw(raw(workload.props, *POD_TEMPLATE_PATHS[workload.resource_type]), "spec")
-    template = {"spec": {k: get(spec, k) for k in ("serviceAccountName", "serviceAccount")}}
-    return namespace_of(workload.props), pod_service_account(template)
-
-
 def pods_read_what_their_identity_may_read(args: StackValidationArgs, report: ReportViolation) -> None:
     """A pod's KEY_VAULT_URL (or KEY_VAULT_NAME) is a vault, and its SECRET_NAME a secret, that the identity federated
     with its service account holds a read role on; the URL is that vault's vaultUri (facts: Key Vault). A value still
@@ -205,7 +202,7 @@ def pods_read_what_their_identity_may_read(args: StackValidationArgs, report: Re
             references = _references(workload)
             if not references:
                 continue
-            namespace, account = _pod_account(workload)
+            namespace, account = pod_account(workload)
             identities = stack.identities_federated_with(namespace, account)
             if not identities:
                 continue  # no federation: the label and federation policies speak for that

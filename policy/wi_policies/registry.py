@@ -99,7 +99,6 @@ def registry_pull_is_granted_to_the_kubelet(args: StackValidationArgs, report: R
     registries = stack.of(REGISTRY)
     if not registries:
         args.not_applicable("the stack declares no container registry")
-        return
     checks = Checks(args, report)
     clusters = stack.of(CLUSTER)
     kubelets = _kubelets(stack, "objectId")

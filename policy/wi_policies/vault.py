@@ -27,6 +27,7 @@ from .common import (
     read_roles_of,
     role_guid,
     role_name,
+    same_id,
     skip_unknown,
     vault_key,
     vault_scope,
@@ -81,7 +82,6 @@ def federated_identity_reads_its_vault(args: StackValidationArgs, report: Report
     vaults = stack.of(VAULT)
     if not vaults:
         args.not_applicable("the stack declares no Key Vault")
-        return
     checks = Checks(args, report)
     read_roles = read_roles_of(config_of(args))
     declared = {vault_key(vault) for vault in vaults}
@@ -107,7 +107,7 @@ def _slips(stack: Stack, identity: PolicyResource, read_roles: set[str]) -> str:
     hints = []
     client_id = known(identity.props, "clientId")
     for assignment in stack.of(ROLE_ASSIGNMENT):
-        if client_id is not None and known(assignment.props, "principalId") == client_id:
+        if client_id is not None and same_id(known(assignment.props, "principalId")) == same_id(client_id):
             hints.append(
                 f" Role assignment '{assignment.name}' names the identity's clientId as its principalId: a role "
                 "assignment takes the principalId (the service principal's object id)."
