@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from secret_reader import facts as app_facts
 
 import twin.__main__ as cli
 from aks_workload_identity import facts
-from twin import csi
+from twin import csi, rotation
 from twin.chain import BROKEN, HELD
 from twin.csi import FilesDeclarations, MountFailed, files_chain, rotate_secret
 from twin.declared import from_program
@@ -79,7 +80,6 @@ def test_the_class_the_volume_and_the_add_on_are_read_from_the_program(program: 
         "ledger": (csi.CsiVolume("secrets-store", facts.SECRETS_STORE_CSI_DRIVER, "ledger-files", "/etc/ledger", True),)
     }
     assert declared.addon == csi.SecretsProviderAddon(enabled=True, rotation=True, poll_interval="30s")
-    assert declared.addon is not None and declared.addon.poll_seconds == 30.0
 
 
 def test_the_file_holds_the_secret_before_the_app_starts_and_follows_a_rotation(twin: Twin, program: Program) -> None:
@@ -217,3 +217,155 @@ def test_python_m_twin_runs_both_kinds_proves_rotation_and_fails_on_a_broken_cla
         in err
     )
     assert "Warning FailedMount:" in err and "AADSTS70021" in err
+
+
+# --- the driver's and the provider's refusals, rotation off, the facts the app shares ----------------------------
+
+
+def objects(*items: dict[str, str]) -> str:
+    """An `objects` parameter as the provider parses it, from the given objects."""
+    return "array:\n" + "".join(
+        "  - |\n" + "".join(f"    {key}: {value}\n" for key, value in item.items()) for item in items
+    )
+
+
+def test_a_volume_is_read_only_only_when_its_csi_read_only_is_true() -> None:
+    """Breaks if parse_volumes reads the container's volumeMount readOnly, or takes a missing readOnly for true."""
+
+    def volume(csi_read_only: object, mount_read_only: bool) -> csi.CsiVolume:
+        source: dict[str, object] = {"driver": facts.SECRETS_STORE_CSI_DRIVER}
+        if csi_read_only is not None:
+            source["readOnly"] = csi_read_only
+        pod = {
+            "volumes": [{"name": "v", "csi": source}],
+            "containers": [{"volumeMounts": [{"name": "v", "mountPath": "/m", "readOnly": mount_read_only}]}],
+        }
+        (parsed,) = csi.parse_volumes(pod)
+        return parsed
+
+    assert volume(True, False).read_only
+    assert not volume(None, True).read_only
+    assert not volume(False, True).read_only
+
+
+def test_a_volume_that_is_not_read_only_is_refused_by_the_driver(twin: Twin, program: Program) -> None:
+    """Breaks if SecretsStore.mount does not check `CsiVolume.read_only` (nodeserver.go: "ensure it's read-only")."""
+    declared = from_program(program)
+    ((volume,),) = declared.csi_volumes.values()
+    twin.configure(replace(declared, csi_volumes={"ledger": (replace(volume, read_only=False),)}))
+    with pytest.raises(MountFailed) as failed:
+        twin.launch(0.02, workload="ledger")
+    assert str(failed.value) == (
+        'Warning FailedMount: MountVolume.SetUp failed for volume "secrets-store" : rpc error: '
+        "code = InvalidArgument desc = Readonly is not true in request"
+    )
+    assert twin.entra.grants == [] and list(twin.workdir.glob("pod-ledger-*/csi")) == []
+
+
+def test_an_object_without_a_name_fails_the_mount_naming_it(twin: Twin, program: Program) -> None:
+    """Breaks if SecretProviderClass.objects lets an object without objectName through (a KeyError, a traceback)."""
+    declared = from_program(program)
+    twin.configure(with_class(declared, objects=objects({"objectType": "secret", "objectAlias": "key"})))
+    with pytest.raises(MountFailed) as failed:
+        twin.launch(0.02, workload="ledger")
+    assert "every object needs an objectName" in failed.value.error
+
+
+def test_an_objects_file_is_named_after_its_alias_and_follows_a_rotation(twin: Twin, program: Program) -> None:
+    """Breaks if the files are named after objectName when objectAlias is set, or if the rotation proof looks the
+    secret up by its file's name (StopIteration)."""
+    declared = from_program(program)
+    (secret,) = [s for s in declared.secrets if s.name == "ledger-key"]
+    aliased = {"objectName": "ledger-key", "objectType": "secret", "objectAlias": "key.txt"}
+    declared = with_class(declared, objects=objects(aliased))
+    reads_alias = {**declared.workload("ledger").env, facts.SECRET_FILE_ENV: "/etc/ledger/key.txt"}
+    workloads = tuple(replace(w, env=reads_alias) if w.name == "ledger" else w for w in declared.workloads)
+    twin.configure(replace(declared, workloads=workloads))
+    mount = twin.secrets_store.mount(declared.workload("ledger"), twin.workdir / "pod")
+    assert mount is not None
+    assert sorted(p.name for p in mount.directory.iterdir()) == ["key.txt"]
+    assert (mount.directory / "key.txt").read_text() == secret.value
+    twin.secrets_store.start(0.1)
+    try:
+        (result,) = rotation.prove(twin, 0.1, 0.02, timeout=10)
+    finally:
+        twin.secrets_store.stop()
+    assert result.ok, result.render()
+    assert result.secret == f"{secret.vault_name}/ledger-key"
+
+
+def test_rotating_a_secret_finds_its_vault_whatever_the_casing(twin: Twin, program: Program) -> None:
+    """Breaks if rotate_secret compares vault names with their case (StopIteration for a class's keyvaultName in
+    other case, which the provider and Key Vault accept)."""
+    declared = from_program(program)
+    twin.configure(declared)
+    (secret,) = [s for s in declared.secrets if s.name == "ledger-key"]
+    changed = rotate_secret(twin, secret.vault_name.upper(), "LEDGER-KEY", "new")
+    assert (changed.vault_name, changed.name, changed.value) == (secret.vault_name, secret.name, "new")
+
+
+def test_with_rotation_off_the_rotation_proof_fails_saying_so(twin: Twin, program: Program) -> None:
+    """Breaks if rotation.prove proves a rotation the add-on would never make (enableSecretRotation off)."""
+    declared = from_program(program)
+    twin.configure(replace(declared, addon=csi.SecretsProviderAddon(True, False, "30s")))
+    twin.secrets_store.start(0.1)  # a caller that polls anyway must not get a proof either
+    try:
+        (result,) = rotation.prove(twin, 0.1, 0.02, timeout=5)
+    finally:
+        twin.secrets_store.stop()
+    assert not result.ok
+    assert (
+        result.render()
+        == '  ledger: rotation not proven: rotation is off (the add-on\'s enableSecretRotation is not "true")'
+    )
+
+
+def test_python_m_twin_fails_when_rotation_is_off_and_names_a_refusal_for_what_it_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, program: Program
+) -> None:
+    """Breaks if `python -m twin` proves rotation with the add-on's rotation off, calls the webhook's refusal a
+    failed mount, or names a link that is not broken (the first link) for a mount every link allows."""
+    monkeypatch.setattr(cli, "run_program", lambda stack: program)
+    argv = ["--stack", "dev", "--reads", "1", "--poll-interval", "0.05", "--rotation-poll-interval", "0.2"]
+
+    def rotation_off(p: Program) -> FilesDeclarations:
+        return replace(from_program(p), addon=csi.SecretsProviderAddon(True, False, "30s"))
+
+    monkeypatch.setattr(cli, "from_program", rotation_off)
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "Rotation (the stack's add-on has enableSecretRotation off: the driver never re-reads Key Vault):" in (
+        captured.out
+    )
+    assert "ledger: rotation: ledger: rotation not proven: rotation is off" in captured.err
+
+    def no_service_account(p: Program) -> FilesDeclarations:
+        declared = from_program(p)
+        return replace(declared, service_accounts=tuple(a for a in declared.service_accounts if a.name != "ledger"))
+
+    monkeypatch.setattr(cli, "from_program", no_service_account)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "ledger: the pod did not start: pods is forbidden: error looking up service account ledger/ledger" in err
+    assert "could not be mounted" not in err
+
+    def writable_volume(p: Program) -> FilesDeclarations:
+        declared = from_program(p)
+        ((volume,),) = declared.csi_volumes.values()
+        return replace(declared, csi_volumes={"ledger": (replace(volume, read_only=False),)})
+
+    monkeypatch.setattr(cli, "from_program", writable_volume)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        "ledger: the pod did not start, its secrets could not be mounted: Warning FailedMount: MountVolume.SetUp "
+        'failed for volume "secrets-store" : rpc error: code = InvalidArgument desc = Readonly is not true' in err
+    )
+    assert "link is broken" not in err
+
+
+def test_the_secret_file_variable_is_one_fact_the_app_and_the_twin_share(program: Program) -> None:
+    """Breaks if either facts module loses SECRET_FILE_ENV (the app's copy is held equal by test_app) or the twin
+    stops reading the file's path from that variable."""
+    assert app_facts.SECRET_FILE_ENV == facts.SECRET_FILE_ENV == "SECRET_FILE"
+    assert facts.SECRET_FILE_ENV in from_program(program).workload("ledger").env

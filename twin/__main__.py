@@ -5,11 +5,12 @@ workload's app as its declared pod would run (side by side), shows their logs un
 `--reads` times, then prints each workload's trust chain. A workload that takes its secrets as files gets them
 through the twin's Secrets Store CSI driver before its app starts (`twin.csi`); for each such workload whose app
 reads the file, rotation is proven too (`twin.rotation`), with the driver re-reading Key Vault every
-`--rotation-poll-interval` seconds in place of the stack's declared interval. With two workloads or more it then
+`--rotation-poll-interval` seconds in place of the stack's declared interval (a stack whose add-on has rotation off
+fails that proof, as the policy pack refuses it). With two workloads or more it then
 proves them isolated from each other (`twin.isolation`) and prints the pairs. Exit 0 when every chain holds and so
 does the isolation; 1 (with the reason) when the stack file is missing, a setting is invalid, an app exits on its
-own, a pod's secrets cannot be mounted, a link is broken, the reads time out, a rotation is late or a pair is not
-isolated; 2 for a bad option or a stack file that is not valid YAML (one line with the file, line and column).
+own, a pod's secrets cannot be mounted, a link is broken, the reads time out, a rotation is late or off, or a pair
+is not isolated; 2 for a bad option or a stack file that is not valid YAML (one line with the file, line and column).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 
 import pulumi
 
+from aks_workload_identity import facts
 from settings import SettingsFileError
 from twin import csi, rotation
 from twin.arguments import positive
@@ -108,14 +110,16 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             on_line=lambda name, line: print(f"  {name:<{width}} | {line}", flush=True),
         )
+        # Workload -> the first broken link of its CSI chain ("" if none) for each pod whose mount failed.
         unmounted: dict[str, str] = {}
         for result in results.workloads:
             print()
             print(f"Workload {result.name}:")
             print(render(list(result.links)) if result.links else f"  not started: {result.rejected}")
-            if result.rejected and (links := _files_links(twin, result.workload)):
+            if result.mount_failed and (links := _files_links(twin, result.workload)):
                 print(render(links))
-                unmounted[result.name] = (first_broken(links) or links[0]).name
+                broken = first_broken(links)
+                unmounted[result.name] = broken.name if broken else ""
         print(
             f"Token requests {results.token_requests}, challenges {results.challenges}, "
             f"secret GETs {results.gets}; every app's reads in {results.seconds:.1f} s."
@@ -142,15 +146,18 @@ def _rotations(twin: Twin, interval: float, app_poll: float) -> list[rotation.Ro
     """The rotation proof for every files workload, with the driver's passes every `interval` seconds."""
     assert twin.declarations is not None
     addon = csi.addon_of(twin.declarations)
-    twin.secrets_store.start(interval)
+    if addon is not None and addon.rotation:
+        twin.secrets_store.start(interval)
+        heading = f"the stack declares a poll interval of {addon.poll_interval}; the twin polls every {interval:g} s"
+    else:
+        heading = f"the stack's add-on has {facts.SECRET_ROTATION_CONFIG} off: the driver never re-reads Key Vault"
     try:
         rotations = rotation.prove(twin, interval, app_poll)
     finally:
         twin.secrets_store.stop()
     if rotations:
-        declared = addon.poll_interval if addon else "?"
         print()
-        print(f"Rotation (the stack declares a poll interval of {declared}; the twin polls every {interval:g} s):")
+        print(f"Rotation ({heading}):")
         for result in rotations:
             print(result.render())
     return rotations
@@ -171,11 +178,9 @@ def _verdict(
         dropped = "\n  ".join(dict.fromkeys(results.dropped))
         print(f"The declared NetworkPolicies dropped pods' connections:\n  {dropped}", file=sys.stderr)
     for w in results.workloads:
-        if w.name in unmounted:
-            problems.append(
-                f"{w.name}: the pod did not start, its secrets could not be mounted: the '{unmounted[w.name]}' link "
-                f"is broken: {w.rejected}"
-            )
+        if w.mount_failed:
+            where = f"the '{unmounted[w.name]}' link is broken: " if unmounted.get(w.name) else ""
+            problems.append(f"{w.name}: the pod did not start, its secrets could not be mounted: {where}{w.rejected}")
         elif w.rejected:
             problems.append(f"{w.name}: the pod did not start: {w.rejected}")
         elif w.exited_early and not w.read:

@@ -32,7 +32,6 @@ import requests
 import yaml
 
 from aks_workload_identity import facts
-from aks_workload_identity.files import go_duration_seconds
 from twin.chain import BROKEN, HELD, UNVERIFIED, Link
 from twin.keyvault import authorizing_assignment
 from twin.model import Declarations, Secret, Workload
@@ -48,8 +47,8 @@ PROVIDER_POD = Pod(facts.UNMUTATED_NAMESPACE, {"app": "secrets-store-provider-az
 VAULT_SUFFIX = urlsplit(facts.KEY_VAULT_RESOURCE).hostname or ""
 #: The API version the provider's Key Vault client sends (any 7.x is served the same).
 API_VERSION = "7.4"
-#: The secret reader's variable for file mode: the path of the file it reads.
-SECRET_FILE_ENV = "SECRET_FILE"
+#: Re-exported for the modules that still import it from here (the fact itself is in facts.py).
+SECRET_FILE_ENV = facts.SECRET_FILE_ENV
 #: Lifetime of the token the kubelet hands the driver (the CSIDriver's tokenRequests set none: the default hour).
 CSI_TOKEN_LIFETIME = 3600.0
 
@@ -79,7 +78,8 @@ class SecretProviderClass:
         return tenant or self.parameters.get(facts.SPC_DEPRECATED_TENANT_ID, "").strip()
 
     def objects(self) -> list[dict[str, str]]:
-        """The `objects` parameter as the provider parses it: YAML `array:` of YAML strings; ValueError if not."""
+        """The `objects` parameter as the provider parses it: YAML `array:` of YAML strings, each with an
+        `objectName`; ValueError if not."""
         text = self.parameters.get(facts.SPC_OBJECTS, "").strip()
         if not text:
             raise ValueError("objects is not set")
@@ -91,6 +91,8 @@ class SecretProviderClass:
         for obj in objects:
             if obj.get("objectType", "") != facts.SPC_OBJECT_TYPE_SECRET:
                 raise ValueError(f"the twin serves objectType secret only, not {obj.get('objectType')!r}")
+            if not obj.get("objectName", "").strip():
+                raise ValueError(f"object name is not set in {obj}: every object needs an objectName")
         return objects
 
 
@@ -102,6 +104,7 @@ class CsiVolume:
     driver: str
     class_name: str
     mount_path: str
+    #: The volume's `csi.readOnly`, which the kubelet sends as NodePublishVolume's `readonly`.
     read_only: bool
 
 
@@ -112,10 +115,6 @@ class SecretsProviderAddon:
     enabled: bool
     rotation: bool
     poll_interval: str
-
-    @property
-    def poll_seconds(self) -> float | None:
-        return go_duration_seconds(self.poll_interval)
 
 
 @dataclass(frozen=True)
@@ -147,12 +146,16 @@ class MountFailed(PodRejected):
     """The pod was admitted but cannot start: the kubelet keeps retrying its CSI volume. The message is what
     `kubectl describe pod` shows as the FailedMount event."""
 
-    def __init__(self, workload: Workload, volume: str, error: str) -> None:
-        super().__init__(
-            f'Warning FailedMount: {facts.FAILED_MOUNT_PREFIX} "{volume}" : rpc error: code = Unknown desc = '
-            f"failed to mount secrets store objects for pod {workload.namespace}/{workload.deployment}, err: "
-            f"rpc error: code = Unknown desc = failed to mount objects, error: {error}"
+    def __init__(self, workload: Workload, volume: str, error: str, *, invalid_argument: bool = False) -> None:
+        """`invalid_argument`: the driver refused the request itself (gRPC InvalidArgument), before any provider."""
+        desc = (
+            f"code = InvalidArgument desc = {error}"
+            if invalid_argument
+            else f"code = Unknown desc = failed to mount secrets store objects for pod "
+            f"{workload.namespace}/{workload.deployment}, err: rpc error: code = Unknown desc = failed to mount "
+            f"objects, error: {error}"
         )
+        super().__init__(f'Warning FailedMount: {facts.FAILED_MOUNT_PREFIX} "{volume}" : rpc error: {desc}')
         self.error = error
 
 
@@ -164,6 +167,7 @@ class ProviderError(Exception):
 class Fetched:
     """One object as the provider fetched it."""
 
+    #: The secret's name in Key Vault (`objectName`).
     name: str
     version: str
     value: str
@@ -177,9 +181,9 @@ class Mount:
     volume: CsiVolume
     spc: SecretProviderClass
     directory: Path
-    #: The client id the provider signed in as, and the objects it last wrote.
+    #: The objects it last wrote, by file name (`objectAlias`, else `objectName`).
     objects: dict[str, Fetched]
-    #: (monotonic time, object name, old version, new version) for each file a rotation rewrote.
+    #: (monotonic time, file name, old version, new version) for each file a rotation rewrote.
     rotations: list[tuple[float, str, str, str]] = field(default_factory=list)
     #: The error of each rotation that failed (the old files stay).
     rotation_errors: list[str] = field(default_factory=list)
@@ -234,14 +238,17 @@ class SecretsStore:
                 f"failed to get secretproviderclass {workload.namespace}/{volume.class_name}, error: "
                 f'SecretProviderClass.secrets-store.csi.x-k8s.io "{volume.class_name}" not found',
             )
+        if not volume.read_only:
+            # The driver's NodePublishVolume (nodeserver.go): "ensure it's read-only".
+            raise MountFailed(workload, volume.volume, "Readonly is not true in request", invalid_argument=True)
         try:
             fetched = self.fetch(workload, spc)
         except ProviderError as error:
             raise MountFailed(workload, volume.volume, str(error)) from None
         directory = pod_dir / "csi" / volume.volume
         directory.mkdir(parents=True)
-        for obj in fetched.values():
-            _write(directory / obj.name, obj.value)
+        for file, obj in fetched.items():
+            _write(directory / file, obj.value)
         mount = Mount(workload, volume, spc, directory, fetched)
         with self._lock:
             self.mounts.append(mount)
@@ -270,7 +277,7 @@ class SecretsStore:
             raise ProviderError("failed to get credentials, nodePublishSecretRef secret is not set")
         with self._session() as node:
             access_token = self._sign_in(node, workload, spc)
-            return {obj["objectName"]: self._get(node, spc, obj, access_token) for obj in objects}
+            return {_file_name(obj): self._get(node, spc, obj, access_token) for obj in objects}
 
     def _session(self) -> requests.Session:
         session = requests.Session()
@@ -367,6 +374,11 @@ class SecretsStore:
             self._thread.join(timeout=10)
 
 
+def _file_name(obj: Mapping[str, str]) -> str:
+    """The provider names an object's file after its `objectAlias`, else its `objectName` (facts.py)."""
+    return obj.get("objectAlias", "").strip() or obj["objectName"]
+
+
 def _write(path: Path, value: str) -> None:
     """Replace the file atomically, as the driver's atomic writer does: a reader sees the old or the new value."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -377,7 +389,11 @@ def _write(path: Path, value: str) -> None:
 def rotate_secret(twin: Twin, vault_name: str, name: str, value: str) -> Secret:
     """Sets a new value (a new version) of a secret in the twin's Key Vault, as `az keyvault secret set` would."""
     declarations = twin.keyvault.declarations
-    old = next(s for s in declarations.secrets if s.vault_name == vault_name and s.name.lower() == name.lower())
+    old = next(
+        s
+        for s in declarations.secrets
+        if s.vault_name.casefold() == vault_name.casefold() and s.name.casefold() == name.casefold()
+    )
     new = replace(old, value=value, version=os.urandom(16).hex())
     twin.keyvault.declarations = replace(
         declarations, secrets=tuple(new if s is old else s for s in declarations.secrets)
@@ -529,7 +545,7 @@ def parse_volumes(pod_spec: dict[str, Any]) -> tuple[CsiVolume, ...]:
                 driver=csi.get("driver", ""),
                 class_name=(csi.get("volumeAttributes") or {}).get(facts.SECRET_PROVIDER_CLASS_ATTRIBUTE, ""),
                 mount_path=mount.get("mountPath", ""),
-                read_only=bool(mount.get("readOnly")) and bool(csi.get("readOnly")),
+                read_only=csi.get("readOnly") is True,
             )
         )
     return tuple(volumes)

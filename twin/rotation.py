@@ -5,6 +5,8 @@ object's secret gets a new value in the twin's Key Vault, and the lag is measure
 pass rewrote the file and, when the app reads that file (`SECRET_FILE`), until it logged the change. The goal is
 the one the driver's docs set: within the rotation poll interval, plus 5 s for the fetch and the app's own poll.
 The driver's passes are `SecretsStore.start(interval)`'s, started by the caller with the interval it injects.
+When the stack's add-on has rotation off the driver makes no passes, so each files workload's proof fails, saying
+so, rather than proving what the cluster would not do.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import re
 import time
 from dataclasses import dataclass
 
+from aks_workload_identity import facts
 from twin import csi
-from twin.csi import SECRET_FILE_ENV
 from twin.model import Workload
 from twin.run import READ_LINE, Twin
+from twin.webhook import PodRejected
 
 #: The slack on top of the poll interval: the provider's sign-in and reads, and the app's next look at the file.
 GOAL_SLACK_SECONDS = 5.0
@@ -69,9 +72,15 @@ def prove(twin: Twin, interval: float, app_poll_interval: float = 0.2, timeout: 
     """One rotation per files workload of the configured twin, whose store passes every `interval` seconds."""
     declarations = twin.declarations
     assert declarations is not None, "configure() first"
+    addon = csi.addon_of(declarations)
     results = []
     for workload in declarations.workloads:
         if not csi.volumes_of(declarations, workload):
+            continue
+        if addon is None or not addon.rotation:
+            # The driver never re-reads Key Vault: a changed secret reaches the pod only when it is re-created.
+            off = f'rotation is off (the add-on\'s {facts.SECRET_ROTATION_CONFIG} is not "true")'
+            results.append(Rotation(workload.name, "", interval, None, None, problem=off))
             continue
         results.append(_one(twin, workload, interval, app_poll_interval, timeout))
     return results
@@ -83,7 +92,7 @@ def _one(twin: Twin, workload: Workload, interval: float, app_poll: float, timeo
 
     try:
         app = twin.launch(app_poll, workload=workload)
-    except csi.MountFailed as refused:
+    except PodRejected as refused:  # the API server's refusal or the kubelet's failed mount
         return failed(str(refused))
     with app:
         mount = app.mount
@@ -91,17 +100,17 @@ def _one(twin: Twin, workload: Workload, interval: float, app_poll: float, timeo
             return failed("the pod has no mounted secrets")
         if not app.wait_for(READ_LINE, 1, timeout):
             return failed(f"the app did not read its file: {app.last_line}")
-        name, old = next(iter(mount.objects.items()))
-        changed = csi.rotate_secret(twin, mount.spc.vault_name, name, old.value + ROTATED_SUFFIX)
+        name, old = next(iter(mount.objects.items()))  # the file's name; `old.name` is the secret's
+        changed = csi.rotate_secret(twin, mount.spc.vault_name, old.name, old.value + ROTATED_SUFFIX)
         secret = f"{changed.vault_name}/{changed.name}"
         at = time.monotonic()
         deadline = at + timeout
         while not any(r[1] == name and r[3] == changed.version for r in mount.rotations):
             if time.monotonic() > deadline:
-                return Rotation(workload.name, secret, interval, None, None, SECRET_FILE_ENV in workload.env)
+                return Rotation(workload.name, secret, interval, None, None, facts.SECRET_FILE_ENV in workload.env)
             time.sleep(0.05)
         written = next(r[0] for r in mount.rotations if r[1] == name and r[3] == changed.version)
-        if SECRET_FILE_ENV not in workload.env:
+        if facts.SECRET_FILE_ENV not in workload.env:
             return Rotation(workload.name, secret, interval, written - at, None, app_reads_file=False)
         logged = app.wait_for(CHANGED_LINE, 1, max(0.0, deadline - time.monotonic()))
         log_at = next((t for t, line in app.lines if logged and t >= at and _changed(line)), None)

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aks_workload_identity import facts
 from twin.chain import BROKEN, Link, trust_chain
-from twin.csi import SECRET_FILE_ENV, Mount, MountFailed, SecretsStore, files_chain
+from twin.csi import Mount, MountFailed, SecretsStore, files_chain
 from twin.declared import from_program
 from twin.entra import HOST as ENTRA_HOST
 from twin.entra import Entra
@@ -343,8 +343,10 @@ class WorkloadResult:
     last_line: str
     log: str
     links: tuple[Link, ...]
-    #: Why the API server refused the pod (empty when it was admitted).
+    #: Why the pod did not start (empty when it did): the API server refused it, or the kubelet could not mount it.
     rejected: str = ""
+    #: The refusal is the kubelet's failed CSI mount (`MountFailed`), not the API server's.
+    mount_failed: bool = False
 
     @property
     def name(self) -> str:
@@ -400,14 +402,14 @@ def read_all(
     assert declarations is not None, "configure() first"
     started = time.monotonic()
     apps: dict[str, App] = {}
-    rejected: dict[str, str] = {}
+    rejected: dict[str, PodRejected] = {}
     try:
         for workload in declarations.workloads:
             printer = functools.partial(on_line, workload.name) if on_line else None
             try:
                 apps[workload.name] = twin.launch(poll_interval, printer, workload)
             except PodRejected as refusal:
-                rejected[workload.name] = str(refusal)
+                rejected[workload.name] = refusal
         for app in apps.values():
             app.wait_for(READ_LINE, reads, max(0.0, started + timeout - time.monotonic()))
         seconds = time.monotonic() - started
@@ -430,7 +432,8 @@ def read_all(
                     last_line="",
                     log="",
                     links=(),
-                    rejected=rejected[workload.name],
+                    rejected=str(rejected[workload.name]),
+                    mount_failed=isinstance(rejected[workload.name], MountFailed),
                 )
             )
             continue
@@ -467,7 +470,7 @@ def _result(twin: Twin, app: App, wanted: int, exited_early: bool) -> WorkloadRe
         and r.secret.name.lower() == pod.secret_name.lower()
     )
     read_at = [at for at, line in app.lines if re.search(READ_LINE, line)]
-    if SECRET_FILE_ENV in pod.env:
+    if facts.SECRET_FILE_ENV in pod.env:
         # The app read the mount, which holds what the provider read from Key Vault before the pod started.
         served = len(read_at) if app.mount else 0
     return WorkloadResult(

@@ -47,6 +47,11 @@ TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 #: Pods in this namespace are never mutated by the webhook.
 UNMUTATED_NAMESPACE = "kube-system"
 
+# --- The secret reader's environment (app/README.md) -------------------------------------------------------
+
+#: File mode: the path of the file the reader reads (a file under a CSI volume's mount path).
+SECRET_FILE_ENV = "SECRET_FILE"
+
 # --- Throttling (why the loop may retry every poll interval until its first read; reader.py) ----------------
 #
 # Key Vault: about 4,000 secret GETs per 10 s per vault, then 429 with Retry-After. A replica retrying every

@@ -476,6 +476,8 @@ AZURE_NATIVE_TYPE_TOKEN = re.compile(
 VAULT_URL_ENV = "KEY_VAULT_URL"
 VAULT_NAME_ENV = "KEY_VAULT_NAME"
 SECRET_NAME_ENV = "SECRET_NAME"
+#: File mode: the path of the file the reader reads (a file under a CSI volume's mount path).
+SECRET_FILE_ENV = "SECRET_FILE"
 
 # --- Image builds without ACR Tasks (2026-12) ---------------------------------------------------------------------
 #: The error code ACR answers an `az acr build` with on subscriptions that do not permit ACR Tasks, such as free-trial
