@@ -1,7 +1,8 @@
 """`python -m secret_reader`: check the environment, start the health server and poll loop; stop on signal.
 
-Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable), including
-a container the workload identity webhook did not inject: the app never falls back to another identity.
+Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad environment (one line on stderr naming the variable), including,
+when it reads Key Vault, a container the workload identity webhook did not inject: the app never falls back to
+another identity. With SECRET_FILE (file mode) it reads that file instead and needs no identity.
 The process takes SIGTERM/SIGINT itself, so it stops promptly as PID 1 in a container, where signals without a
 handler are ignored (Pod security: Kubernetes sends SIGTERM, then SIGKILL). It waits briefly for the poll loop
 to return, so the log shows the loop stopped, not only the process.
@@ -14,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from secret_reader.config import ConfigError, FileSettings, Settings, load_file_settings, load_settings
 from secret_reader.console import Console
@@ -56,15 +57,9 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         return _refuse(f"AZURE_AUTHORITY_HOST: {exc}")
     client = secret_client(settings, credential, console)
     poller = Poller(settings, client, context, console, health, stop)
-    thread = threading.Thread(target=poller.run, name="poller", daemon=True)
-    health.watch(thread)
-    try:
-        server = serve(settings.health_port, health)
-    except OSError as exc:
-        return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
-    _announce(console, settings, server.server_address[1])
-    thread.start()
-    return _run_until_signal(console, thread, stop)
+    return _serve_and_poll(
+        poller.run, settings.health_port, health, console, stop, lambda port: _announce(console, settings, port)
+    )
 
 
 def _file_mode(settings: FileSettings) -> int:
@@ -73,24 +68,35 @@ def _file_mode(settings: FileSettings) -> int:
     console = Console(sys.stdout)
     health = Health(settings.ready_window)
     poller = FilePoller(settings.path, settings.poll_interval, settings.reveal, console, health, stop)
-    thread = threading.Thread(target=poller.run, name="poller", daemon=True)
+
+    def announce(port: int) -> None:
+        console.log(
+            "INFO",
+            f"Starting in file mode: secret file {settings.path}, every {settings.poll_interval:g} s, "
+            f"value {'revealed' if settings.reveal else 'masked'}; health endpoints /readyz /livez on port {port}.",
+        )
+
+    return _serve_and_poll(poller.run, settings.health_port, health, console, stop, announce)
+
+
+def _serve_and_poll(
+    poll: Callable[[], None],
+    health_port: int,
+    health: Health,
+    console: Console,
+    stop: threading.Event,
+    announce: Callable[[int], None],
+) -> int:
+    """Both modes: the poll thread under /livez's watch, the health server, the start line; then wait for a stop
+    signal, stop the poll loop, exit 0 (or 2 when the health port cannot be had)."""
+    thread = threading.Thread(target=poll, name="poller", daemon=True)
     health.watch(thread)
     try:
-        server = serve(settings.health_port, health)
+        server = serve(health_port, health)
     except OSError as exc:
         return _refuse(f"HEALTH_PORT: cannot listen: {exc}")
-    console.log(
-        "INFO",
-        f"Starting in file mode: secret file {settings.path}, every {settings.poll_interval:g} s, "
-        f"value {'revealed' if settings.reveal else 'masked'}; "
-        f"health endpoints /readyz /livez on port {server.server_address[1]}.",
-    )
+    announce(server.server_address[1])
     thread.start()
-    return _run_until_signal(console, thread, stop)
-
-
-def _run_until_signal(console: Console, thread: threading.Thread, stop: threading.Event) -> int:
-    """Wait for SIGTERM/SIGINT, stop the poll loop, exit 0."""
     received = signal.sigwait(STOP_SIGNALS)
     console.log("INFO", f"Received {signal.Signals(received).name}; stopping.")
     stop.set()

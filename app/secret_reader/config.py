@@ -7,6 +7,9 @@ and a name that disagrees with the URL's host is rejected rather than silently i
 
 The workload identity the webhook injects is required too: the app authenticates with it alone, never with the
 node's identity, so a pod the webhook did not mutate stops at once and says why.
+
+File mode (`SECRET_FILE` set) reads a file the Secrets Store CSI driver keeps and needs none of the vault or identity
+variables; it wins when they are set too (a `both` workload's pods get `KEY_VAULT_URL` as well), and ignores them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ BACKOFF_CAP_SECONDS = 60.0
 READY_INTERVALS = 3
 #: ... or this many seconds, whichever is longer, so a tiny interval still leaves time for one request.
 READY_FLOOR_SECONDS = 1.0
+#: Longest POLL_INTERVAL_SECONDS: a day. Far longer waits overflow threading's timeouts (an OverflowError that
+#: would end the poll thread); a secret reader that looks less than once a day is a misconfiguration.
+MAX_POLL_INTERVAL_SECONDS = 86400.0
 
 
 class ConfigError(Exception):
@@ -84,8 +90,7 @@ class Settings:
 
     @property
     def ready_window(self) -> float:
-        """How old the last successful read may be for /readyz to answer 200."""
-        return max(READY_INTERVALS * self.poll_interval, READY_FLOOR_SECONDS)
+        return ready_window(self.poll_interval)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,12 @@ class FileSettings:
 
     @property
     def ready_window(self) -> float:
-        return max(READY_INTERVALS * self.poll_interval, READY_FLOOR_SECONDS)
+        return ready_window(self.poll_interval)
+
+
+def ready_window(poll_interval: float) -> float:
+    """How old the last successful read may be for /readyz to answer 200, in either mode."""
+    return max(READY_INTERVALS * poll_interval, READY_FLOOR_SECONDS)
 
 
 def _getter(environ: Mapping[str, str]) -> Callable[[str], str | None]:
@@ -262,6 +272,10 @@ def _interval(value: str | None) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise ConfigError(
             "POLL_INTERVAL_SECONDS", f"{_shown(value)} must be a positive number of seconds, e.g. 5 or 0.5"
+        )
+    if seconds > MAX_POLL_INTERVAL_SECONDS:
+        raise ConfigError(
+            "POLL_INTERVAL_SECONDS", f"{_shown(value)} is too long: at most {MAX_POLL_INTERVAL_SECONDS:g} s (a day)"
         )
     return seconds
 

@@ -13,8 +13,29 @@ from secret_reader.console import Console, mask, one_line
 from secret_reader.health import Health
 from secret_reader.reader import STOPPED_LINE
 
-#: Longest value the app reads from the file; a secret in Key Vault is at most 25 KiB.
+#: Longest file the app takes for a secret, in bytes; a secret in Key Vault is at most 25 KiB. A longer file is
+#: an error, never cut short (a cut value would show a wrong length and hide a change past the cut).
 MAX_BYTES = 25 * 1024
+
+
+class NotASecret(Exception):
+    """The file was read but cannot be the secret; the message says why without a byte of its content."""
+
+
+def read_secret(path: str) -> str:
+    """The file's text, or NotASecret when it is longer than MAX_BYTES or not UTF-8.
+
+    Decoding the bytes ourselves keeps UnicodeDecodeError's message (the offending byte and its position, that is
+    part of the secret) out of the log, in every mode.
+    """
+    with open(path, "rb") as file:
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise NotASecret(f"it is longer than {MAX_BYTES} bytes, more than a Key Vault secret can hold")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotASecret(f"it is not UTF-8 text ({len(data)} bytes)") from None
 
 
 class FilePoller:
@@ -36,14 +57,16 @@ class FilePoller:
         while not self._stop.is_set():
             self._health.beat(self._interval)
             try:
-                with open(self._path, encoding="utf-8") as file:
-                    value = file.read(MAX_BYTES)
-            except (OSError, UnicodeDecodeError) as exc:
+                value = read_secret(self._path)
+            except (OSError, NotASecret) as exc:
                 failures += 1
                 self._health.failed()
+                problem = (
+                    str(exc) if isinstance(exc, NotASecret) else f"{type(exc).__name__}: {one_line(str(exc), 300)}"
+                )
                 self._console.log(
                     "ERROR",
-                    f"Cannot read the secret file {self._path}: {type(exc).__name__}: {one_line(str(exc), 300)}. "
+                    f"Cannot read the secret file {self._path}: {problem}. "
                     f"Retrying in {self._interval:g} s (consecutive failure {failures}).",
                 )
             else:
