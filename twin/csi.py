@@ -47,8 +47,6 @@ PROVIDER_POD = Pod(facts.UNMUTATED_NAMESPACE, {"app": "secrets-store-provider-az
 VAULT_SUFFIX = urlsplit(facts.KEY_VAULT_RESOURCE).hostname or ""
 #: The API version the provider's Key Vault client sends (any 7.x is served the same).
 API_VERSION = "7.4"
-#: Re-exported for the modules that still import it from here (the fact itself is in facts.py).
-SECRET_FILE_ENV = facts.SECRET_FILE_ENV
 #: Lifetime of the token the kubelet hands the driver (the CSIDriver's tokenRequests set none: the default hour).
 CSI_TOKEN_LIFETIME = 3600.0
 
@@ -262,7 +260,7 @@ class SecretsStore:
         """Steps 1-2 of the module's docstring for one NodePublishVolume; raises ProviderError."""
         if spc.provider != facts.AZURE_PROVIDER:
             raise ProviderError(f"provider {spc.provider!r} is not registered on the node (only azure is)")
-        if spc.parameters.get(facts.SPC_USE_POD_IDENTITY, "false").strip().lower() not in ("", "false"):
+        if not facts.pod_identity_off(spc.parameters.get(facts.SPC_USE_POD_IDENTITY)):
             raise ProviderError('the twin serves workload identity only: usePodIdentity must be "false"')
         if not spc.vault_name:
             raise ProviderError("keyvaultName is not provided")

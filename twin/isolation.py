@@ -36,7 +36,6 @@ import requests
 from aks_workload_identity import facts
 from aks_workload_identity.files import objects_parameter
 from twin import csi
-from twin.csi import SECRET_FILE_ENV
 from twin.keyvault import Read
 from twin.model import SECRET_NAME_ENV, Declarations, Vault, Workload
 from twin.run import App, Twin
@@ -106,7 +105,7 @@ def prove(twin: Twin, timeout: float = 15.0, poll_interval: float = 0.5) -> Proo
 def _pair(
     twin: Twin, declarations: Declarations, a: Workload, b: Workload, timeout: float, poll_interval: float
 ) -> tuple[Attempt, Attempt]:
-    if SECRET_FILE_ENV in a.env and csi.volumes_of(declarations, a):
+    if facts.SECRET_FILE_ENV in a.env and csi.volumes_of(declarations, a):
         return _files_pair(twin, declarations, a, b)
     vault, secret_name = _owned(declarations, b)
     vault_url = vault.uri if vault else b.vault_url

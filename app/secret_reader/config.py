@@ -25,6 +25,7 @@ from secret_reader.facts import (
     CLIENT_ID_ANNOTATION,
     KNOWN_VAULT_SUFFIXES,
     PUBLIC_VAULT_SUFFIX,
+    SECRET_FILE_ENV,
     SECRET_NAME_RULE,
     SECRET_VERSION_RULE,
     UNMUTATED_NAMESPACE,
@@ -125,11 +126,11 @@ def _getter(environ: Mapping[str, str]) -> Callable[[str], str | None]:
 def load_file_settings(environ: Mapping[str, str]) -> FileSettings | None:
     """File mode's settings when SECRET_FILE is set (no vault or identity variable is needed then), else None."""
     get = _getter(environ)
-    path = get("SECRET_FILE")
+    path = get(SECRET_FILE_ENV)
     if path is None:
         return None
     if not path.startswith("/"):
-        raise ConfigError("SECRET_FILE", f"{_shown(path)} must be an absolute path, e.g. /mnt/secrets/db-password")
+        raise ConfigError(SECRET_FILE_ENV, f"{_shown(path)} must be an absolute path, e.g. /mnt/secrets/db-password")
     return FileSettings(
         path=path,
         poll_interval=_interval(get("POLL_INTERVAL_SECONDS")),

@@ -205,8 +205,8 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 
 #: A pool's VM size, zones, pods per node, OS disk type and subnet cannot change on an existing pool: AKS answers
 #: `PropertyChangeNotAllowed` (FACTS "Resizing a pool"); the supported way is a new pool, then deleting the old one,
-#: and a cluster may have several System-mode pools (Microsoft Learn, "Manage system node pools in AKS").
-IMMUTABLE_POOL_PROPERTIES = ("vmSize", "availabilityZones", "maxPods", "osDiskType", "vnetSubnetID")
+#: and a cluster may have several System-mode pools (Microsoft Learn, "Manage system node pools in AKS"). The list
+#: lives once, as the pools' name keepers: cluster.py, `rotation_keepers`.
 #: A Linux pool's name: 1-12 lowercase letters and digits, starting with a letter (Microsoft Learn, "Create node
 #: pools", naming rules; Windows pools allow 6).
 LINUX_POOL_NAME_RULE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -344,6 +344,17 @@ SPC_CLIENT_ID = "clientID"
 SPC_KEYVAULT_NAME = "keyvaultName"
 SPC_TENANT_ID = "tenantID"
 SPC_DEPRECATED_TENANT_ID = "tenantId"
+#: What Go's strconv.ParseBool reads as false: the provider's GetUsePodIdentity trims the value, takes a missing or
+#: empty one as false and parses the rest with it (Azure/secrets-store-csi-driver-provider-azure, pkg/provider/types).
+GO_FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
+
+
+def pod_identity_off(value: object) -> bool:
+    """Whether the provider reads a class's `usePodIdentity` as false: missing, empty or a Go false spelling. A Go
+    true spelling turns pod identity on; anything else (a boolean, an unparseable string) fails the mount."""
+    return value is None or (isinstance(value, str) and (value.strip() == "" or value.strip() in GO_FALSE))
+
+
 SPC_OBJECTS = "objects"
 #: An object's type for a Key Vault secret (`key` and `cert` are the others); each is written to a file named after
 #: its `objectAlias`, else its `objectName`. An empty objects array mounts nothing and succeeds.

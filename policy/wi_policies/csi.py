@@ -45,17 +45,6 @@ def _mounts(workload: PolicyResource) -> list[str]:
     return names
 
 
-#: What Go's strconv.ParseBool reads as false: the provider's GetUsePodIdentity trims the value, takes a missing or
-#: empty one as false and parses the rest with it (Azure/secrets-store-csi-driver-provider-azure, pkg/provider/types).
-_GO_FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
-
-
-def _pod_identity_off(value: Any) -> bool:
-    """Whether the provider reads `usePodIdentity` as false: missing, empty or a Go false spelling. A Go true spelling
-    turns pod identity on; anything else (a boolean, an unparseable string) fails the mount."""
-    return value is None or (isinstance(value, str) and (value.strip() == "" or value.strip() in _GO_FALSE))
-
-
 def _object_names(objects: str) -> list[str] | None:
     """The secrets' names (lowercase) in the `objects` parameter: YAML `array:` of YAML strings, each with
     `objectName` and `objectType`; None when the provider could not read it."""
@@ -97,7 +86,7 @@ def secret_provider_classes_use_the_pods_identity(args: StackValidationArgs, rep
             name, namespace = get(spc.props, "metadata", "name"), namespace_of(spc.props)
             label = f"SecretProviderClass '{namespace}/{name}'"
             use_pod_identity = get(parameters, facts.SPC_USE_POD_IDENTITY)
-            if not _pod_identity_off(use_pod_identity):
+            if not facts.pod_identity_off(use_pod_identity):
                 checks.report(
                     f"{label} sets {facts.SPC_USE_POD_IDENTITY}={use_pod_identity!r}: set it to the string "
                     '"false" (or leave it out) so the provider signs in with the workload identity (pod identity is '
