@@ -49,10 +49,11 @@ class VaultSettings(TypedDict):
 
 
 config = settings.load()
-# A workload with files needs the cluster's Secrets Store CSI driver add-on: refused on an existing cluster without it.
-needs_files = any(w.delivery != "sdk" for w in config.workloads)
+profile = resolve_profile(config.cluster)
+# A workload with files needs the Secrets Store CSI driver add-on (settings turned it on in the profile): refused on
+# an existing cluster without it.
 existing = (
-    read_existing_cluster(*config.existing_cluster, need_secrets_provider=needs_files)
+    read_existing_cluster(*config.existing_cluster, need_secrets_provider=profile["secrets_provider"])
     if config.existing_cluster
     else None
 )
@@ -79,24 +80,33 @@ images: dict[str, pulumi.Input[str]] = {}
 # Settings hold one builder per image: `acr` (ACR Tasks) or `local` (Docker here, as the deployer).
 builds = {(w.build, w.repository, w.builder) for w in config.workloads if w.build}
 if builds:
-    registry = ImageRegistry("app", ImageRegistryArgs(**common, sku=config.registry_sku))
+    local = sorted(repository for _, repository, builder in builds if builder == "local")
+    registry_args = ImageRegistryArgs(**common, sku=config.registry_sku)
+    if local:
+        # The deployer's AcrPush, once for every local build (one assignment per principal, role and scope), which
+        # each local AppImage once granted itself: the first one's grant is kept, under its old URN.
+        registry_args["deployer_push"] = True
+        registry_args["deployer_object_id"] = profile["deployer_object_id"]
+        registry_args["deployer_principal_type"] = profile["deployer_principal_type"]
+        registry_args["push_access_aliases"] = [
+            f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::wi:index:AppImage$"
+            f"azure-native:authorization:RoleAssignment::{settings.image_name(local[0])}-deployer-push"
+        ]
+    registry = ImageRegistry("app", registry_args)
     pull_registries["app"] = registry.registry_id
-    profile = resolve_profile(config.cluster)
     for context, repository, builder in sorted(builds):
-        image = AppImage(
-            repository.replace("/", "-"),
-            AppImageArgs(
-                registry_id=registry.registry_id,
-                registry_name=registry.registry_name,
-                login_server=registry.login_server,
-                context_dir=context,
-                repository=repository,
-                builder=builder,
-                deployer_object_id=profile["deployer_object_id"],
-                deployer_principal_type=profile["deployer_principal_type"],
-            ),
+        image_args = AppImageArgs(
+            registry_id=registry.registry_id,
+            registry_name=registry.registry_name,
+            login_server=registry.login_server,
+            context_dir=context,
+            repository=repository,
+            builder=builder,
         )
-        images[repository] = image.image_ref
+        if builder == "local" and registry.push_access_id is not None:
+            image_args["push_access_id"] = registry.push_access_id
+        # Settings refuse two builds whose images would share a name or a repository.
+        images[repository] = AppImage(settings.image_name(repository), image_args).image_ref
 
 cluster_args = AksOidcClusterArgs(**common, profile=config.cluster, acr_pull_registries=pull_registries)
 if existing:
@@ -172,7 +182,7 @@ kube_context = pulumi.Output.concat(
     cluster.cluster_name,
     # An Entra-only cluster's kubeconfig runs kubelogin, switched here to the Azure CLI's login.
     " && kubelogin convert-kubeconfig -l azurecli"
-    if (existing["entra"] if existing else resolve_profile(config.cluster)["entra_rbac"])
+    if (existing["entra"] if existing else profile["entra_rbac"])
     else "",
 )
 pulumi.export("resource_group", group.name)

@@ -22,7 +22,13 @@ import yaml
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from aks_workload_identity import facts
-from aks_workload_identity.cluster import ClusterProfile, MaintenanceWindow, NodePool, resolve_profile
+from aks_workload_identity.cluster import (
+    ClusterProfile,
+    MaintenanceWindow,
+    NodePool,
+    channels_refused,
+    resolve_profile,
+)
 from aks_workload_identity.files import DEFAULT_MOUNT_PATH, SECRET_VERSION_RULE, FilesOptions, go_duration_seconds
 from aks_workload_identity.image import BUILDERS
 from aks_workload_identity.pod import PROBE_DEFAULTS, SCRATCH_MOUNT_PATH, Probes
@@ -185,12 +191,15 @@ def load() -> Settings:
     )
     pull_registry_ids = tuple(r.each("pullRegistryIds", _REGISTRY_ID, "a list of container registry ARM ids"))
     network_policy = r.boolean("networkPolicy")
+    production = r.boolean("production")
+    workloads = _workloads(r, network_policy)
+    _secrets_provider(r, cluster, workloads)
     settings = Settings(
         location=location,
-        production=r.boolean("production"),
+        production=production,
         cluster=cluster,
         network_policy=network_policy,
-        workloads=_workloads(r, network_policy),
+        workloads=workloads,
         shared_vault=r.boolean("sharedVault"),
         existing_cluster=_existing_cluster(r),
         registry_sku=r.choice("registrySku", ("Basic", "Standard", "Premium")),
@@ -201,7 +210,6 @@ def load() -> Settings:
     )
     if settings.shared_vault:
         _shared_vault_rules(r, settings.workloads)
-    _secrets_provider(r, settings)
     if settings.existing_cluster and settings.vault_private:
         r.fail(
             "vaultPrivateEndpoint",
@@ -216,9 +224,10 @@ def load() -> Settings:
     return settings
 
 
-def _secrets_provider(r: _Reader, s: Settings) -> None:
+def _secrets_provider(r: _Reader, cluster: ClusterProfile, workloads: tuple[WorkloadSetting, ...]) -> None:
     """The Secrets Store CSI driver's add-on, on with rotation when any workload takes files (facts: Secrets Store
-    CSI driver): its poll interval is a positive Go duration, as the driver's flag reads it."""
+    CSI driver): its poll interval is a positive Go duration, as the driver's flag reads it. Decided here, once:
+    the program reads the profile's `secrets_provider` (also to require the add-on on an existing cluster)."""
     interval = r.raw("secretRotationPollInterval")
     seconds = go_duration_seconds(interval)
     if seconds is None or seconds <= 0:
@@ -228,9 +237,9 @@ def _secrets_provider(r: _Reader, s: Settings) -> None:
             "a positive Go duration, as the CSI driver reads it: numbers with units ns, us, ms, s, m, h, e.g. 2m, "
             "90s or 1m30s",
         )
-    if any(w.delivery != "sdk" for w in s.workloads):
-        s.cluster["secrets_provider"] = True
-        s.cluster["secret_rotation_poll_interval"] = interval
+    if any(w.delivery != "sdk" for w in workloads):
+        cluster["secrets_provider"] = True
+        cluster["secret_rotation_poll_interval"] = interval
 
 
 def _undeclared_keys(r: _Reader, schema: dict[str, dict[str, Any]]) -> None:
@@ -272,11 +281,8 @@ def _value_from_keys(workloads: Any) -> set[str]:
 
 def _refused_by_aks(r: _Reader, tier: str, upgrade_channel: str, os_channel: str, version: str) -> None:
     """Combinations of valid values that AKS refuses at deploy time (facts: upgrade channels, long-term support)."""
-    if (
-        upgrade_channel == facts.NODE_IMAGE_UPGRADE_CHANNEL
-        and os_channel in _NODE_OS_CHANNELS
-        and os_channel != facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE
-    ):
+    # An unknown node OS channel has its own problem already.
+    if os_channel in _NODE_OS_CHANNELS and channels_refused(upgrade_channel, os_channel):
         r.fail(
             "nodeOsUpgradeChannel",
             os_channel,
@@ -384,7 +390,7 @@ def _workloads(r: _Reader, network_policy: bool) -> tuple[WorkloadSetting, ...]:
         if workload:
             workloads.append(workload)
     _cross_workload_rules(r, workloads)
-    _one_builder_per_image(r, workloads)
+    _one_build_per_image(r, workloads)
     return tuple(workloads)
 
 
@@ -617,18 +623,40 @@ def _image(r: _Reader, at: str, raw: Any, name: str) -> tuple[str | None, str, s
     return str(build), str(repository), None, str(builder)
 
 
-def _one_builder_per_image(r: _Reader, workloads: list[WorkloadSetting]) -> None:
-    """Workloads that share a build (context and repository) share its image, so they name the same builder."""
-    first: dict[tuple[str, str], tuple[int, str]] = {}
+def image_name(repository: str) -> str:
+    """The logical name of the AppImage that builds `repository` (a Pulumi name: no `/`)."""
+    return repository.replace("/", "-")
+
+
+def _one_build_per_image(r: _Reader, workloads: list[WorkloadSetting]) -> None:
+    """Workloads that share a repository share its one build: the same context and the same builder. Two
+    repositories may not give their AppImages the same name (`team/app` beside `team-app`)."""
+    first: dict[str, tuple[int, str, str]] = {}
+    names: dict[str, tuple[int, str]] = {}
     for i, w in enumerate(workloads):
         if w.build is None:
             continue
-        j, builder = first.setdefault((w.build, w.repository), (i, w.builder))
-        if builder != w.builder:
+        j, build, builder = first.setdefault(w.repository, (i, w.build, w.builder))
+        if build != w.build:
+            r.fail(
+                f"workloads[{i}].image.build",
+                w.build,
+                f"{build} like workloads[{j}], which builds repository {w.repository} from it: a repository holds "
+                "one build, so give this one a repository of its own",
+            )
+        elif builder != w.builder:
             r.fail(
                 f"workloads[{i}].image.builder",
                 w.builder,
                 f"{builder} like workloads[{j}], which builds the same image ({w.build} as {w.repository})",
+            )
+        k, repository = names.setdefault(image_name(w.repository), (i, w.repository))
+        if repository != w.repository:
+            r.fail(
+                f"workloads[{i}].image.repository",
+                w.repository,
+                f"a repository whose name, with / as -, differs from workloads[{k}]'s {repository}: both would build "
+                f"as image {image_name(w.repository)}",
             )
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from conftest import AGENT_POOL, CLUSTER, K8S_PROVIDER, RANDOM_STRING, ROLE_ASSIGNMENT, named
 
+import settings
 from aks_workload_identity import (
     AksOidcCluster,
     AksOidcClusterArgs,
@@ -20,7 +21,13 @@ from aks_workload_identity import (
     facts,
     read_existing_cluster,
 )
-from aks_workload_identity.cluster import ACCESS_POLL_SECONDS, ACCESS_POLLS, AWAIT_ACCESS_SCRIPT, unattended_kubeconfig
+from aks_workload_identity.cluster import (
+    ACCESS_POLL_SECONDS,
+    ACCESS_POLLS,
+    AWAIT_ACCESS_SCRIPT,
+    channels_refused,
+    unattended_kubeconfig,
+)
 from twin.mocks import DEPLOYER_OBJECT_ID, run
 
 REGISTRIES = {
@@ -165,8 +172,8 @@ def test_the_cluster_never_sends_its_pool_list_again_and_nothing_replaces_it():
     ],
 )
 def test_a_pool_change_aks_refuses_in_place_renames_both_pools_and_keeps_the_cluster(change):
-    """A new VM size, OS disk type, zones or pods per node (facts: IMMUTABLE_POOL_PROPERTIES) changes a pool's
-    name suffix, so a new pool is created; the cluster's registration stays as it was."""
+    """A new VM size, OS disk type, zones or pods per node (facts: Resizing a pool; `rotation_keepers`) changes a
+    pool's name suffix, so a new pool is created; the cluster's registration stays as it was."""
     before = build(ClusterProfile(user_pool=NodePool()))
     after = build(ClusterProfile(user_pool=NodePool(), **change))
     assert after.one(CLUSTER).inputs == before.one(CLUSTER).inputs
@@ -403,6 +410,44 @@ def test_versions_are_ignored_exactly_when_the_upgrade_channel_moves_them(channe
     assert ("kubernetesVersion" in program.one(CLUSTER).ignore_changes) is moves_versions
     for role in ("system", "user"):
         assert ("orchestratorVersion" in pool(program, role).ignore_changes) is moves_versions
+
+
+@pytest.mark.parametrize(
+    ("channel", "pinned"),
+    [("patch", False), ("stable", False), ("rapid", False), ("none", True), ("node-image", True)],
+)
+def test_pools_follow_the_profiles_version_exactly_when_the_stack_moves_versions(channel, pinned):
+    """With `none` or `node-image` a version change must reach the nodes too, not only the control plane."""
+    program = build(ClusterProfile(upgrade_channel=channel, user_pool=NodePool(), kubernetes_version="1.33"))
+    for role in ("system", "user"):
+        assert pool(program, role).inputs.get("orchestratorVersion") == ("1.33" if pinned else None), role
+    # Without a version the region's default applies, to the pools as to the control plane.
+    unset = build(ClusterProfile(upgrade_channel=channel, user_pool=NodePool()))
+    for role in ("system", "user"):
+        assert "orchestratorVersion" not in pool(unset, role).inputs, role
+
+
+def test_pool_name_keepers_are_the_settings_aks_cannot_change_in_place():
+    program = build(ClusterProfile(user_pool=NodePool(vm_size="Standard_D8ds_v5"), zones=["1", "2"], max_pods=50))
+    assert named(program, RANDOM_STRING, "c-user-pool-suffix").inputs["keepers"] == {
+        "vm_size": "Standard_D8ds_v5",
+        "zones": "1,2",
+        "max_pods": "50",
+        "os_disk_type": "Ephemeral",
+    }
+
+
+def test_the_settings_and_the_component_refuse_the_same_channel_pairs():
+    """One rule (`channels_refused`), asked by both: settings before anything is declared, the component when used
+    alone."""
+    channels = ("none", "patch", "stable", "rapid", "node-image")
+    os_channels = ("None", "Unmanaged", "NodeImage", "SecurityPatch")
+    for channel in channels:
+        for os_channel in os_channels:
+            refused = channel == "node-image" and os_channel != "NodeImage"
+            assert channels_refused(channel, os_channel) is refused, (channel, os_channel)
+    # The settings ask the same function, not a copy of the rule.
+    assert settings.channels_refused is channels_refused
 
 
 def test_a_pools_node_count_is_ignored_exactly_when_the_autoscaler_owns_it():

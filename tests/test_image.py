@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pulumi
@@ -86,22 +87,27 @@ def test_build_imports_the_pinned_base_then_builds_and_prints_the_digest(context
         f"az acr import {registry} --source docker.io/library/python@{digest} "
         "--image library/python:3.11.14-slim-bookworm --force >&2",
         'log="$(mktemp)"',
-        'if ! az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
-        f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" >"$log" 2>&1; then',
-        f'  if grep -q TasksOperationsNotAllowed "$log"; then echo "{TASKS_REFUSED}" >&2; else cat "$log" >&2; fi',
-        '  rm -f "$log"',
+        'status="$(mktemp)"',
+        '{ if az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
+        f'--build-arg "BASE=$LOGIN_SERVER/library/python@{digest}" "$CONTEXT" 2>&1; '
+        'then code=0; else code=$?; fi; echo "$code" >"$status"; } | tee "$log" >&2',
+        'if [ "$(cat "$status")" != 0 ]; then',
+        f'  if grep -q TasksOperationsNotAllowed "$log"; then echo "{TASKS_REFUSED}" >&2; fi',
+        '  rm -f "$log" "$status"',
         "  exit 1",
         "fi",
-        'cat "$log" >&2',
-        'rm -f "$log"',
+        'rm -f "$log" "$status"',
         f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',
     ]
     # The ACR builder alone: no local build, no push grant, no registry token.
     assert program.of_type(DOCKER_IMAGE) == [] and program.of_type(ROLE_ASSIGNMENT) == [] and program.invokes == []
 
 
+PUSH_ACCESS_ID = f"{REGISTRY_ID}/providers/Microsoft.Authorization/roleAssignments/push"
+
+
 def test_local_builder_builds_here_pushes_with_a_registry_token_and_runs_by_digest(context):
-    program = build(str(context), repository="orders", builder="local")
+    program = build(str(context), repository="orders", builder="local", push_access_id=PUSH_ACCESS_ID)
     tag = context_hash(context)[:TAG_LENGTH]
     image = program.one(DOCKER_IMAGE)
     assert image.name == "app-build" and image.parent == program.one("wi:index:AppImage").urn
@@ -135,33 +141,68 @@ def test_local_builder_builds_here_pushes_with_a_registry_token_and_runs_by_dige
     assert ACR_TOKEN not in repr(program.exports)
 
 
-def test_local_builder_grants_the_deployer_acr_push_before_it_pushes(context):
-    program = build(str(context), builder="local")
+def test_local_builder_grants_nothing_itself_and_needs_the_registrys_push_access(context):
+    """The deployer's AcrPush is the registry's, once (ARM allows one per principal, role and scope)."""
+    program = build(str(context), builder="local", push_access_id=PUSH_ACCESS_ID)
+    assert program.of_type(ROLE_ASSIGNMENT) == []
+    with pytest.raises(Exception, match=re.escape("builder 'local' needs push_access_id")):
+        build(str(context), builder="local")
+
+
+def two_local_builds(context: Path, **extra: str) -> Program:
+    """One registry granting the deployer AcrPush, and two repositories built locally in it."""
+
+    def program() -> None:
+        registry = ImageRegistry("app", ImageRegistryArgs(resource_group_name="rg", location="eastus", **extra))
+        assert registry.push_access_id is not None
+        for repository in ("orders", "billing"):
+            args = AppImageArgs(
+                registry_id=registry.registry_id,
+                registry_name=registry.registry_name,
+                login_server=registry.login_server,
+                context_dir=str(context),
+                repository=repository,
+                builder="local",
+                push_access_id=registry.push_access_id,
+            )
+            pulumi.export(repository, AppImage(repository, args).image_ref)
+
+    return run(program)
+
+
+def test_two_local_builds_share_one_acr_push_grant_and_each_push_waits_for_it(context):
+    program = two_local_builds(context, deployer_push=True)
+    # One grant: a second with the same principal, role and scope would be refused (RoleAssignmentExists).
     (grant,) = program.of_type(ROLE_ASSIGNMENT)
+    assert grant.parent == program.one("wi:index:ImageRegistry").urn
     assert {k: grant.inputs[k] for k in ("principalId", "principalType", "roleDefinitionId", "scope")} == {
         # Who runs `pulumi up`, as Azure signs them in.
         "principalId": DEPLOYER_OBJECT_ID,
         "principalType": "User",
         "roleDefinitionId": facts.role_definition_id(SUBSCRIPTION_ID, facts.ACR_PUSH),
-        "scope": REGISTRY_ID,
+        "scope": program.one(REGISTRY).outputs["id"],
     }
-    assert grant.urn in program.one(DOCKER_IMAGE).dependencies
+    # Each push signs in with a token asked for only once the grant exists.
+    images = program.of_type(DOCKER_IMAGE)
+    assert len(images) == 2
+    for image in images:
+        assert grant.urn in image.dependencies, image.name
 
 
-def test_local_builder_grants_a_named_deployer_without_asking_azure(context):
+def test_registry_grants_a_named_deployer_without_asking_azure(context):
     deployer = "11111111-2222-4333-8444-555555555555"
-    program = build(
-        str(context), builder="local", deployer_object_id=deployer, deployer_principal_type="ServicePrincipal"
+    program = two_local_builds(
+        context, deployer_push=True, deployer_object_id=deployer, deployer_principal_type="ServicePrincipal"
     )
     (grant,) = program.of_type(ROLE_ASSIGNMENT)
     assert (grant.inputs["principalId"], grant.inputs["principalType"]) == (deployer, "ServicePrincipal")
-    assert [i.token for i in program.invokes] == ["command:local:run"]
+    assert {i.token for i in program.invokes} == {"command:local:run"}
 
 
 def test_local_build_is_tagged_anew_when_the_context_changes(context):
-    before = build(str(context), builder="local").one(DOCKER_IMAGE).inputs["tags"]
+    before = build(str(context), builder="local", push_access_id=PUSH_ACCESS_ID).one(DOCKER_IMAGE).inputs["tags"]
     (context / "pkg" / "main.py").write_text("print('bye')\n")
-    after = build(str(context), builder="local").one(DOCKER_IMAGE).inputs["tags"]
+    after = build(str(context), builder="local", push_access_id=PUSH_ACCESS_ID).one(DOCKER_IMAGE).inputs["tags"]
     assert before != after and after == [f"reg1.azurecr.io/secret-reader:{context_hash(context)[:TAG_LENGTH]}"]
 
 
@@ -203,10 +244,11 @@ def test_every_pinned_base_is_imported_and_passed_to_the_build(tmp_path):
     assert lines[2].endswith(
         f"--source docker.io/library/python@{digests[1]} --image library/python:{untagged} --force >&2"
     )
-    assert lines[4] == (
-        'if ! az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
+    assert lines[5] == (
+        '{ if az acr build --subscription "$SUBSCRIPTION" --registry "$REGISTRY" --image "$IMAGE" '
         f'--build-arg "BUILDER=$LOGIN_SERVER/dotnet/sdk@{digests[0]}" '
-        f'--build-arg "RUNTIME=$LOGIN_SERVER/library/python@{digests[1]}" "$CONTEXT" >"$log" 2>&1; then'
+        f'--build-arg "RUNTIME=$LOGIN_SERVER/library/python@{digests[1]}" "$CONTEXT" 2>&1; '
+        'then code=0; else code=$?; fi; echo "$code" >"$status"; } | tee "$log" >&2'
     )
 
 
@@ -255,6 +297,35 @@ def test_build_script_runs_as_a_shell_script_and_prints_only_the_digest(context,
     assert f"BASE=reg.azurecr.io/library/python@sha256:{'c' * 64}" in calls[2]
 
 
+def test_the_build_log_streams_while_az_acr_build_runs(context, tmp_path_factory):
+    """A build of minutes shows its steps as they happen, not all at the end."""
+    bin_dir = tmp_path_factory.mktemp("bin")
+    go_on = bin_dir / "go-on"
+    on_build = f'echo "Step 1/9 : FROM python"; while [ ! -e {go_on} ]; do sleep 0.05; done; echo "Step 2/9"'
+    run_build_script(context, bin_dir, "true")  # writes the stand-in az
+    (bin_dir / "az").write_text(
+        (bin_dir / "az").read_text().replace('"acr build"*) true ;;', f'"acr build"*) {on_build} ;;')
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SUBSCRIPTION": "s1", "REGISTRY": "reg"}
+    env |= {"LOGIN_SERVER": "reg.azurecr.io", "IMAGE": "app:1", "CONTEXT": str(context)}
+    script = build_script(base_images(context))
+    process = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Should the log not stream, the build is let go on after 5 s, and the test fails.
+    watchdog = threading.Timer(5, go_on.write_text, ["watchdog"])
+    watchdog.start()
+    try:
+        assert process.stderr is not None
+        seen = [process.stderr.readline(), process.stderr.readline()]
+        streamed = not go_on.exists()
+        go_on.write_text("test")
+        out, rest = process.communicate(timeout=10)
+    finally:
+        watchdog.cancel()
+    assert seen == ["import log line\n", "Step 1/9 : FROM python\n"]
+    assert streamed, "the build's first line came only after the build went on"
+    assert (process.returncode, out, rest) == (0, f"sha256:{'d' * 64}\n", "Step 2/9\n")
+
+
 #: What the Azure CLI prints when the subscription refuses ACR Tasks (a free-trial or free-credit offer).
 TASKS_REFUSED_BY_AZURE = """\
 Packing source code into tar to upload...
@@ -271,8 +342,8 @@ def test_a_subscription_without_acr_tasks_ends_the_build_with_one_line_saying_wh
     (bin_dir / "refusal").write_text(TASKS_REFUSED_BY_AZURE + "\n")
     result, calls = run_build_script(context, bin_dir, f"cat {bin_dir / 'refusal'} >&2; exit 1")
     assert result.returncode == 1
-    # The import's own line, then one line: none of the Azure CLI's refusal.
-    assert result.stderr == f"import log line\n{TASKS_REFUSED}\n"
+    # The import's own line, the Azure CLI's refusal as it streamed, then the one line saying what to do.
+    assert result.stderr == f"import log line\n{TASKS_REFUSED_BY_AZURE}\n{TASKS_REFUSED}\n"
     assert "builder: local" in TASKS_REFUSED and "\n" not in TASKS_REFUSED
     assert result.stdout == ""
     # Nothing after the refused build: no digest is read.
@@ -426,7 +497,10 @@ def test_registry_is_private_with_a_valid_name_from_prefix_and_suffix():
 
 
 def test_registry_sku_defaults_to_basic():
-    assert registry().one(REGISTRY).inputs["sku"] == {"name": "Basic"}
+    program = registry()
+    assert program.one(REGISTRY).inputs["sku"] == {"name": "Basic"}
+    # No local build, no deployer grant.
+    assert program.of_type(ROLE_ASSIGNMENT) == []
 
 
 @pytest.mark.parametrize(

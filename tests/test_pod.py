@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
@@ -454,9 +456,37 @@ def test_any_image_runs_its_own_command_and_without_probes_is_ready_once_mounted
         ({"delivery": "files", "files": {"versions": {"db-password": "v1"}}}, "must be 32 hex digits"),
     ],
 )
-def test_a_workload_refuses_what_the_driver_could_not_serve(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        run(lambda: Workload("orders", orders_args(**overrides)))
+def test_a_workload_refuses_what_the_driver_could_not_serve_and_declares_nothing(overrides, message):
+    refused: list[str] = []
+
+    def program() -> None:
+        try:
+            Workload("orders", orders_args(**overrides))
+        except ValueError as error:
+            refused.append(str(error))
+
+    declared = run(program)
+    assert len(refused) == 1 and re.search(message, refused[0])
+    # Checked before the component registers: no identity, vault or credential left half-declared.
+    assert [r.type for r in declared.resources if r.type != "pulumi:pulumi:Stack"] == []
+
+
+def test_the_class_name_output_carries_the_class_so_what_takes_it_waits_for_it():
+    def program() -> None:
+        workload = Workload("orders", orders_args(delivery="files"))
+        random.RandomString("consumer", length=4, keepers={"class": workload.secret_provider_class})
+        pulumi.export("class", workload.secret_provider_class)
+
+    declared = run(program)
+    assert declared.exports["class"] == "orders-files"
+    consumer = next(r for r in declared.of_type(RANDOM_STRING_TYPE) if r.name == "consumer")
+    assert declared.one(SPC).urn in consumer.dependencies
+    # The pods' mount takes the same name.
+    volumes = pod_template(declared)["spec"]["volumes"]
+    assert {"secretProviderClass": "orders-files"} in [v["csi"]["volumeAttributes"] for v in volumes if "csi" in v]
+
+
+RANDOM_STRING_TYPE = "random:index/randomString:RandomString"
 
 
 def test_go_durations_read_as_the_driver_reads_them():

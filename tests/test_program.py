@@ -32,7 +32,7 @@ from conftest import (
 )
 
 from aks_workload_identity import facts
-from twin.mocks import PROJECT_DIR, SUBSCRIPTION_ID, run_program
+from twin.mocks import PROJECT, PROJECT_DIR, SUBSCRIPTION_ID, run_program
 
 PROJECT_FILES = {stack: PROJECT_DIR / f"Pulumi.{stack}.yaml" for stack in ("dev", "prod", "byo")}
 WORKLOADS = "aks-workload-identity:workloads"
@@ -308,6 +308,33 @@ def test_a_workload_built_locally_runs_the_pushed_image_by_digest():
     expected = f"{login_server}/reader@{image.outputs['digest']}"
     assert pod_template(program)["spec"]["containers"][0]["image"] == expected
     assert image.inputs["tags"][0].startswith(f"{login_server}/reader:")
+
+
+def test_two_repositories_built_locally_share_one_acr_push_grant_on_the_registry():
+    """ARM allows one assignment per principal, role and scope: a grant per image would be refused the second time,
+    and removing one image would take away the grant the other needs."""
+    other = {**_reader({"build": "app", "repository": "team/billing", "builder": "local"}), "name": "billing"}
+    other |= {"namespace": "billing"}
+    program = run_program({"workloads": json.dumps([_reader({"build": "app", "builder": "local"}), other])})
+    push = [g for g in program.of_type(ROLE_ASSIGNMENT) if g.inputs["roleDefinitionId"].endswith(facts.ACR_PUSH)]
+    (grant,) = push
+    registry = program.one("wi:index:ImageRegistry")
+    assert (grant.name, grant.parent, grant.inputs["scope"]) == (
+        "app-deployer-push",
+        registry.urn,
+        program.one(REGISTRY).outputs["id"],
+    )
+    images = program.of_type("docker-build:index:Image")
+    assert sorted(i.name for i in images) == ["reader-build", "team-billing-build"]
+    for image in images:
+        assert grant.urn in image.dependencies, image.name
+    # The grant the first local image used to declare for itself is the one kept (no second assignment).
+    assert grant.aliases[0] == (
+        {
+            "urn": f"urn:pulumi:dev::{PROJECT}::wi:index:AppImage$azure-native:authorization:RoleAssignment::"
+            "reader-deployer-push"
+        }
+    )
 
 
 @pytest.mark.parametrize(

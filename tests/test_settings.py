@@ -860,6 +860,21 @@ def test_a_files_workload_turns_the_driver_add_on_on_with_its_poll_interval():
     assert "secrets_provider" not in sdk.cluster
 
 
+def test_the_driver_add_on_is_decided_while_the_settings_are_built_not_after(monkeypatch):
+    """Settings is frozen: the profile it is built with already says whether the add-on is on."""
+    built: list[dict] = []
+    original = settings.Settings
+
+    def capture(**fields):
+        built.append(dict(fields["cluster"]))
+        return original(**fields)
+
+    monkeypatch.setattr(settings, "Settings", capture)
+    loaded = load(workloads(files_reader()))
+    assert built[0].get("secrets_provider") is True
+    assert dict(loaded.cluster) == built[0]
+
+
 def test_files_settings_reach_the_workload_as_given():
     version = "0123456789ABCDEF0123456789abcdef"
     entry = files_reader(
@@ -979,3 +994,39 @@ def test_files_on_an_existing_cluster_without_the_add_on_is_refused_with_the_com
                 "existingClusterName": "aks1",
             }
         )
+
+
+# --- one build per repository, one image name per build ------------------------------------------------------------
+
+
+def test_a_repository_built_from_two_contexts_is_refused():
+    # Another context (here the same directory written otherwise, the only other one holding a Dockerfile).
+    other = {
+        **reader(name="other", namespace="other", serviceAccounts=["other"]),
+        "image": {"build": "./app", "repository": "shared"},
+    }
+    assert problems(workloads(reader(image={"build": "app", "repository": "shared"}), other)) == [
+        f"{PROJECT}:workloads[1].image.build = './app': must be app like workloads[0], which builds repository shared "
+        "from it: a repository holds one build, so give this one a repository of its own"
+    ]
+
+
+def test_repositories_whose_image_names_collide_are_refused():
+    other = {
+        **reader(name="other", namespace="other", serviceAccounts=["other"]),
+        "image": {"build": "app", "repository": "team-app"},
+    }
+    assert problems(workloads(reader(image={"build": "app", "repository": "team/app"}), other)) == [
+        f"{PROJECT}:workloads[1].image.repository = 'team-app': must be a repository whose name, with / as -, differs "
+        "from workloads[0]'s team/app: both would build as image team-app"
+    ]
+
+
+def test_one_repository_shared_by_two_workloads_from_one_context_is_one_build():
+    other = {
+        **reader(name="other", namespace="other", serviceAccounts=["other"]),
+        "image": {"build": "app", "repository": "team/app"},
+    }
+    loaded = load(workloads(reader(image={"build": "app", "repository": "team/app"}), other))
+    assert {(w.build, w.repository) for w in loaded.workloads} == {("app", "team/app")}
+    assert settings.image_name("team/app") == "team-app"

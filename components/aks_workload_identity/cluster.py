@@ -55,7 +55,8 @@ class ClusterProfile(TypedDict):
     kubernetes_version: NotRequired[pulumi.Input[str]]
     """AKS version such as `1.33`; by default the region's default. With an upgrade channel that moves versions
     (`patch`, `stable`, `rapid`) AKS owns the version after creation and a change here is not sent; with `none` or
-    `node-image` a change upgrades in place."""
+    `node-image` the profile's pools are pinned to it too, and a change upgrades the control plane, then those
+    pools, in place (not the bootstrap pool: the cluster's pool list is ignored after creation)."""
     tier: NotRequired[pulumi.Input[str]]
     """`Free` (the default), `Standard` (uptime SLA, billed) or `Premium` (with AKS long-term support, which AKS
     requires with it). Changes in place."""
@@ -386,8 +387,10 @@ class AksOidcCluster(pulumi.ComponentResource):
             )
 
         # The inline pool list is what AKS creates the cluster with, and nothing more: an existing cluster refuses a
-        # pool added to it and ignores one left out (facts: BOOTSTRAP_POOL_NAME). So the list is ignored after
-        # creation, which also keeps it from ever naming a pool that rotated away.
+        # pool added to it and ignores one left out (facts: BOOTSTRAP_POOL_NAME). So changes to the list are ignored
+        # after creation. Ignoring does not keep it from naming a pool that rotated away: a refresh copies the live
+        # pools into the stored list and the next update sends that list back, which AKS refuses once one of those
+        # pools is gone. Deploying with `pulumi up --refresh` reads the list as it is right before the update.
         ignored = ["agentPoolProfiles"]
         if versions_move:
             ignored.append("kubernetesVersion")
@@ -461,19 +464,14 @@ class AksOidcCluster(pulumi.ComponentResource):
         node_pools: list[pulumi.Resource] = []
         for role, prefix, mode, pool in pools:
             settings = _pool(_pool_settings(pool), profile["zones"], profile["max_pods"], node_subnet_id)
-            # A new name whenever AKS could not change the pool in place (facts: IMMUTABLE_POOL_PROPERTIES), so the
-            # new pool exists before the old one goes.
+            # A new name whenever AKS could not change the pool in place, so the new pool exists before the old
+            # one goes.
             suffix = random.RandomString(
                 f"{name}-{role}-pool-suffix",
                 length=POOL_SUFFIX_LENGTH,
                 special=False,
                 upper=False,
-                keepers={
-                    "vm_size": settings["vm_size"],
-                    "zones": ",".join(profile["zones"]),
-                    "max_pods": str(profile["max_pods"]),
-                    "os_disk_type": settings["os_disk_type"].value,
-                },
+                keepers=rotation_keepers(settings),
                 opts=child,
             )
             # What the platform moves after creation (facts: VERSION_MOVING_UPGRADE_CHANNELS, Autoscaled pools).
@@ -487,6 +485,8 @@ class AksOidcCluster(pulumi.ComponentResource):
                 agent_pool_name=pulumi.Output.concat(prefix, suffix.result),
                 mode=mode,
                 **settings,
+                # The nodes follow the control plane's version where the stack, not AKS, moves it.
+                orchestrator_version=None if versions_move else profile.get("kubernetes_version"),
                 # With a user pool, only critical add-ons run on the system pool (facts: node pools).
                 node_taints=(
                     [facts.CRITICAL_ADDONS_ONLY_TAINT]
@@ -686,6 +686,19 @@ class _PoolSettings(TypedDict):
     vnet_subnet_id: pulumi.Input[str] | None
 
 
+def rotation_keepers(pool: _PoolSettings) -> dict[str, pulumi.Input[str]]:
+    """The settings AKS cannot change on an existing pool (facts: Resizing a pool), as the keepers of the pool's
+    name suffix, so a change to any of them names a new pool: VM size, zones, pods per node, OS disk type. The one
+    list of them. The subnet, which AKS cannot change either, is not one: a new pool would not help, because a
+    cluster's nodes cannot leave the network it was created with (a new node subnet means a new stack)."""
+    return {
+        "vm_size": pool["vm_size"],
+        "zones": ",".join(pool["availability_zones"] or []),
+        "max_pods": str(pool["max_pods"]),
+        "os_disk_type": pool["os_disk_type"].value,
+    }
+
+
 #: A pool's name is its role's prefix and this many random lowercase letters and digits: `sys` + 6 and `user` + 6 stay
 #: within a Linux pool name's 12 characters (facts: LINUX_POOL_NAME_RULE).
 POOL_SUFFIX_LENGTH = 6
@@ -734,10 +747,19 @@ def _support_plan(tier: str) -> str:
     return facts.LTS_SUPPORT_PLAN if tier == facts.PREMIUM_TIER else facts.STANDARD_SUPPORT_PLAN
 
 
+def channels_refused(upgrade_channel: str, node_os_upgrade_channel: str) -> bool:
+    """The one channel combination AKS refuses: any node OS channel but `NodeImage` with the cluster channel
+    `node-image` (facts: NODE_IMAGE_UPGRADE_CHANNEL). The settings and the component both ask this."""
+    return (
+        upgrade_channel == facts.NODE_IMAGE_UPGRADE_CHANNEL
+        and node_os_upgrade_channel != facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE
+    )
+
+
 def _check_channels(profile: ResolvedProfile) -> None:
-    """Refuses the channel combination AKS refuses (facts: NODE_IMAGE_UPGRADE_CHANNEL), before anything exists."""
+    """Refuses the channel combination AKS refuses, before anything exists."""
     channel, os_channel = profile["upgrade_channel"], profile["node_os_upgrade_channel"]
-    if channel == facts.NODE_IMAGE_UPGRADE_CHANNEL and os_channel != facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE:
+    if channels_refused(channel, os_channel):
         raise ValueError(
             f"node_os_upgrade_channel {os_channel!r} with upgrade_channel {channel!r}: AKS accepts only "
             f"{facts.NODE_OS_CHANNEL_WITH_NODE_IMAGE!r} with that cluster channel"

@@ -10,10 +10,8 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker_build as docker_build
 from docker.utils.build import exclude_paths
-from pulumi_azure_native import authorization
 
 from aks_workload_identity import facts
-from aks_workload_identity.roles import assign_role
 
 #: Characters of the content hash used as the image tag.
 TAG_LENGTH = 16
@@ -51,11 +49,10 @@ class AppImageArgs(TypedDict):
     builder: NotRequired[str]
     """`acr` (default): `az acr build` in the registry, no Docker needed; refused on free-trial and free-credit
     subscriptions. `local`: Docker on the deploying machine (pulumi-docker-build), pushing to the registry with the
-    deployer's own Entra ID sign-in, for which the deployer is granted AcrPush on the registry."""
-    deployer_object_id: NotRequired[pulumi.Input[str]]
-    """`local` only: the Entra object id of who runs `pulumi up`; default, the signed-in principal's."""
-    deployer_principal_type: NotRequired[pulumi.Input[str]]
-    """`local` only: `User` (default) or `ServicePrincipal`."""
+    deployer's own Entra ID sign-in, which needs `push_access_id`."""
+    push_access_id: NotRequired[pulumi.Input[str]]
+    """`local` only, and required there: the ARM id of the deployer's AcrPush assignment on the registry (an
+    `ImageRegistry`'s with `deployer_push`), which the push waits for. One per registry, however many images."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +87,15 @@ class AppImage(pulumi.ComponentResource):
     """`<login server>/<repository>@sha256:<digest>`, known once the image is pushed."""
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wi:index:AppImage", name, None, opts)
         context_dir = args.get("context_dir", "app")
         repository = args.get("repository", "secret-reader")
         builder = args.get("builder", "acr")
         if builder not in BUILDERS:
             raise ValueError(f"builder {builder!r}: must be one of {', '.join(BUILDERS)}")
+        push_access = args.get("push_access_id")
+        if builder == "local" and push_access is None:
+            raise ValueError("builder 'local' needs push_access_id: the deployer's AcrPush assignment on the registry")
+        super().__init__("wi:index:AppImage", name, None, opts)
         context = Path(context_dir)
         tag = context_hash(context)[:TAG_LENGTH]
         subscription = pulumi.Output.from_input(args["registry_id"]).apply(lambda i: i.split("/")[2])
@@ -115,34 +115,31 @@ class AppImage(pulumi.ComponentResource):
             )
             digest = build.stdout.apply(_digest)
         else:
-            digest = self._local_build(name, args, context_dir, f"{repository}:{tag}", subscription)
+            assert push_access is not None
+            digest = self._local_build(name, args, context_dir, f"{repository}:{tag}", subscription, push_access)
         self.image_ref = pulumi.Output.concat(args["login_server"], f"/{repository}@", digest)
         self.register_outputs({"image_ref": self.image_ref})
 
     def _local_build(
-        self, name: str, args: AppImageArgs, context_dir: str, image: str, subscription: pulumi.Output[str]
+        self,
+        name: str,
+        args: AppImageArgs,
+        context_dir: str,
+        image: str,
+        subscription: pulumi.Output[str],
+        push_access: pulumi.Input[str],
     ) -> pulumi.Output[str]:
-        """Docker on this machine builds and pushes; the digest is the registry's."""
-        deployer = args.get("deployer_object_id") or (
-            authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).object_id
-        )
-        push = assign_role(
-            f"{name}-deployer-push",
-            role=facts.ACR_PUSH,
-            principal_id=deployer,
-            principal_type=args.get("deployer_principal_type", "User"),
-            scope=args["registry_id"],
-            parent=self,
-        )
+        """Docker on this machine builds and pushes; the digest is the registry's. The token is asked for only once
+        the deployer's AcrPush assignment exists (its id flows into the request), and the push takes the token."""
         token = command.local.run_output(
             command='az acr login --subscription "$SUBSCRIPTION" --name "$REGISTRY" --expose-token '
             "--output tsv --query accessToken",
-            environment=pulumi.Output.all(subscription, args["registry_name"]).apply(
+            environment=pulumi.Output.all(subscription, args["registry_name"], push_access).apply(
                 lambda v: {"SUBSCRIPTION": v[0], "REGISTRY": v[1]}
             ),
             # The token is a credential: nothing of it in the CLI's output.
             logging=command.local.Logging.NONE,
-            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[push]),
+            opts=pulumi.InvokeOutputOptions(parent=self),
         ).stdout
         built = docker_build.Image(
             f"{name}-build",
@@ -159,7 +156,7 @@ class AppImage(pulumi.ComponentResource):
             ],
             # A preview builds nothing: it would need Docker and the registry's token just to show a plan.
             build_on_preview=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[push]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         return built.digest.apply(_digest)
 
@@ -179,18 +176,19 @@ def build_script(bases: list[BaseImage]) -> str:
             f"az acr import {registry} --source {base.source} --image {base.repository}:{base.tag} --force >&2"
         )
         build_args += f' --build-arg "{base.arg}=$LOGIN_SERVER/{copy}"'
-    # The build's log is kept, and shown whole, unless the subscription refuses ACR Tasks: then one line says what
-    # to do instead of the Azure CLI's error.
+    # The build's log streams to stderr as it comes, and is kept: when the subscription refuses ACR Tasks, one last
+    # line says what to do. The status file carries az's exit status through the pipe (no pipefail in sh).
     lines += [
         'log="$(mktemp)"',
-        f'if ! az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" '
-        '>"$log" 2>&1; then',
-        f'  if grep -q {facts.ACR_TASKS_REFUSED} "$log"; then echo "{TASKS_REFUSED}" >&2; else cat "$log" >&2; fi',
-        '  rm -f "$log"',
+        'status="$(mktemp)"',
+        f'{{ if az acr build {registry.replace("--name", "--registry")} --image "$IMAGE"{build_args} "$CONTEXT" 2>&1; '
+        'then code=0; else code=$?; fi; echo "$code" >"$status"; } | tee "$log" >&2',
+        'if [ "$(cat "$status")" != 0 ]; then',
+        f'  if grep -q {facts.ACR_TASKS_REFUSED} "$log"; then echo "{TASKS_REFUSED}" >&2; fi',
+        '  rm -f "$log" "$status"',
         "  exit 1",
         "fi",
-        'cat "$log" >&2',
-        'rm -f "$log"',
+        'rm -f "$log" "$status"',
         f'az acr repository show {registry} --image "$IMAGE" --query digest --output tsv',
     ]
     return "\n".join(lines) + "\n"

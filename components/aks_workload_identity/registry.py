@@ -5,7 +5,10 @@ from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_random as random
-from pulumi_azure_native import containerregistry
+from pulumi_azure_native import authorization, containerregistry
+
+from aks_workload_identity import facts
+from aks_workload_identity.roles import assign_role
 
 
 class ImageRegistryArgs(TypedDict):
@@ -15,6 +18,17 @@ class ImageRegistryArgs(TypedDict):
     """Azure region of the registry."""
     sku: NotRequired[pulumi.Input[str]]
     """Registry SKU: Basic (the default), Standard or Premium."""
+    deployer_push: NotRequired[bool]
+    """Grant who runs `pulumi up` AcrPush on the registry, for `AppImage`s built with `builder: local` (pass
+    `push_access_id` to each). Once per registry: ARM allows one assignment per principal, role and scope. Off by
+    default."""
+    deployer_object_id: NotRequired[pulumi.Input[str]]
+    """With `deployer_push`: the Entra object id of who runs `pulumi up`; default, the signed-in principal's."""
+    deployer_principal_type: NotRequired[pulumi.Input[str]]
+    """With `deployer_push`: `User` (default) or `ServicePrincipal`."""
+    push_access_aliases: NotRequired[list[str]]
+    """With `deployer_push`: URNs the AcrPush assignment had before, so that moving it here keeps it rather than
+    creating a second one for the same principal, role and scope (which ARM refuses)."""
 
 
 class ImageRegistry(pulumi.ComponentResource):
@@ -55,6 +69,26 @@ class ImageRegistry(pulumi.ComponentResource):
         self.registry_id = registry.id
         self.registry_name = registry.name
         self.login_server = registry.login_server
+        self._push_access: pulumi.Output[str] | None = None
+        if args.get("deployer_push", False):
+            deployer = args.get("deployer_object_id") or (
+                authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).object_id
+            )
+            self._push_access = assign_role(
+                f"{name}-deployer-push",
+                role=facts.ACR_PUSH,
+                principal_id=deployer,
+                principal_type=args.get("deployer_principal_type", "User"),
+                scope=registry.id,
+                parent=self,
+                aliases=args.get("push_access_aliases", []),
+            ).id
         self.register_outputs(
             {"registry_id": self.registry_id, "registry_name": self.registry_name, "login_server": self.login_server}
         )
+
+    @property
+    def push_access_id(self) -> pulumi.Output[str] | None:
+        """Python only: the ARM id of the deployer's AcrPush assignment (with `deployer_push`), for each local
+        `AppImage`'s `push_access_id`; None without it."""
+        return self._push_access

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 from pulumi_azure_native import authorization
 
@@ -17,6 +19,7 @@ def assign_role(
     parent: pulumi.Resource,
     principal_type: pulumi.Input[str] = facts.SERVICE_PRINCIPAL,
     condition: str | None = None,
+    aliases: Sequence[str] = (),
 ) -> authorization.RoleAssignment:
     """Grants the built-in `role` (a GUID from `facts`) to a service principal on `scope` (an ARM id).
 
@@ -25,7 +28,7 @@ def assign_role(
     just-created identity (facts: Role assignments for a just-created identity). The assignment's GUID name comes
     from auto-naming, seeded by its logical `name` (facts: Role-assignment names), so callers name each grant by
     what it grants, never by a list position: a removed grant must not move another grant's name. A `condition`
-    (Azure ABAC) narrows the grant.
+    (Azure ABAC) narrows the grant; `aliases` are URNs the grant had before it moved.
     """
     subscription_id = pulumi.Output.from_input(scope).apply(lambda s: s.split("/")[2])
     return authorization.RoleAssignment(
@@ -36,5 +39,5 @@ def assign_role(
         scope=scope,
         condition=condition,
         condition_version=facts.ROLE_ASSIGNMENT_CONDITION_VERSION if condition else None,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=list(aliases) or None),
     )

@@ -6,12 +6,12 @@ reach its pods through its own code and the Azure SDK (`sdk`), as files from the
 the same identity (`files`, which needs the cluster's add-on), or both.
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 
 from aks_workload_identity import facts
-from aks_workload_identity.files import DEFAULT_MOUNT_PATH, FilesOptions, class_name_of, secret_provider_class
+from aks_workload_identity.files import DEFAULT_MOUNT_PATH, FilesOptions, objects_parameter, secret_provider_class
 from aks_workload_identity.identity import FederatedIdentity, FederatedIdentityArgs, RoleGrant
 from aks_workload_identity.pod import Probes, SecretsMount, WorkloadPod, WorkloadPodArgs, pods_wait_for
 from aks_workload_identity.vault import PrivateAccess, SecretVault, SecretVaultArgs, SharedVault, VaultSecret
@@ -42,7 +42,8 @@ class WorkloadArgs(TypedDict):
     """A vault several workloads share, already holding these secrets: the workload may read each of its own
     secrets there, and nothing else. Without it, the workload gets a vault of its own."""
     env: NotRequired[dict[str, pulumi.Input[str]]]
-    """Plain environment of the container; the workload adds KEY_VAULT_URL, its vault's URI. Never a secret."""
+    """Plain environment of the container; with `sdk` or `both` delivery the workload adds KEY_VAULT_URL, its vault's
+    URI (`files` pods never read the vault themselves). Never a secret."""
     probes: NotRequired[Probes]
     """The container's health endpoints; by default the secret reader's (8080, /readyz, /livez)."""
     health_probes: NotRequired[bool]
@@ -92,6 +93,16 @@ class Workload(pulumi.ComponentResource):
     """The name of the SecretProviderClass the pods mount; empty with `sdk` delivery."""
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Every input check first, so a refused workload declares nothing.
+        delivery = args.get("delivery", "sdk")
+        if delivery not in DELIVERIES:
+            raise ValueError(f"delivery {delivery!r}: must be one of {', '.join(DELIVERIES)}")
+        if not args.get("health_probes", True) and delivery == "sdk":
+            raise ValueError("health_probes False: an sdk workload's readiness is its app's, so it needs its probes")
+        files = args.get("files", FilesOptions())
+        secret_names = [secret["name"] for secret in args["secrets"]]
+        if delivery != "sdk":
+            objects_parameter(secret_names, files.get("versions", {}))
         opts, wait_for = pods_wait_for(opts)
         super().__init__("wi:index:Workload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -132,11 +143,6 @@ class Workload(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        delivery = args.get("delivery", "sdk")
-        if delivery not in DELIVERIES:
-            raise ValueError(f"delivery {delivery!r}: must be one of {', '.join(DELIVERIES)}")
-        if not args.get("health_probes", True) and delivery == "sdk":
-            raise ValueError("health_probes False: an sdk workload's readiness is its app's, so it needs its probes")
         env = dict(args.get("env", {}))
         if delivery != "files":
             # The one thing an SDK workload's config cannot know: its vault's URI.
@@ -147,21 +153,23 @@ class Workload(pulumi.ComponentResource):
             "image": args["image"],
             "env": env,
         }
-        class_name = ""
+        class_name: pulumi.Output[str] = pulumi.Output.from_input("")
         mounted: list[pulumi.Resource] = []
         if delivery != "sdk":
-            files = args.get("files", FilesOptions())
             spc = secret_provider_class(
                 name,
                 namespace=identity.namespace,
                 client_id=identity.client_id,
                 tenant_id=identity.tenant_id,
                 vault_uri=vault_uri,
-                secret_names=[secret["name"] for secret in args["secrets"]],
+                secret_names=secret_names,
                 files=files,
                 opts=child,
             )
-            class_name = class_name_of(name)
+            # The class's name as the API server has it: whatever takes it waits for the class.
+            # CustomResource declares no output attributes; the SDK sets `metadata` on it as it registers.
+            metadata: pulumi.Output[Any] = spc.metadata  # pyright: ignore[reportAttributeAccessIssue]
+            class_name = metadata.apply(lambda m: m["name"])
             mounted.append(spc)
             pods["secrets_mount"] = SecretsMount(
                 class_name=class_name, mount_path=files.get("mount_path", DEFAULT_MOUNT_PATH)
@@ -188,7 +196,7 @@ class Workload(pulumi.ComponentResource):
         self.namespace = deployment.namespace
         self.service_account_name = identity.service_account_name
         self.deployment_name = deployment.deployment_name
-        self.secret_provider_class = pulumi.Output.from_input(class_name)
+        self.secret_provider_class = class_name
         self.register_outputs(
             {
                 "client_id": self.client_id,
