@@ -352,7 +352,15 @@ def test_deploys_run_one_at_a_time_per_stack_and_are_never_cancelled():
         assert jobs[stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
     preview = workflows()["pull-request.yml"]["jobs"]["preview"]
     assert "matrix.stack" in preview["concurrency"]["group"]
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod", "byo"]
+    # Not dev: its cluster keeps local accounts, whose only credential is the admin's, which no preview gets.
+    assert preview["strategy"]["matrix"]["stack"] == ["prod", "byo"]
+
+
+def test_deploys_refresh_first_so_the_clusters_stored_pool_list_names_only_pools_that_exist():
+    jobs = workflows()["deploy.yml"]["jobs"]
+    for stack in ("dev", "prod"):
+        (up,) = [s for s in jobs[stack]["steps"] if s.get("with", {}).get("command") == "up"]
+        assert up["with"]["refresh"] is True
 
 
 def pulumi_runs() -> list[tuple[str, dict]]:
