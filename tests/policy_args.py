@@ -82,6 +82,12 @@ def run(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) 
     return found, None
 
 
+def checked(name: str) -> Callable:
+    """What the engine calls for the pack's policy `name`: its validate function as the pack wraps it."""
+    (policy,) = [p for p in wp.POLICIES if p.name == name]
+    return policy.validate
+
+
 def violations(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) -> list[str]:
     return run(validate, args)[0]
 

@@ -13,6 +13,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from aks_workload_identity import facts
 from tests.policy_args import (
     Row,
+    checked,
     only,
     resource_args,
     rows,
@@ -42,97 +43,97 @@ _JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0
 #: name: (policy, resource type in the dev stack, mutation of its inputs, what the message must say)
 RESOURCE_BREAKS: dict[str, tuple[Callable, str, Callable[[Row], None], str]] = {
     "audience of another cloud": (
-        wp.federated_credential_audience_is_token_exchange,
+        checked("fic-audience-is-token-exchange"),
         wp.FEDERATED_CREDENTIAL,
         lambda r: r["props"].update(audiences=["api://AzureADTokenExchangeChina"]),
         r"set audiences to exactly \['api://AzureADTokenExchange'\]",
     ),
     "a second audience": (
-        wp.federated_credential_audience_is_token_exchange,
+        checked("fic-audience-is-token-exchange"),
         wp.FEDERATED_CREDENTIAL,
         lambda r: r["props"]["audiences"].append("api://other"),
         r"AADSTS70021",
     ),
     "subject not in the service-account form": (
-        wp.federated_credential_subject_is_a_service_account,
+        checked("fic-subject-is-a-service-account"),
         wp.FEDERATED_CREDENTIAL,
         lambda r: r["props"].update(subject="system:serviceaccount:wi-demo/wi-demo-sa"),
         r"system:serviceaccount:<namespace>:<service account>",
     ),
     "vault on the access-policy model": (
-        wp.key_vault_uses_rbac,
+        checked("key-vault-uses-rbac"),
         wp.VAULT,
         lambda r: r["props"]["properties"].update(enableRbacAuthorization=False),
         r"enableRbacAuthorization to true",
     ),
     "vault relying on the provider's default model": (
-        wp.key_vault_uses_rbac,
+        checked("key-vault-uses-rbac"),
         wp.VAULT,
         lambda r: r["props"]["properties"].pop("enableRbacAuthorization"),
         r"not on the RBAC permission model",
     ),
     "vault with access policies": (
-        wp.key_vault_uses_rbac,
+        checked("key-vault-uses-rbac"),
         wp.VAULT,
         lambda r: r["props"]["properties"].update(accessPolicies=[{"objectId": "x", "permissions": {}}]),
         r"declares 1 access policies",
     ),
     "registry admin user on": (
-        wp.registry_admin_user_disabled,
+        checked("registry-admin-user-disabled"),
         "azure-native:containerregistry:Registry",
         lambda r: r["props"].update(adminUserEnabled=True),
         r"adminUserEnabled to false",
     ),
     "registry anonymous pull on": (
-        wp.registry_anonymous_pull_disabled,
+        checked("registry-anonymous-pull-disabled"),
         "azure-native:containerregistry:Registry",
         lambda r: r["props"].update(anonymousPullEnabled=True),
         r"anonymousPullEnabled to false",
     ),
     "image tagged latest": (
-        wp.images_are_pinned,
+        checked("images-are-pinned"),
         "kubernetes:apps/v1:Deployment",
         _deployment(lambda c: c.update(image="myregistry.azurecr.io/secret-reader:latest")),
         r"tagged latest",
     ),
     "image without tag or digest": (
-        wp.images_are_pinned,
+        checked("images-are-pinned"),
         "kubernetes:apps/v1:Deployment",
         _deployment(lambda c: c.update(image="localhost:5000/secret-reader")),
         r"without a tag or digest",
     ),
     "cluster without OIDC issuer": (
-        wp.cluster_oidc_issuer_enabled,
+        checked("cluster-oidc-issuer-enabled"),
         wp.CLUSTER,
         lambda r: r["props"].update(oidcIssuerProfile={"enabled": False}),
         r"oidcIssuerProfile.enabled to true",
     ),
     "cluster without workload identity": (
-        wp.cluster_workload_identity_enabled,
+        checked("cluster-workload-identity-enabled"),
         wp.CLUSTER,
         lambda r: r["props"].pop("securityProfile"),
         r"securityProfile.workloadIdentity.enabled to true",
     ),
     "password literal in the pod's env": (
-        wp.pod_env_has_no_secret_literals,
+        checked("pod-env-has-no-secret-literals"),
         "kubernetes:apps/v1:Deployment",
         _env("DB_PASSWORD", "hunter2-but-longer"),
         r"sets env DB_PASSWORD to a literal value",
     ),
     "API key literal in camelCase": (
-        wp.pod_env_has_no_secret_literals,
+        checked("pod-env-has-no-secret-literals"),
         "kubernetes:apps/v1:Deployment",
         _env("apiKey", "k-123456789"),
         r"sets env apiKey",
     ),
     "token under an innocent name": (
-        wp.pod_env_has_no_secret_literals,
+        checked("pod-env-has-no-secret-literals"),
         "kubernetes:apps/v1:Deployment",
         _env("GREETING", _JWT),
         r"looks like a JSON Web Token",
     ),
     "connection string with a key": (
-        wp.pod_env_has_no_secret_literals,
+        checked("pod-env-has-no-secret-literals"),
         "kubernetes:apps/v1:Deployment",
         _env("STORAGE", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc123=="),
         r"connection string",
@@ -156,7 +157,7 @@ def test_each_bad_resource_is_reported_by_its_policy(
 def test_secret_message_never_repeats_the_value(dev: Program) -> None:
     row = _inputs(dev, "kubernetes:apps/v1:Deployment")
     _env("API_TOKEN", "s3cr3t-value-9f8e7d")(row)
-    (message,) = violations(wp.pod_env_has_no_secret_literals, resource_args(row))
+    (message,) = violations(checked("pod-env-has-no-secret-literals"), resource_args(row))
     assert "s3cr3t-value-9f8e7d" not in message
 
 
@@ -165,14 +166,17 @@ def test_names_that_only_point_at_secrets_are_not_secrets(dev: Program) -> None:
     for name, value in [("SECRET_NAME", "db-password"), ("REVEAL_SECRET", "false"), ("TOKEN_FILE", "/var/run/t")]:
         _env(name, value)(row)
     _env("MONKEY_COUNT", "12")(row)
-    assert violations(wp.pod_env_has_no_secret_literals, resource_args(row)) == []
+    assert violations(checked("pod-env-has-no-secret-literals"), resource_args(row)) == []
     _env("LEGACY_KEY", "abcdef")(row)
-    assert violations(wp.pod_env_has_no_secret_literals, resource_args(row, {"allowedNames": ["LEGACY_KEY"]})) == []
+    assert (
+        violations(checked("pod-env-has-no-secret-literals"), resource_args(row, {"allowedNames": ["LEGACY_KEY"]}))
+        == []
+    )
 
 
 def test_a_key_vault_access_policy_resource_is_refused() -> None:
     row = {"type": wp.ACCESS_POLICY, "name": "legacy", "urn": "urn:x", "props": {"policy": {"objectId": "x"}}}
-    assert any("delete it" in v for v in violations(wp.key_vault_uses_rbac, resource_args(row)))
+    assert any("delete it" in v for v in violations(checked("key-vault-uses-rbac"), resource_args(row)))
 
 
 def test_production_cluster_with_local_accounts_and_without_entra(prod: Program) -> None:
@@ -180,8 +184,8 @@ def test_production_cluster_with_local_accounts_and_without_entra(prod: Program)
     cluster["props"]["disableLocalAccounts"] = False
     cluster["props"]["aadProfile"]["enableAzureRBAC"] = False
     production = {"production": True}
-    assert violations(wp.production_cluster_disables_local_accounts, resource_args(cluster, production))
-    assert violations(wp.production_cluster_uses_entra_rbac, resource_args(cluster, production))
+    assert violations(checked("production-cluster-disables-local-accounts"), resource_args(cluster, production))
+    assert violations(checked("production-cluster-uses-entra-rbac"), resource_args(cluster, production))
 
 
 # --- Key Vault management API version (advisory) ----------------------------------------------------------------------
@@ -255,7 +259,7 @@ def _with_addon(cluster: Row, **config: str) -> Row:
 
 def test_production_csi_add_on_without_rotation_is_reported(prod: Program) -> None:
     production = {"production": True}
-    validate = wp.production_csi_driver_rotates_secrets
+    validate = checked("production-csi-driver-rotates-secrets")
     cluster = only(rows(prod, "inputs"), wp.CLUSTER)
     cluster["props"].get("addonProfiles", {}).pop(facts.SECRETS_PROVIDER_ADDON, None)
     found, reason = run(validate, resource_args(cluster, production))
@@ -270,7 +274,7 @@ def test_production_csi_add_on_without_rotation_is_reported(prod: Program) -> No
 def test_production_csi_add_on_is_found_under_a_lowercase_key(prod: Program) -> None:
     """AKS may report the add-on profile key lowercased after a real `pulumi up`: the rule still applies."""
     production = {"production": True}
-    validate = wp.production_csi_driver_rotates_secrets
+    validate = checked("production-csi-driver-rotates-secrets")
     cluster = only(rows(prod, "inputs"), wp.CLUSTER)
     addons = cluster["props"].setdefault("addonProfiles", {})
     addons.pop(facts.SECRETS_PROVIDER_ADDON, None)

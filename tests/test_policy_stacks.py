@@ -15,6 +15,7 @@ from aks_workload_identity import facts
 from tests.policy_args import (
     DEPLOYMENT,
     Row,
+    checked,
     container,
     depends,
     of_type,
@@ -61,19 +62,21 @@ def test_prod_is_production_by_its_stack_name(prod: Program, monkeypatch: pytest
     cluster = only(rows(prod, "inputs"), wp.CLUSTER)
     cluster["props"]["disableLocalAccounts"] = False
     monkeypatch.setenv("PULUMI_STACK", "acme/aks-workload-identity/prod")
-    assert violations(wp.production_cluster_disables_local_accounts, resource_args(cluster))
+    assert violations(checked("production-cluster-disables-local-accounts"), resource_args(cluster))
     monkeypatch.setenv("PULUMI_STACK", "dev")
-    assert run(wp.production_cluster_disables_local_accounts, resource_args(cluster))[1] is not None
-    assert violations(wp.production_cluster_disables_local_accounts, resource_args(cluster, {"production": True}))
+    assert run(checked("production-cluster-disables-local-accounts"), resource_args(cluster))[1] is not None
+    assert violations(
+        checked("production-cluster-disables-local-accounts"), resource_args(cluster, {"production": True})
+    )
 
 
 def test_dev_cluster_is_not_held_to_production_rules(dev: Program, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULUMI_STACK", "dev")
     cluster = only(rows(dev, "inputs"), wp.CLUSTER)
     for validate in (
-        wp.production_cluster_disables_local_accounts,
-        wp.production_cluster_uses_entra_rbac,
-        wp.production_csi_driver_rotates_secrets,
+        checked("production-cluster-disables-local-accounts"),
+        checked("production-cluster-uses-entra-rbac"),
+        checked("production-csi-driver-rotates-secrets"),
     ):
         found, reason = run(validate, resource_args(cluster))
         assert found == [] and "not a production stack" in (reason or "")
@@ -122,7 +125,7 @@ def first_preview(resources: list[Row]) -> None:
 def test_unknown_value_makes_a_resource_check_not_applicable(dev: Program) -> None:
     row = only(rows(dev, "inputs"), wp.FEDERATED_CREDENTIAL)
     row["props"]["audiences"] = UNKNOWN_STRING_VALUE
-    found, reason = run(wp.federated_credential_audience_is_token_exchange, resource_args(row))
+    found, reason = run(checked("fic-audience-is-token-exchange"), resource_args(row))
     assert found == [] and "can't be known during preview" in (reason or "")
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .common import CLUSTER, addon_profile, config_of, facts, get, is_production, skip_unknown
+from .common import CLUSTER, addon_profile, config_of, facts, get, is_production
 
 
-@skip_unknown
 def cluster_oidc_issuer_enabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """oidcIssuerProfile.enabled (facts: Workload identity, cluster)."""
     if args.resource_type == CLUSTER and get(args.props, "oidcIssuerProfile", "enabled") is not True:
@@ -19,7 +18,6 @@ def cluster_oidc_issuer_enabled(args: ResourceValidationArgs, report: ReportViol
         )
 
 
-@skip_unknown
 def cluster_workload_identity_enabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """securityProfile.workloadIdentity.enabled (facts: Workload identity, cluster)."""
     if args.resource_type == CLUSTER and get(args.props, "securityProfile", "workloadIdentity", "enabled") is not True:
@@ -30,7 +28,6 @@ def cluster_workload_identity_enabled(args: ResourceValidationArgs, report: Repo
         )
 
 
-@skip_unknown
 def production_cluster_disables_local_accounts(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """No static admin credential in production (facts: AKS and its kubeconfig)."""
     if args.resource_type != CLUSTER:
@@ -45,7 +42,6 @@ def production_cluster_disables_local_accounts(args: ResourceValidationArgs, rep
         )
 
 
-@skip_unknown
 def production_cluster_uses_entra_rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Entra ID sign-in with Azure RBAC in production (facts: AKS and its kubeconfig)."""
     if args.resource_type != CLUSTER:
@@ -64,7 +60,6 @@ def production_cluster_uses_entra_rbac(args: ResourceValidationArgs, report: Rep
         )
 
 
-@skip_unknown
 def production_csi_driver_rotates_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """In production, the Secrets Store CSI add-on re-fetches what it mounts, so a rotated secret reaches the pods
     (facts: Secrets Store CSI driver)."""

@@ -596,8 +596,11 @@ def read_roles_of(config: Mapping[str, Any]) -> set[str]:
 
 
 def resource_policy(name: str, level: EnforcementLevel, description: str, validate: Callable, **config: Any):
+    """A resource policy whose check, when it meets a value unknown during a preview, is not applicable."""
     schema = PolicyConfigSchema(properties=config) if config else None
-    return ResourceValidationPolicy(name, description, validate, enforcement_level=level, config_schema=schema)
+    return ResourceValidationPolicy(
+        name, description, skip_unknown(validate), enforcement_level=level, config_schema=schema
+    )
 
 
 def stack_policy(name: str, level: EnforcementLevel, description: str, validate: Callable, **config: Any):

@@ -15,12 +15,10 @@ from .common import (
     facts,
     get,
     not_applicable,
-    skip_unknown,
     subject_parts,
 )
 
 
-@skip_unknown
 def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The projected token's audience (facts: Workload identity, token audience)."""
     if args.resource_type != FEDERATED_CREDENTIAL:
@@ -35,7 +33,6 @@ def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs
         )
 
 
-@skip_unknown
 def federated_credential_subject_is_a_service_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The token's subject is `system:serviceaccount:<namespace>:<name>` (facts: Workload identity, subject)."""
     if args.resource_type != FEDERATED_CREDENTIAL:

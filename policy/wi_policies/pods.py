@@ -35,7 +35,6 @@ from .common import (
     same_id,
     secret_address,
     secrets_readable,
-    skip_unknown,
     vault_key,
     vault_uri_name,
 )
@@ -284,7 +283,6 @@ def _sensitive_name(name: str) -> bool:
     return any(w in joined for w in _SENSITIVE_WORDS) or any(w in _SENSITIVE_TOKENS for w in words)
 
 
-@skip_unknown
 def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """A literal in the pod spec is readable by anyone who can read the Deployment, and sits in the stack's state."""
     if args.resource_type not in POD_TEMPLATE_PATHS:

@@ -28,7 +28,6 @@ from .common import (
     pod_template,
     registry_scope,
     role_guid,
-    skip_unknown,
 )
 
 EXTERNAL_REGISTRIES = {
@@ -40,7 +39,6 @@ EXTERNAL_REGISTRIES = {
 }
 
 
-@skip_unknown
 def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Keep adminUserEnabled false (facts: Container registry and image build)."""
     if args.resource_type == REGISTRY and get(args.props, "adminUserEnabled") is True:
@@ -51,7 +49,6 @@ def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportVio
         )
 
 
-@skip_unknown
 def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Only identities with AcrPull pull (docs/production.md)."""
     if args.resource_type == REGISTRY and get(args.props, "anonymousPullEnabled") is True:
@@ -199,7 +196,6 @@ def images_come_from_pullable_registries(args: StackValidationArgs, report: Repo
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-@skip_unknown
 def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Image pinned by tag or digest, never latest (facts: Pod security; Container registry and image build)."""
     if args.resource_type not in POD_TEMPLATE_PATHS:

@@ -28,7 +28,6 @@ from .common import (
     role_guid,
     role_name,
     same_id,
-    skip_unknown,
     vault_key,
     vault_scope,
 )
@@ -48,7 +47,6 @@ FORBIDDEN_WORKLOAD_ROLES = frozenset(
 )
 
 
-@skip_unknown
 def key_vault_uses_rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """RBAC permission model, no access policies (facts: Key Vault; Checked against sources, permission model)."""
     if args.resource_type == ACCESS_POLICY:
