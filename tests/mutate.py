@@ -21,7 +21,7 @@ with these additions:
 every mutant that no test killed last time;
 `python tests/mutate.py report` prints the score per file, with the equivalent mutants that
 `tests/mutation-equivalents.txt` accepts left out of the count, and exits 1 below `--min` percent.
-`python tests/mutate.py sample --percent 10` draws a random tenth of each file's mutants and runs those not yet
+`python tests/mutate.py sample --percent 5` draws a random twentieth of all the mutants and runs those not yet
 killed; `report --sample` scores just them, with the interval the whole score lies in.
 """
 
@@ -313,22 +313,20 @@ def wilson(counts: Counter[str]) -> tuple[float, float]:
     return 100 * (centre - spread) / (1 + z * z / n), 100 * (centre + spread) / (1 + z * z / n)
 
 
-def sample(percent: float, at_least: int, seed: int, max_children: str) -> None:
-    """Draws `percent` of each file's mutants at random (at least `at_least`, or all it has), whatever they scored
-    before, writes their names to mutants/sample.txt and runs those no test has killed yet: `report --sample` then
-    estimates the whole score from them in a fraction of a full run's hours."""
-    rng = random.Random(seed)
-    chosen, to_run = [], []
+def sample(percent: float, seed: int, max_children: str) -> None:
+    """Draws `percent` of all the mutants in scope, each equally likely, whatever they scored before (a simple random
+    sample, so the Wilson interval `report --sample` prints holds for the whole score), writes their names to
+    mutants/sample.txt and runs those no test has killed yet."""
+    codes: dict[str, int | None] = {}
     for source in mutated_files():
         meta = MUTANTS / f"{source}.meta"
         if not meta.exists():
             raise SystemExit(f"{meta} is missing: run `python tests/mutate.py run` once to generate the mutants")
-        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-        names = rng.sample(sorted(codes), min(len(codes), max(at_least, math.ceil(len(codes) * percent / 100))))
-        chosen += names
-        to_run += [name for name in names if codes[name] not in KILLED]
+        codes |= json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    chosen = random.Random(seed).sample(sorted(codes), math.ceil(len(codes) * percent / 100))
+    to_run = [name for name in chosen if codes[name] not in KILLED]
     SAMPLE.write_text("\n".join(chosen) + "\n", encoding="utf-8")
-    print(f"sampled {len(chosen)} mutants; running the {len(to_run)} no test has killed yet")
+    print(f"sampled {len(chosen)} of {len(codes)} mutants (seed {seed}); running the {len(to_run)} no test has killed")
     if to_run:
         run_mutmut(["run", "--max-children", max_children, *to_run])
 
@@ -336,12 +334,11 @@ def sample(percent: float, at_least: int, seed: int, max_children: str) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["sample"]:
         parser = argparse.ArgumentParser(prog="tests/mutate.py sample")
-        parser.add_argument("--percent", type=float, default=10.0, help="share of each file's mutants to draw")
-        parser.add_argument("--at-least", type=int, default=25, help="mutants per file however small the share")
+        parser.add_argument("--percent", type=float, default=5.0, help="share of all the mutants to draw")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--max-children", default="2")
         args = parser.parse_args(sys.argv[2:])
-        sample(args.percent, args.at_least, args.seed, args.max_children)
+        sample(args.percent, args.seed, args.max_children)
         return
     if sys.argv[1:2] == ["report"]:
         parser = argparse.ArgumentParser(prog="tests/mutate.py report")

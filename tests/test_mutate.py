@@ -27,21 +27,31 @@ def mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int | 
     return codes
 
 
-def test_a_sample_draws_the_share_at_least_the_minimum_and_runs_only_what_is_not_killed(
-    mutants: dict[str, int | None], monkeypatch: pytest.MonkeyPatch
+def test_a_sample_draws_the_share_of_all_files_and_runs_only_what_is_not_killed(
+    mutants: dict[str, int | None], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     runs: list[list[str]] = []
     monkeypatch.setattr(mutate, "run_mutmut", runs.append)
-    mutate.sample(percent=50, at_least=5, seed=1, max_children="2")
+    mutate.sample(percent=50, seed=1, max_children="2")
     drawn = mutate.SAMPLE.read_text(encoding="utf-8").split()
     assert len(drawn) == len(set(drawn)) == 20 and set(drawn) <= set(mutants)
     ((run, children, *names),) = runs
     assert (run, children) == ("run", "--max-children")
     assert names[0] == "2" and set(names[1:]) == {n for n in drawn if mutants[n] != KILLED}
 
+    # A second file of 60 mutants, all killed: 10 % of the 100 is 10, drawn from both files alike, and a small file
+    # gets no more than its share.
+    other = {f"n.x_k__mutmut_{i}": KILLED for i in range(60)}
+    (tmp_path / "n.py.meta").write_text(json.dumps({"exit_code_by_key": other}), encoding="utf-8")
+    monkeypatch.setattr(mutate, "mutated_files", lambda: [Path("m.py"), Path("n.py")])
     runs.clear()
-    mutate.sample(percent=1, at_least=30, seed=1, max_children="2")
-    assert len(mutate.SAMPLE.read_text(encoding="utf-8").split()) == 30
+    drawn_by_seed = []
+    for seed in range(20):
+        mutate.sample(percent=10, seed=seed, max_children="2")
+        drawn = mutate.SAMPLE.read_text(encoding="utf-8").split()
+        assert len(drawn) == 10
+        drawn_by_seed.append(sum(name.startswith("n.") for name in drawn))
+    assert 0 < min(drawn_by_seed) and max(drawn_by_seed) < 10 and 4 <= sum(drawn_by_seed) / 20 <= 8
 
 
 def test_the_sample_report_counts_only_the_drawn_mutants_and_the_full_one_all_run(
