@@ -620,13 +620,16 @@ class AksOidcCluster(pulumi.ComponentResource):
         )
         if entra:
             kubeconfig = kubeconfig.apply(lambda text: unattended_kubeconfig(text, kubelogin_mode))
+        # The grant's id as a trigger is the wait's dependency on it (the SDK adds every resource an input comes from
+        # to the resource's dependencies: pulumi/runtime/resource.py, prepare_resource) and runs the wait again when
+        # the grant is replaced.
         waits: list[pulumi.Resource] = [
             command.local.Command(
                 f"{name}-await-access",
                 create=AWAIT_ACCESS_SCRIPT,
                 environment={"KUBECONFIG_DATA": kubeconfig, "INTERVAL": str(ACCESS_POLL_SECONDS)},
                 triggers=[grant.id],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             for grant in access
         ]
