@@ -21,7 +21,8 @@ with these additions:
 every mutant that no test killed last time;
 `python tests/mutate.py report` prints the score per file, with the equivalent mutants that
 `tests/mutation-equivalents.txt` accepts left out of the count, and exits 1 below `--min` percent.
-`python tests/mutate.py sample --percent 5` draws a random twentieth of all the mutants and runs those not yet
+`python tests/mutate.py generate` writes the mutants without running them;
+`python tests/mutate.py sample --percent 5` writes them, draws a random twentieth of all of them and runs those not yet
 killed; `report --sample` scores just them, with the interval the whole score lies in.
 """
 
@@ -212,6 +213,11 @@ def run_mutmut(argv: list[str]) -> None:
         return regular_run(self, sorted(tests, key=lambda test: (durations.get(test, 0.0), test)))
 
     harness.PytestRunner._pytest_args_regular_run = fastest_first  # type: ignore[method-assign]
+    if argv == ["generate"]:
+        cli.copy_src_dir()
+        cli.copy_also_copy_files()
+        cli.create_mutants(2)
+        return
     sys.argv = ["mutmut", *argv]
     cli.cli()
 
@@ -313,16 +319,20 @@ def wilson(counts: Counter[str]) -> tuple[float, float]:
     return 100 * (centre - spread) / (1 + z * z / n), 100 * (centre + spread) / (1 + z * z / n)
 
 
+def generate() -> None:
+    """Writes the mutants of the code as it is now (a `.meta` per file under mutants/) without running any, in a
+    process of its own, as `run` would before running them."""
+    subprocess.run([sys.executable, __file__, "generate"], check=True, stdout=subprocess.DEVNULL)
+
+
 def sample(percent: float, seed: int, max_children: str) -> None:
     """Draws `percent` of all the mutants in scope, each equally likely, whatever they scored before (a simple random
     sample, so the Wilson interval `report --sample` prints holds for the whole score), writes their names to
     mutants/sample.txt and runs those no test has killed yet."""
+    generate()
     codes: dict[str, int | None] = {}
     for source in mutated_files():
-        meta = MUTANTS / f"{source}.meta"
-        if not meta.exists():
-            raise SystemExit(f"{meta} is missing: run `python tests/mutate.py run` once to generate the mutants")
-        codes |= json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        codes |= json.loads((MUTANTS / f"{source}.meta").read_text(encoding="utf-8"))["exit_code_by_key"]
     chosen = random.Random(seed).sample(sorted(codes), math.ceil(len(codes) * percent / 100))
     to_run = [name for name in chosen if codes[name] not in KILLED]
     SAMPLE.write_text("\n".join(chosen) + "\n", encoding="utf-8")

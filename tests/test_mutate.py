@@ -32,10 +32,12 @@ def test_a_sample_draws_the_share_of_all_files_and_runs_only_what_is_not_killed(
 ) -> None:
     runs: list[list[str]] = []
     monkeypatch.setattr(mutate, "run_mutmut", runs.append)
+    monkeypatch.setattr(mutate, "generate", lambda: runs.append(["generate"]))
     mutate.sample(percent=50, seed=1, max_children="2")
     drawn = mutate.SAMPLE.read_text(encoding="utf-8").split()
     assert len(drawn) == len(set(drawn)) == 20 and set(drawn) <= set(mutants)
-    ((run, children, *names),) = runs
+    (generated, (run, children, *names)) = runs
+    assert generated == ["generate"]
     assert (run, children) == ("run", "--max-children")
     assert names[0] == "2" and set(names[1:]) == {n for n in drawn if mutants[n] != KILLED}
 
@@ -49,7 +51,8 @@ def test_a_sample_draws_the_share_of_all_files_and_runs_only_what_is_not_killed(
     for seed in range(20):
         mutate.sample(percent=10, seed=seed, max_children="2")
         drawn = mutate.SAMPLE.read_text(encoding="utf-8").split()
-        assert len(drawn) == 10
+        assert len(drawn) == 10 and runs[0] == ["generate"]
+        runs.clear()
         drawn_by_seed.append(sum(name.startswith("n.") for name in drawn))
     assert 0 < min(drawn_by_seed) and max(drawn_by_seed) < 10 and 4 <= sum(drawn_by_seed) / 20 <= 8
 
