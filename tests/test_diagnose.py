@@ -189,3 +189,25 @@ def test_key_vault_429_after_the_sdks_retries_says_to_poll_less_often() -> None:
 def test_any_other_failure_is_named_by_its_kind_and_type() -> None:
     assert describe(AzureError("odd"), CONTEXT) == "Azure SDK error (AzureError) reading the secret: odd."
     assert describe(KeyError("x"), CONTEXT) == "Unexpected error (KeyError) reading the secret: 'x'."
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "hint"),
+    [
+        (
+            401,
+            "Unauthorized",
+            "Key Vault rejected the token; check the vault is in the identity's tenant (AZURE_TENANT_ID)",
+        ),
+        (500, "InternalServerError", "Key Vault kept failing through the SDK's retries; this is usually transient"),
+        (503, "ServiceUnavailable", "Key Vault kept failing through the SDK's retries; this is usually transient"),
+        (499, "ClientClosedRequest", "unexpected answer from Key Vault"),
+        (400, "BadParameter", "unexpected answer from Key Vault"),
+    ],
+)
+def test_key_vault_failures_by_status_name_what_to_check(status: int, reason: str, hint: str) -> None:
+    """Each remaining status gets its own hint: 500 is the first the SDK's retries count as the service failing."""
+    exc = HttpResponseError(response=FakeResponse(status, reason, {"error": {"code": reason, "message": "Said."}}))
+    assert describe(exc, CONTEXT) == (
+        f"Key Vault GET secret demo-secret failed: HTTP {status} {reason}: {hint}. Key Vault said: Said."
+    )
