@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
-import pulumi
 import pytest
 import yaml
 from conftest import CREDENTIAL, IDENTITY, K8S_PROVIDER, ROLE_ASSIGNMENT, named
+from pulumi.runtime import rpc
 
 from bootstrap import ci
+from twin import mocks
 from twin.mocks import PROJECT_DIR, Program, run, run_program
 
 REPOSITORY = "contoso/aks-wi"
@@ -36,6 +38,8 @@ AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 #: Two clusters previews may read, as the bootstrap's `previewClusterIds` lists them.
 PROD_CLUSTER = f"{SCOPE}/resourceGroups/wi-prod/providers/Microsoft.ContainerService/managedClusters/wi-prod-aks"
 BYO_CLUSTER = f"{SCOPE}/resourceGroups/platform-rg/providers/Microsoft.ContainerService/managedClusters/platform-aks"
+#: A cluster id as the Azure CLI may spell it: mixed-case names, a lower-case provider namespace.
+TEAM_CLUSTER = f"{SCOPE}/resourcegroups/Team-RG/providers/microsoft.containerservice/managedClusters/Team-AKS"
 #: Roles that can change resources or access: never the preview identity's.
 WRITE_ROLES = {
     CONTRIBUTOR,
@@ -69,6 +73,32 @@ def role_id(guid: str) -> str:
     return f"{SCOPE}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
 
 
+def tree(program: Program) -> set[tuple[str, str, str]]:
+    """(parent's logical name, type, logical name) of every resource; the stack's own children have parent ""."""
+    names = {r.urn: r.name for r in program.resources}
+    return {(names.get(r.parent, ""), r.type, r.name) for r in program.resources}
+
+
+@pytest.fixture
+def monitor(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """What the mocks' monitor is sent that a Program does not keep: the type of every registration, in order,
+    and the outputs each component registers (by URN), which `pulumi stack export` shows."""
+    sent = SimpleNamespace(types=[], outputs={})
+    register, register_outputs = mocks.RecordingMonitor.RegisterResource, mocks.RecordingMonitor.RegisterResourceOutputs
+
+    def record(self, request):
+        sent.types.append(request.type)
+        return register(self, request)
+
+    def record_outputs(self, request):
+        sent.outputs[request.urn] = dict(rpc.deserialize_properties(request.outputs))
+        return register_outputs(self, request)
+
+    monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResource", record)
+    monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResourceOutputs", record_outputs)
+    return sent
+
+
 # --- The identities --------------------------------------------------------------------------------------------
 
 
@@ -81,6 +111,39 @@ def test_deploy_identity_trusts_exactly_the_main_branch_and_the_production_envir
 
 def test_preview_identity_trusts_exactly_pull_requests(declared):
     assert subjects(declared, "preview") == {"repo:contoso/aks-wi:pull_request"}
+
+
+def test_bootstrap_declares_each_identity_with_its_credentials_and_grants_under_stable_names(declared):
+    """The logical names and parents make the URNs: a changed one replaces the resource, and a replaced identity
+    gets a new client id, which breaks every workflow until the repository variables are set again."""
+    identity = "azure-native:managedidentity:UserAssignedIdentity"
+    assert tree(declared) == {
+        ("", "pulumi:providers:azure-native", "subscription"),
+        ("", "azure-native:resources:ResourceGroup", "ci-identities"),
+        ("", "wi:index:CiIdentity", "deploy"),
+        ("deploy", identity, "deploy-identity"),
+        ("deploy", CREDENTIAL, "deploy-ref-refs-heads-main"),
+        ("deploy", CREDENTIAL, "deploy-environment-production"),
+        ("deploy", ROLE_ASSIGNMENT, "deploy-creates-resources"),
+        ("deploy", ROLE_ASSIGNMENT, "deploy-assigns-roles"),
+        ("", "wi:index:CiIdentity", "preview"),
+        ("preview", identity, "preview-identity"),
+        ("preview", CREDENTIAL, "preview-pull-request"),
+        ("preview", ROLE_ASSIGNMENT, "preview-reads-resources"),
+    }
+    assert len(declared.resources) == 12
+
+
+def test_each_identity_component_records_its_client_principal_and_tenant_ids(monitor):
+    program = bootstrap()
+    for name in ("deploy", "preview"):
+        component = named(program, "wi:index:CiIdentity", name)
+        identity, _, _ = identity_parts(program, name)
+        assert monitor.outputs[component.urn] == {
+            "client_id": identity.outputs["clientId"],
+            "principal_id": identity.outputs["principalId"],
+            "tenant_id": identity.outputs["tenantId"],
+        }
 
 
 def test_every_credential_trusts_githubs_issuer_and_the_token_exchange_audience(declared):
@@ -100,6 +163,48 @@ def test_credentials_on_one_identity_are_written_one_after_another(declared):
     _, (first, second), _ = identity_parts(declared, "deploy")
     assert first.urn in second.dependencies
     assert second.urn not in first.dependencies
+
+
+def ci_identity(subjects: list[str]) -> Program:
+    """One CiIdentity, as a caller other than the bootstrap might declare it."""
+
+    def build() -> None:
+        ci.CiIdentity("ci", ci.CiIdentityArgs(resource_group_name="ci-rg", location="westeurope", subjects=subjects))
+
+    return run(build, CONFIG)
+
+
+def test_a_credential_is_named_by_its_subjects_context_in_letters_digits_and_dashes_up_to_60():
+    long_branch = "feature/" + "a" * 70
+    program = ci_identity(
+        [
+            "repo:contoso/aks-wi:environment:Prod EU",
+            f"repo:contoso@1/aks-wi@2:ref:refs/heads/{long_branch}",
+            "repo:contoso/aks-wi:ref:refs/tags/v1.2:rc",
+        ]
+    )
+    assert [(c.name, c.inputs["subject"]) for c in program.of_type(CREDENTIAL)] == [
+        ("ci-environment-Prod-EU", "repo:contoso/aks-wi:environment:Prod EU"),
+        ("ci-" + f"ref-refs-heads-feature-{'a' * 70}"[:60], f"repo:contoso@1/aks-wi@2:ref:refs/heads/{long_branch}"),
+        ("ci-ref-refs-tags-v1-2-rc", "repo:contoso/aks-wi:ref:refs/tags/v1.2:rc"),
+    ]
+
+
+def test_an_identity_takes_up_to_20_subjects_each_written_after_the_one_before():
+    subjects = [f"repo:contoso/aks-wi:environment:e{i}" for i in range(20)]
+    credentials = ci_identity(subjects).of_type(CREDENTIAL)
+    assert [c.inputs["subject"] for c in credentials] == subjects
+    for before, after in zip(credentials, credentials[1:], strict=False):
+        assert before.urn in after.dependencies
+
+
+@pytest.mark.parametrize("count", [0, 21])
+def test_an_identity_without_subjects_or_with_more_than_20_is_refused(count):
+    """Entra takes at most 20 federated credentials per identity; none would leave the identity unusable."""
+    subjects = [f"repo:contoso/aks-wi:environment:e{i}" for i in range(count)]
+    with pytest.raises(ValueError) as refused:
+        ci_identity(subjects)
+    assert str(refused.value) == f"ci: {count} subjects; an identity takes 1 to 20 federated credentials"
 
 
 def test_deploy_identity_may_create_resources_and_assign_roles_on_the_subscription(declared):
@@ -152,7 +257,7 @@ def test_preview_identity_may_only_read_and_has_no_kubernetes_access_unless_a_cl
 
 
 def test_preview_identity_reads_kubernetes_objects_on_the_listed_clusters_only():
-    program = bootstrap(previewClusterIds=json.dumps([PROD_CLUSTER, BYO_CLUSTER]))
+    program = bootstrap(previewClusterIds=json.dumps([PROD_CLUSTER, BYO_CLUSTER, TEAM_CLUSTER]))
     _, _, grants = identity_parts(program, "preview")
     assert {(g.inputs["roleDefinitionId"], g.inputs["scope"]) for g in grants} == {
         (role_id(READER), SCOPE),
@@ -160,19 +265,29 @@ def test_preview_identity_reads_kubernetes_objects_on_the_listed_clusters_only()
         (role_id(AKS_RBAC_READER), PROD_CLUSTER),
         (role_id(AKS_CLUSTER_USER), BYO_CLUSTER),
         (role_id(AKS_RBAC_READER), BYO_CLUSTER),
+        (role_id(AKS_CLUSTER_USER), TEAM_CLUSTER),
+        (role_id(AKS_RBAC_READER), TEAM_CLUSTER),
     }
     assert not {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in grants} & WRITE_ROLES
-    # Each grant is named by its cluster, so removing one cluster never renames another's grants.
-    names = {g.name for g in program.of_type(ROLE_ASSIGNMENT) if g.inputs["scope"] == BYO_CLUSTER}
-    assert names == {
-        "preview-lists-credentials-platform-rg-platform-aks",
-        "preview-reads-kubernetes-platform-rg-platform-aks",
+    # Each grant is named by its cluster (group and name, lower case), so removing one cluster never renames
+    # another's grants.
+    assert {(g.name, g.inputs["scope"]) for g in grants} == {
+        ("preview-reads-resources", SCOPE),
+        ("preview-lists-credentials-wi-prod-wi-prod-aks", PROD_CLUSTER),
+        ("preview-reads-kubernetes-wi-prod-wi-prod-aks", PROD_CLUSTER),
+        ("preview-lists-credentials-platform-rg-platform-aks", BYO_CLUSTER),
+        ("preview-reads-kubernetes-platform-rg-platform-aks", BYO_CLUSTER),
+        ("preview-lists-credentials-team-rg-team-aks", TEAM_CLUSTER),
+        ("preview-reads-kubernetes-team-rg-team-aks", TEAM_CLUSTER),
     }
+    assert {named(program, "wi:index:CiIdentity", "preview").urn} == {g.parent for g in grants}
 
 
-def test_identities_live_in_the_configured_subscription(declared):
+def test_identities_live_in_the_configured_subscription_and_location(declared):
     (provider,) = declared.of_type("pulumi:providers:azure-native")
-    assert provider.inputs["subscriptionId"] == SUBSCRIPTION
+    assert (provider.inputs["subscriptionId"], provider.inputs["location"]) == (SUBSCRIPTION, "westeurope")
+    assert {r.inputs["location"] for r in declared.of_type(IDENTITY)} == {"westeurope"}
+    assert declared.one("azure-native:resources:ResourceGroup").inputs["location"] == "westeurope"
     provider_ref = f"{provider.urn}::{provider.id}"
     for resource in declared.resources:
         if resource.type.startswith("azure-native:"):
@@ -203,23 +318,81 @@ def test_immutable_subjects_carry_the_owner_and_repository_ids():
     assert subjects(program, "preview") == {"repo:contoso@123456/aks-wi@456789:pull_request"}
 
 
+@pytest.mark.parametrize(("owner", "repository"), [(1, 7), (7, 1)])
+def test_an_id_of_1_is_a_github_id_like_any_other(owner, repository):
+    program = bootstrap(githubOwnerId=str(owner), githubRepositoryId=str(repository))
+    assert subjects(program, "preview") == {f"repo:contoso@{owner}/aks-wi@{repository}:pull_request"}
+
+
+def test_ids_set_to_0_mean_name_only_subjects():
+    program = bootstrap(githubOwnerId="0", githubRepositoryId="0")
+    assert subjects(program, "preview") == {"repo:contoso/aks-wi:pull_request"}
+
+
+MUST_BE_CLUSTER_ID = (
+    "must be an AKS cluster's ARM id, "
+    "/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ContainerService/managedClusters/<name>"
+)
+SET_BOTH = "set both (positive numeric ids, for immutable subject claims) or neither"
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"githubRepository": "https://github.com/contoso/aks-wi"}, "githubRepository = 'https://github.com/"),
-        ({"githubRepository": "aks-wi"}, "githubRepository = 'aks-wi': must be owner/name"),
-        ({"subscriptionId": "my-subscription"}, "subscriptionId = 'my-subscription': must be a subscription id"),
-        ({"githubOwnerId": "123456"}, "githubOwnerId = 123456, githubRepositoryId = 0: set both"),
+        (
+            {"githubRepository": "https://github.com/contoso/aks-wi"},
+            "githubRepository = 'https://github.com/contoso/aks-wi': must be owner/name, as in the repository's URL",
+        ),
+        ({"githubRepository": "aks-wi"}, "githubRepository = 'aks-wi': must be owner/name, as in the repository's URL"),
+        (
+            {"subscriptionId": "my-subscription"},
+            "subscriptionId = 'my-subscription': must be a subscription id (a GUID)",
+        ),
+        ({"githubOwnerId": "123456"}, f"githubOwnerId = 123456, githubRepositoryId = 0: {SET_BOTH}"),
+        ({"githubRepositoryId": "456789"}, f"githubOwnerId = 0, githubRepositoryId = 456789: {SET_BOTH}"),
+        ({"githubOwnerId": "-5"}, f"githubOwnerId = -5, githubRepositoryId = 0: {SET_BOTH}"),
+        ({"githubRepositoryId": "-5"}, f"githubOwnerId = 0, githubRepositoryId = -5: {SET_BOTH}"),
+        (
+            {"githubOwnerId": "-5", "githubRepositoryId": "-7"},
+            f"githubOwnerId = -5, githubRepositoryId = -7: {SET_BOTH}",
+        ),
         (
             {"previewClusterIds": json.dumps([PROD_CLUSTER, f"{SCOPE}/resourceGroups/wi-prod"])},
-            f"previewClusterIds[1] = '{SCOPE}/resourceGroups/wi-prod': must be an AKS cluster's ARM id",
+            f"previewClusterIds[1] = '{SCOPE}/resourceGroups/wi-prod': {MUST_BE_CLUSTER_ID}",
         ),
-        ({"previewClusterIds": json.dumps(PROD_CLUSTER)}, "previewClusterIds = '/subscriptions/"),
+        ({"previewClusterIds": json.dumps([5])}, f"previewClusterIds[0] = 5: {MUST_BE_CLUSTER_ID}"),
+        (
+            {"previewClusterIds": json.dumps(PROD_CLUSTER)},
+            f"previewClusterIds = '{PROD_CLUSTER}': must be a list of AKS cluster ids",
+        ),
+        (
+            {"previewClusterIds": json.dumps({"prod": PROD_CLUSTER})},
+            f"previewClusterIds = {{'prod': '{PROD_CLUSTER}'}}: must be a list of AKS cluster ids",
+        ),
     ],
 )
-def test_bad_settings_stop_the_run_before_anything_is_declared(overrides, message):
-    with pytest.raises(ci.BootstrapSettingsError, match=re.escape(message)):
-        run(lambda: ci.read_settings(pulumi.Config()), {**CONFIG, **overrides})
+def test_bad_settings_stop_the_run_before_anything_is_declared(monitor, overrides, message):
+    with pytest.raises(ci.BootstrapSettingsError) as refused:
+        bootstrap(**overrides)
+    assert str(refused.value) == message
+    assert [t for t in monitor.types if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_every_broken_setting_is_named_at_once_in_the_order_of_the_keys():
+    with pytest.raises(ci.BootstrapSettingsError) as refused:
+        bootstrap(
+            githubRepository="aks-wi",
+            subscriptionId="my-subscription",
+            githubOwnerId="123456",
+            previewClusterIds=json.dumps([PROD_CLUSTER, "wi-prod-aks", BYO_CLUSTER, None]),
+        )
+    assert str(refused.value) == (
+        "githubRepository = 'aks-wi': must be owner/name, as in the repository's URL; "
+        "subscriptionId = 'my-subscription': must be a subscription id (a GUID); "
+        f"githubOwnerId = 123456, githubRepositoryId = 0: {SET_BOTH}; "
+        f"previewClusterIds[1] = 'wi-prod-aks': {MUST_BE_CLUSTER_ID}; "
+        f"previewClusterIds[3] = None: {MUST_BE_CLUSTER_ID}"
+    )
 
 
 # --- The workflows that sign in as them ------------------------------------------------------------------------
@@ -272,8 +445,9 @@ def test_each_job_signs_in_as_the_identity_that_trusts_its_subject(declared):
         ("deploy.yml", "prod"),
     }
     for file, name, job, login in jobs:
-        variable = VARIABLE.match(login["with"]["client-id"])[1]
-        identity = by_variable[variable]
+        variable = VARIABLE.match(login["with"]["client-id"])
+        assert variable, (file, name)
+        identity = by_variable[variable[1]]
         expected = {s.split(":", 2)[2] for s in subjects(declared, identity)}
         assert token_subjects(workflows()[file], job) <= expected, (file, name, identity)
         # The program's Azure provider and kubelogin sign in as the same identity as the Azure CLI.
