@@ -41,13 +41,13 @@ from pulumi_policy.proxy import (
 )
 
 
-def _load_facts() -> Any:
-    """The project's facts module, read from its file so the pack needs none of the program's packages.
+def load_facts(pack: Path) -> Any:
+    """The project's facts module, read from its file so the pack (the folder `pack`) needs none of the program's
+    packages.
 
     A copy in the pack's folder wins (to publish the pack on its own:
     `cp components/aks_workload_identity/facts.py policy/`); otherwise the project's own.
     """
-    pack = Path(__file__).resolve().parent.parent
     for candidate in (pack / "facts.py", pack.parent / "components" / "aks_workload_identity" / "facts.py"):
         if candidate.is_file():
             spec = importlib.util.spec_from_file_location("wi_policy_facts", candidate)
@@ -60,7 +60,7 @@ def _load_facts() -> Any:
     )
 
 
-facts = _load_facts()
+facts = load_facts(Path(__file__).resolve().parent.parent)
 
 # --- Resource types (Pulumi type tokens) -------------------------------------------------------------------------
 
