@@ -59,12 +59,12 @@ def federated_credential_issuer_is_the_cluster_issuer(args: StackValidationArgs,
     checks = Checks(args, report)
     clusters = stack.of(CLUSTER)
     issuers: dict[str, str] = {url: f"trustedIssuers entry '{url}'" for url in trusted}
-    undecided_clusters = []
+    undecided_clusters: list[str] = []
     for cluster in clusters:
         try:
             url = get(cluster.props, "oidcIssuerProfile", "issuerURL")
         except UnknownValueError:
-            undecided_clusters.append(cluster)
+            undecided_clusters.append(f"'{cluster.name}'")
             continue
         if url:
             issuers[url] = f"cluster '{cluster.name}'"
@@ -74,7 +74,9 @@ def federated_credential_issuer_is_the_cluster_issuer(args: StackValidationArgs,
             if issuer in issuers or issuer in external:
                 continue
             if undecided_clusters:
-                checks.undecided(credential, "a cluster's issuer URL is not known yet")
+                checks.undecided(
+                    credential, f"the issuer URL of cluster {', '.join(undecided_clusters)} is not known yet"
+                )
                 continue
             if not clusters and not trusted:
                 # An existing cluster read with an invoke is no resource of the stack: without trustedIssuers only
