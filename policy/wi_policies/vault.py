@@ -24,6 +24,7 @@ from .common import (
     facts,
     get,
     known,
+    not_applicable,
     read_roles_of,
     role_guid,
     role_name,
@@ -64,7 +65,7 @@ def key_vault_uses_rbac(args: ResourceValidationArgs, report: ReportViolation) -
             "true explicitly (azure-native 3.x still defaults new vaults to access policies), and grant roles.",
             None,
         )
-    policies = get(args.props, "properties", "accessPolicies", default=[])
+    policies = get(args.props, "properties", "accessPolicies")
     if policies:
         report(
             f"Key Vault '{args.name}' declares {len(policies)} access policies: remove them (an RBAC vault ignores "
@@ -88,7 +89,7 @@ def federated_identity_reads_its_vault(args: StackValidationArgs, report: Report
             if any(entry.vault in declared for entry in stack.readable(identity, read_roles)):
                 continue
             grants = stack.assignments_to(identity, ("principalId",))
-            held = ", ".join(f"{role_name(role_guid(a))} on '{known(a.props, 'scope')}'" for a in grants) or "no role"
+            held = ", ".join(_held(grant) for grant in grants) or "no role"
             checks.report(
                 f"Federated identity '{identity.name}' cannot read a secret of this stack's vaults (it holds {held}): "
                 f"grant it Key Vault Secrets User ({facts.KEY_VAULT_SECRETS_USER}) scoped to its vault's id or to its "
@@ -97,6 +98,13 @@ def federated_identity_reads_its_vault(args: StackValidationArgs, report: Report
                 identity,
             )
     checks.done()
+
+
+def _held(assignment: PolicyResource) -> str:
+    """A role assignment as a message names it: its role, and its scope once known."""
+    scope = known(assignment.props, "scope")
+    where = f"on '{scope}'" if scope is not None else "at a scope not known yet"
+    return f"{role_name(role_guid(assignment))} {where}"
 
 
 def _slips(stack: Stack, identity: PolicyResource, read_roles: set[str]) -> str:
@@ -210,21 +218,17 @@ def _dated(token_version: str) -> str:
 def key_vault_api_version_is_served(args: StackValidationArgs, report: ReportViolation) -> None:
     """Azure stops serving Key Vault management API versions before 2026-02-01 (facts: Key Vault control-plane API
     retirement); an older version will fail every later `pulumi up` and `refresh` of the vault and its secrets."""
-    stack = Stack(args)
-    checks = Checks(args, report)
-    for resource in stack.resources:
-        found = _api_version(resource)
-        if found is None:
-            continue
-        version, source = found
-        if version[:10] < facts.KEY_VAULT_MIN_API_VERSION:
-            checks.report(
+    managed = [(resource, found) for resource in args.resources if (found := _api_version(resource)) is not None]
+    if not managed:
+        not_applicable(args, "the stack manages no Key Vault vault or secret")
+    for resource, (version, source) in managed:
+        # ISO dates compare as strings; a suffixed version (`2026-02-01-preview`) is no older than its date.
+        if version < facts.KEY_VAULT_MIN_API_VERSION:
+            report(
                 f"'{resource.name}' is managed with Key Vault API version {version} ({source}): Azure stops serving "
                 f"management API versions before {facts.KEY_VAULT_MIN_API_VERSION} on "
                 f"{facts.KEY_VAULT_OLD_API_RETIREMENT}. Manage it with {facts.KEY_VAULT_MIN_API_VERSION} or later "
                 f"(`pulumi package add azure-native keyvault {facts.KEY_VAULT_MIN_API_VERSION}` generates a local "
                 "package that does), or a provider release whose default is that new.",
-                resource,
+                resource.urn,
             )
-    if not checks.violations and not any(_api_version(r) for r in stack.resources):
-        args.not_applicable("the stack manages no Key Vault vault or secret")
