@@ -146,10 +146,10 @@ def _kubelet_pulls_from(stack: Stack) -> set[str]:
             continue
         scope = known(assignment.props, "scope")
         if scope is not None:
-            name = registry_scope(str(scope))
-            pullable |= {name} if name else set()
+            names = {registry_scope(str(scope))}
         else:
-            pullable |= {_registry_key(r) for r in derived_from(assignment, "scope", registries)}
+            names = {_registry_key(r) for r in derived_from(assignment, "scope", registries)}
+        pullable |= {name for name in names if name}
     return pullable
 
 
@@ -158,7 +158,7 @@ def images_come_from_pullable_registries(args: StackValidationArgs, report: Repo
     registry and image build); an image computed from a registry of the stack names its login server."""
     stack = Stack(args)
     checks = Checks(args, report)
-    external = {str(server).lower().split(".", 1)[0] for server in config_of(args).get("externalRegistries") or []}
+    external = {str(server).lower().partition(".")[0] for server in config_of(args).get("externalRegistries") or []}
     pullable = _kubelet_pulls_from(stack) | external
     registries = stack.of(REGISTRY)
     for workload in stack.workloads():
@@ -194,6 +194,8 @@ def images_come_from_pullable_registries(args: StackValidationArgs, report: Repo
 # --- Images --------------------------------------------------------------------------------------------------------
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+#: A reference's tag: what follows its last colon, unless a "/" does (then that colon is a registry's port).
+_TAG = re.compile(r":([^/]*)$")
 
 
 def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -205,8 +207,8 @@ def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> 
         image = str(container.get("image") or "")
         if _DIGEST.search(image):
             continue
-        last = image.rsplit("/", 1)[-1]
-        tag = last.split(":", 1)[1] if ":" in last else ""
+        found = _TAG.search(image)
+        tag = found.group(1) if found else ""
         if not tag or tag.lower() == "latest":
             report(
                 f"Container '{container.get('name')}' of '{args.name}' runs image '{image}' "
