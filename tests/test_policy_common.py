@@ -104,7 +104,9 @@ def test_without_any_facts_the_pack_refuses_to_load_and_says_what_to_copy(tmp_pa
 
 
 def test_the_pack_in_the_repository_reads_the_projects_facts() -> None:
-    assert Path(common.facts.__file__).resolve() == Path(project_facts.__file__).resolve()
+    project = Path(common.__file__).resolve().parents[2] / "components" / "aks_workload_identity" / "facts.py"
+    assert Path(common.facts.__file__).resolve() == project
+    assert common.facts.TOKEN_AUDIENCE == project_facts.TOKEN_AUDIENCE
     assert common.SECRET_PROVIDER_CLASS == "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"
 
 
@@ -396,6 +398,7 @@ def test_secrets_readable_are_the_granted_secrets_or_the_vaults_declared_ones() 
     undeclared_vault = Readable(grant, "empty", None)
     assert common.secrets_readable([whole_kv], "kv", declared) == {"a", "b"}
     assert common.secrets_readable([whole_kv], "other", declared) == set()
+    assert common.secrets_readable([one_secret, whole_kv], "kv", declared) == {"a", "b"}
     assert common.secrets_readable([one_secret], "other", declared) == {"d"}
     assert common.secrets_readable([undeclared_vault], "empty", declared) == {"*"}
     # A pod that names no vault may read what any grant allows.
@@ -770,22 +773,22 @@ def test_what_an_identity_may_read_by_known_scope() -> None:
     registry = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/acr"
     rows = [
         identity,
-        assignment("vault", {"principalId": "p-1", "scope": VAULT_ID.format("KV")}),
-        assignment("secret", {"principalId": "p-1", "scope": VAULT_ID.format("kv") + "/secrets/Pw"}),
-        assignment("registry", {"principalId": "p-1", "scope": registry}),
-        assignment("someone-else", {"principalId": "p-2", "scope": VAULT_ID.format("kv")}),
         row(
             common.ROLE_ASSIGNMENT,
             "reader-role",
             {"principalId": "p-1", "scope": VAULT_ID.format("kv"), "roleDefinitionId": f"/x/{READER.upper()}"},
         ),
+        assignment("vault", {"principalId": "p-1", "scope": VAULT_ID.format("KV")}),
+        assignment("secret", {"principalId": "p-1", "scope": VAULT_ID.format("kv") + "/secrets/Pw"}),
+        assignment("registry", {"principalId": "p-1", "scope": registry}),
+        assignment("someone-else", {"principalId": "p-2", "scope": VAULT_ID.format("kv")}),
     ]
     stack = Stack(stack_args(rows))
     assert readable(stack) == [("vault", "kv", None), ("secret", "kv", "pw")]
     assert readable(stack, {USER, READER}) == [
+        ("reader-role", "kv", None),
         ("vault", "kv", None),
         ("secret", "kv", "pw"),
-        ("reader-role", "kv", None),
     ]
     assert readable(stack, set()) == []
 

@@ -325,7 +325,7 @@ class Readable(NamedTuple):
 def secret_address(secret: PolicyResource) -> tuple[str, str] | None:
     """(vault, secret) of a Key Vault secret, lowercase: from its id, else from its `vaultName` and name; None while
     unknown."""
-    found = vault_scope(str(known(secret.props, "id") or ""))
+    found = vault_scope(str(known(secret.props, "id")))
     if found is not None and found[1] is not None:
         return found[0], found[1]
     vault = known(secret.props, "vaultName")
@@ -359,7 +359,7 @@ def secrets_readable(readable: list[Readable], vault: str | None, declared: list
 
 
 def role_guid(assignment: PolicyResource | ResourceValidationArgs) -> str:
-    return str(get(assignment.props, "roleDefinitionId") or "").rsplit("/", 1)[-1].lower()
+    return str(get(assignment.props, "roleDefinitionId") or "").rpartition("/")[2].lower()
 
 
 def role_name(guid: str) -> str:
@@ -370,8 +370,7 @@ def role_name(guid: str) -> str:
 
 
 def pod_template(resource_type: str, props: Any) -> Any:
-    path = POD_TEMPLATE_PATHS[resource_type]
-    return get(props, *path) if path else plain(props, [])
+    return get(props, *POD_TEMPLATE_PATHS[resource_type])
 
 
 def pod_account(workload: PolicyResource) -> tuple[str, str]:
@@ -424,16 +423,17 @@ def pod_containers(workload: PolicyResource) -> list[Any]:
 def acr_registry_of(image: str) -> str | None:
     """The Azure Container Registry an image reference names (its login server's first label, lowercase); None for
     an image from any other registry (facts: registry login servers)."""
-    host = image.split("/", 1)[0].lower() if "/" in image else ""
-    return host.split(".", 1)[0] if host.endswith(facts.ACR_LOGIN_SUFFIXES) else None
+    host, slash, _ = image.lower().partition("/")
+    return host.partition(".")[0] if slash and host.endswith(facts.ACR_LOGIN_SUFFIXES) else None
 
 
 def subject_parts(subject: str) -> tuple[str, str] | None:
-    prefix = facts.service_account_subject("", "").rstrip(":")  # "system:serviceaccount"
     parts = subject.split(":")
-    if len(parts) != 4 or ":".join(parts[:2]) != prefix:
+    if len(parts) != 4:
         return None
     namespace, name = parts[2], parts[3]
+    if subject != facts.service_account_subject(namespace, name):
+        return None
     if not facts.DNS1123_LABEL_RULE.match(namespace) or not facts.DNS1123_SUBDOMAIN_RULE.match(name):
         return None
     return namespace, name
@@ -452,11 +452,14 @@ def external_subjects(config: Mapping[str, Any]) -> set[str]:
 
 
 def is_production(config: Mapping[str, Any]) -> bool:
-    """The policy's `production` setting, or else whether the stack's name is one of `productionStacks`."""
+    """The policy's `production` setting, or else whether the stack's name is one of `productionStacks` (none is,
+    outside a Pulumi run: no PULUMI_STACK)."""
     if config.get("production") is not None:
         return bool(config["production"])
-    stack = os.environ.get("PULUMI_STACK", "").rsplit("/", 1)[-1]
-    return stack in (config.get("productionStacks") or DEFAULT_PRODUCTION_STACKS)
+    stack = os.environ.get("PULUMI_STACK")
+    return stack is not None and stack.rpartition("/")[2] in (
+        config.get("productionStacks") or DEFAULT_PRODUCTION_STACKS
+    )
 
 
 # --- The stack ---------------------------------------------------------------------------------------------------
@@ -487,7 +490,7 @@ class Stack:
         name = known(credential.props, "resourceName")
         if name is None:
             match = re.search(
-                r"/userAssignedIdentities/([^/]+)/federatedIdentityCredentials/", known(credential.props, "id") or ""
+                r"/userAssignedIdentities/([^/]+)/federatedIdentityCredentials/", str(known(credential.props, "id"))
             )
             name = match.group(1) if match else None
         found = linked(
