@@ -521,6 +521,16 @@ def test_an_image_computed_from_a_registry_but_naming_no_login_server_is_reporte
     assert _stack_outcome(_IMAGES, resources) == ([(message, _named(resources, "reader-deployment")["urn"])], None)
 
 
+@pytest.mark.parametrize("app_image", [_reader_image("appregistry01"), UNKNOWN_STRING_VALUE])
+def test_a_sidecar_from_elsewhere_beside_the_registrys_image_passes(app_image: str) -> None:
+    """The pod template's dependency on the registry is explained by the app's image (or may be, while it is not
+    known): a public sidecar next to it is no reference built wrongly."""
+    resources = _stack()
+    resources[-1] = _deployment("reader-deployment", ("proxy", "docker.io/library/nginx:1.27"), ("reader", app_image))
+    depends(resources[-1], "spec", _named(resources, "app-registry"))
+    assert _stack_outcome(_IMAGES, resources) == ([], None)
+
+
 def test_every_container_is_checked_whatever_the_ones_before_it() -> None:
     """An image not known yet, then one from outside Azure, then one from a registry the kubelet holds no AcrPull on:
     the last is reported, and a violation found stands though another container is undecided."""

@@ -155,7 +155,10 @@ def _kubelet_pulls_from(stack: Stack) -> set[str]:
 
 def images_come_from_pullable_registries(args: StackValidationArgs, report: ReportViolation) -> None:
     """An image from an Azure Container Registry needs AcrPull for the kubelet on that registry (facts: Container
-    registry and image build); an image computed from a registry of the stack names its login server."""
+    registry and image build); a workload computed from a registry of the stack runs an image that names a login
+    server. Dependencies are recorded per top-level property (the whole pod template), so a workload computed from a
+    registry may also run images from elsewhere (a sidecar): only when no container can be the registry's image is
+    one reported."""
     stack = Stack(args)
     checks = Checks(args, report)
     external = {str(server).lower().partition(".")[0] for server in config_of(args).get("externalRegistries") or []}
@@ -164,6 +167,9 @@ def images_come_from_pullable_registries(args: StackValidationArgs, report: Repo
     for workload in stack.workloads():
         with checks.each(workload):
             sources = derived_from(workload, POD_TEMPLATE_PROPERTY, registries)
+            images = [known(container, "image") for container in pod_containers(workload)]
+            # A container whose image names a registry, or is not known yet, may be the one computed from it.
+            explained = any(image is None or acr_registry_of(str(image)) for image in images)
             for container in pod_containers(workload):
                 name, image = known(container, "name"), known(container, "image")
                 if image is None:
@@ -172,7 +178,7 @@ def images_come_from_pullable_registries(args: StackValidationArgs, report: Repo
                     continue
                 registry = acr_registry_of(str(image))
                 if registry is None:
-                    if sources:
+                    if sources and not explained:
                         checks.report(
                             f"Container '{name}' of '{workload.name}' runs image '{image}', computed from registry "
                             f"'{sources[0].name}' but naming no registry login server: build the reference from the "
