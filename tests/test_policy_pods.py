@@ -366,6 +366,23 @@ def test_an_unknown_client_id_of_another_identity_does_not_hold_up_a_matched_acc
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
 
 
+def test_only_an_unknown_client_id_leaves_an_unmatched_account_undecided() -> None:
+    """An identity whose other outputs (principalId, tenantId) are still unknown has a known client id to compare."""
+    resources = federated_stack()
+    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
+    resources[1]["props"].update(principalId=UNKNOWN_STRING_VALUE, tenantId=UNKNOWN_STRING_VALUE)
+    where = "no user-assigned identity this stack declares"
+    assert judge(CLIENT_ID_POLICY, resources) == (
+        [(no_identity_message("apps", "app-sa", UNDECLARED_CLIENT_ID, where), urn(resources, "apps-app-sa"))],
+        None,
+    )
+    del resources[1]["props"]["clientId"]
+    assert judge(CLIENT_ID_POLICY, resources) == (
+        [],
+        UNDECIDED + "apps-app-sa: an identity's client id is not known yet",
+    )
+
+
 def test_an_undecided_account_does_not_stop_the_next_from_being_checked() -> None:
     resources = federated_stack()
     resources.insert(3, service_account("waiting-sa", client_id=UNDECLARED_CLIENT_ID))
