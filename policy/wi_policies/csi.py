@@ -147,7 +147,7 @@ def secret_provider_classes_use_the_pods_identity(args: StackValidationArgs, rep
             for missing in [o for o in objects if "*" not in allowed and o not in allowed]:
                 checks.report(
                     f"{label} mounts secret '{missing}' of vault '{vault}', which its identity cannot read (it may "
-                    f"read: {', '.join(sorted(allowed)) or 'none'}): grant Key Vault Secrets User on it, or drop it.",
+                    f"read: {', '.join(sorted(allowed))}): grant Key Vault Secrets User on it, or drop it.",
                     spc,
                 )
     checks.done()
