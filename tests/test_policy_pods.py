@@ -14,7 +14,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from aks_workload_identity import facts
-from tests.policy_args import Row, checked, depends, resource_args, stack_args, wp
+from tests.policy_args import DEPLOYMENT, Row, checked, depends, resource_args, stack_args, wp
 
 Found = list[tuple[str, str | None]]
 
@@ -28,7 +28,7 @@ UNDECLARED_CLIENT_ID = "00000000-0000-4000-8000-000000000000"
 ISSUER = f"https://eastus.oic.prod-aks.azure.com/{TENANT}/892ce2ef-3d24-5f76-aced-fc4f915cead9/"
 VAULT = "app-kv-3anab"
 VAULT_URI = f"https://{VAULT}.vault.azure.net/"
-#: The end of every not-applicable reason a stack check gives while a preview leaves something undecided.
+#: How every not-applicable reason of a stack check begins while a preview leaves something undecided.
 UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl"
 
@@ -195,6 +195,18 @@ def reading_stack(**variables: str) -> list[Row]:
     ]
 
 
+def the(resources: list[Row], type_: str) -> Row:
+    """The stack's one resource of `type_`."""
+    (found,) = [r for r in resources if r["type"] == type_]
+    return found
+
+
+def swap(resources: list[Row], new: Row) -> Row:
+    """Puts `new` in the place of the stack's one resource of its type."""
+    resources[resources.index(the(resources, new["type"]))] = new
+    return new
+
+
 def named(resources: list[Row], name: str) -> Row:
     (found,) = [r for r in resources if r["name"] == name]
     return found
@@ -226,33 +238,33 @@ def no_identity_message(namespace: str, name: str, client_id: str, where: str) -
     )
 
 
+def no_credential_message(namespace: str, name: str) -> str:
+    return (
+        f"ServiceAccount '{namespace}/{name}' names identity 'app-identity', which has no federated credential for "
+        f"'system:serviceaccount:{namespace}:{name}': add one (issuer: the cluster's, audience: "
+        "api://AzureADTokenExchange) or annotate the account with the identity that has it."
+    )
+
+
 def test_an_account_annotated_with_its_federated_identity_passes() -> None:
     assert judge(CLIENT_ID_POLICY, federated_stack()) == ([], None)
 
 
 def test_an_account_without_a_namespace_is_federated_as_one_in_default() -> None:
     resources = federated_stack()
-    resources[3] = service_account(namespace=None)
-    resources[2] = credential(resources[1], namespace="default")
+    swap(resources, service_account(namespace=None))
+    swap(resources, credential(the(resources, wp.IDENTITY), namespace="default"))
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
-    resources[2] = credential(resources[1], namespace="apps")
+    swap(resources, credential(the(resources, wp.IDENTITY), namespace="apps"))
     assert judge(CLIENT_ID_POLICY, resources) == (
-        [(no_credential_message("default", "app-sa"), resources[3]["urn"])],
+        [(no_credential_message("default", "app-sa"), the(resources, wp.SERVICE_ACCOUNT)["urn"])],
         None,
-    )
-
-
-def no_credential_message(namespace: str, name: str, identity_name: str = "app-identity") -> str:
-    return (
-        f"ServiceAccount '{namespace}/{name}' names identity '{identity_name}', which has no federated credential for "
-        f"'system:serviceaccount:{namespace}:{name}': add one (issuer: the cluster's, audience: "
-        "api://AzureADTokenExchange) or annotate the account with the identity that has it."
     )
 
 
 def test_a_client_id_no_declared_identity_has_is_reported_on_the_account() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
     where = "no user-assigned identity this stack declares"
     assert judge(CLIENT_ID_POLICY, resources) == (
         [(no_identity_message("apps", "app-sa", UNDECLARED_CLIENT_ID, where), urn(resources, "apps-app-sa"))],
@@ -262,7 +274,7 @@ def test_a_client_id_no_declared_identity_has_is_reported_on_the_account() -> No
 
 def test_the_kubelets_client_id_in_any_case_is_named_as_the_kubelets() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = KUBELET_CLIENT_ID.upper()
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = KUBELET_CLIENT_ID.upper()
     where = "the cluster's kubelet identity, which has no federated credential"
     assert judge(CLIENT_ID_POLICY, resources) == (
         [(no_identity_message("apps", "app-sa", KUBELET_CLIENT_ID.upper(), where), urn(resources, "apps-app-sa"))],
@@ -272,18 +284,23 @@ def test_the_kubelets_client_id_in_any_case_is_named_as_the_kubelets() -> None:
 
 def test_client_and_tenant_ids_name_the_identity_in_any_case() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = CLIENT_ID.upper()
-    account_annotations(resources[3])[facts.TENANT_ID_ANNOTATION] = TENANT.upper()
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = CLIENT_ID.upper()
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.TENANT_ID_ANNOTATION] = TENANT.upper()
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
 
 
 def test_identities_another_stack_declares_pass_when_listed_in_external_client_ids() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
     listed = {"externalClientIds": [UNDECLARED_CLIENT_ID.upper()]}
     assert judge(CLIENT_ID_POLICY, resources, listed) == ([], None)
-    assert len(judge(CLIENT_ID_POLICY, resources, {"externalClientIds": [CLIENT_ID]})[0]) == 1
-    assert len(judge(CLIENT_ID_POLICY, resources, {})[0]) == 1
+    where = "no user-assigned identity this stack declares"
+    unlisted = (
+        [(no_identity_message("apps", "app-sa", UNDECLARED_CLIENT_ID, where), urn(resources, "apps-app-sa"))],
+        None,
+    )
+    assert judge(CLIENT_ID_POLICY, resources, {"externalClientIds": [CLIENT_ID]}) == unlisted
+    assert judge(CLIENT_ID_POLICY, resources) == unlisted
 
 
 @pytest.mark.parametrize(
@@ -298,22 +315,22 @@ def test_identities_another_stack_declares_pass_when_listed_in_external_client_i
 )
 def test_an_account_without_a_client_id_is_not_this_policys_concern(metadata: dict[str, Any]) -> None:
     resources = federated_stack()
-    resources[3]["props"]["metadata"] = metadata
+    the(resources, wp.SERVICE_ACCOUNT)["props"]["metadata"] = metadata
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
 
 
 def test_an_identity_without_a_credential_for_the_account_is_reported_on_the_account() -> None:
     resources = federated_stack()
-    resources[2] = credential(resources[1], account="other-sa")
+    swap(resources, credential(the(resources, wp.IDENTITY), account="other-sa"))
     expected = ([(no_credential_message("apps", "app-sa"), urn(resources, "apps-app-sa"))], None)
     assert judge(CLIENT_ID_POLICY, resources) == expected
-    resources.remove(resources[2])
+    resources.remove(the(resources, wp.FEDERATED_CREDENTIAL))
     assert judge(CLIENT_ID_POLICY, resources) == expected
 
 
 def test_a_tenant_annotation_other_than_the_identitys_is_reported_on_the_account() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.TENANT_ID_ANNOTATION] = OTHER_TENANT
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.TENANT_ID_ANNOTATION] = OTHER_TENANT
     assert judge(CLIENT_ID_POLICY, resources) == (
         [
             (
@@ -329,10 +346,10 @@ def test_a_tenant_annotation_other_than_the_identitys_is_reported_on_the_account
 
 def test_a_tenant_is_compared_only_when_both_the_annotation_and_the_identity_name_one() -> None:
     resources = federated_stack()
-    del account_annotations(resources[3])[facts.TENANT_ID_ANNOTATION]
+    del account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.TENANT_ID_ANNOTATION]
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
-    account_annotations(resources[3])[facts.TENANT_ID_ANNOTATION] = OTHER_TENANT
-    del resources[1]["props"]["tenantId"]
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.TENANT_ID_ANNOTATION] = OTHER_TENANT
+    del the(resources, wp.IDENTITY)["props"]["tenantId"]
     assert judge(CLIENT_ID_POLICY, resources) == ([], None)
 
 
@@ -353,7 +370,7 @@ def test_every_wrong_account_is_reported_on_itself() -> None:
 
 def test_an_identitys_unknown_client_id_leaves_an_unmatched_account_undecided() -> None:
     resources = federated_stack()
-    resources[1]["props"]["clientId"] = UNKNOWN_STRING_VALUE
+    the(resources, wp.IDENTITY)["props"]["clientId"] = UNKNOWN_STRING_VALUE
     assert judge(CLIENT_ID_POLICY, resources) == (
         [],
         UNDECIDED + "apps-app-sa: an identity's client id is not known yet",
@@ -369,14 +386,14 @@ def test_an_unknown_client_id_of_another_identity_does_not_hold_up_a_matched_acc
 def test_only_an_unknown_client_id_leaves_an_unmatched_account_undecided() -> None:
     """An identity whose other outputs (principalId, tenantId) are still unknown has a known client id to compare."""
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
-    resources[1]["props"].update(principalId=UNKNOWN_STRING_VALUE, tenantId=UNKNOWN_STRING_VALUE)
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = UNDECLARED_CLIENT_ID
+    the(resources, wp.IDENTITY)["props"].update(principalId=UNKNOWN_STRING_VALUE, tenantId=UNKNOWN_STRING_VALUE)
     where = "no user-assigned identity this stack declares"
     assert judge(CLIENT_ID_POLICY, resources) == (
         [(no_identity_message("apps", "app-sa", UNDECLARED_CLIENT_ID, where), urn(resources, "apps-app-sa"))],
         None,
     )
-    del resources[1]["props"]["clientId"]
+    del the(resources, wp.IDENTITY)["props"]["clientId"]
     assert judge(CLIENT_ID_POLICY, resources) == (
         [],
         UNDECIDED + "apps-app-sa: an identity's client id is not known yet",
@@ -387,7 +404,7 @@ def test_an_undecided_account_does_not_stop_the_next_from_being_checked() -> Non
     resources = federated_stack()
     resources.insert(3, service_account("waiting-sa", client_id=UNDECLARED_CLIENT_ID))
     resources.append(identity("pending-identity", client_id=UNKNOWN_STRING_VALUE, principal_id=UNKNOWN_STRING_VALUE))
-    resources.remove(resources[2])
+    resources.remove(the(resources, wp.FEDERATED_CREDENTIAL))
     assert judge(CLIENT_ID_POLICY, resources) == (
         [(no_credential_message("apps", "app-sa"), urn(resources, "apps-app-sa"))],
         None,
@@ -396,7 +413,7 @@ def test_an_undecided_account_does_not_stop_the_next_from_being_checked() -> Non
 
 def test_an_accounts_unknown_annotation_leaves_it_undecided() -> None:
     resources = federated_stack()
-    account_annotations(resources[3])[facts.CLIENT_ID_ANNOTATION] = UNKNOWN_STRING_VALUE
+    account_annotations(the(resources, wp.SERVICE_ACCOUNT))[facts.CLIENT_ID_ANNOTATION] = UNKNOWN_STRING_VALUE
     assert judge(CLIENT_ID_POLICY, resources) == (
         [],
         UNDECIDED
@@ -439,25 +456,28 @@ def test_a_labelled_pod_running_as_an_annotated_account_passes() -> None:
 
 def test_a_labelled_pod_in_kube_system_is_reported_on_the_workload() -> None:
     resources = federated_stack()
-    resources[4] = deployment(namespace=facts.UNMUTATED_NAMESPACE)
-    resources[3] = service_account(namespace=facts.UNMUTATED_NAMESPACE)
-    assert judge(LABELLED_POLICY, resources) == ([(kube_system_message("app-deployment"), resources[4]["urn"])], None)
+    swap(resources, deployment(namespace=facts.UNMUTATED_NAMESPACE))
+    swap(resources, service_account(namespace=facts.UNMUTATED_NAMESPACE))
+    assert judge(LABELLED_POLICY, resources) == (
+        [(kube_system_message("app-deployment"), the(resources, DEPLOYMENT)["urn"])],
+        None,
+    )
 
 
 def test_a_labelled_pod_running_as_an_undeclared_account_is_reported_on_the_workload() -> None:
     resources = federated_stack()
-    resources[4] = deployment(account="other-sa")
+    swap(resources, deployment(account="other-sa"))
     assert judge(LABELLED_POLICY, resources) == (
-        [(undeclared_message("app-deployment", "apps", "other-sa"), resources[4]["urn"])],
+        [(undeclared_message("app-deployment", "apps", "other-sa"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
 
 
 def test_a_pod_without_namespace_or_account_runs_as_default_in_default() -> None:
     resources = federated_stack()
-    resources[4] = deployment(namespace=None, account=None)
+    swap(resources, deployment(namespace=None, account=None))
     assert judge(LABELLED_POLICY, resources) == (
-        [(undeclared_message("app-deployment", "default", "default"), resources[4]["urn"])],
+        [(undeclared_message("app-deployment", "default", "default"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
     resources.append(service_account("default", namespace=None))
@@ -476,9 +496,9 @@ def test_a_pod_without_namespace_or_account_runs_as_default_in_default() -> None
 )
 def test_a_labelled_pod_whose_account_has_no_client_id_is_reported_on_the_workload(metadata: dict[str, Any]) -> None:
     resources = federated_stack()
-    resources[3]["props"]["metadata"] = metadata
+    the(resources, wp.SERVICE_ACCOUNT)["props"]["metadata"] = metadata
     assert judge(LABELLED_POLICY, resources) == (
-        [(unannotated_message("app-deployment", "apps", "app-sa"), resources[4]["urn"])],
+        [(unannotated_message("app-deployment", "apps", "app-sa"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
 
@@ -486,17 +506,20 @@ def test_a_labelled_pod_whose_account_has_no_client_id_is_reported_on_the_worklo
 @pytest.mark.parametrize("label", [None, "false", "True"])
 def test_a_pod_not_labelled_true_is_not_this_policys_concern(label: str | None) -> None:
     resources = federated_stack()
-    resources[4] = deployment(account="other-sa", label=label)
+    swap(resources, deployment(account="other-sa", label=label))
     assert judge(LABELLED_POLICY, resources) == ([], None)
 
 
 @pytest.mark.parametrize("entry", ["shared/platform-sa", "system:serviceaccount:shared:platform-sa"])
 def test_accounts_another_stack_declares_pass_when_listed_in_external_service_accounts(entry: str) -> None:
     resources = federated_stack()
-    resources[4] = deployment(namespace="shared", account="platform-sa")
+    swap(resources, deployment(namespace="shared", account="platform-sa"))
     assert judge(LABELLED_POLICY, resources, {"externalServiceAccounts": [entry]}) == ([], None)
     unlisted = {"externalServiceAccounts": ["shared/other-sa"]}
-    expected = ([(undeclared_message("app-deployment", "shared", "platform-sa"), resources[4]["urn"])], None)
+    expected = (
+        [(undeclared_message("app-deployment", "shared", "platform-sa"), the(resources, DEPLOYMENT)["urn"])],
+        None,
+    )
     assert judge(LABELLED_POLICY, resources, unlisted) == expected
     assert judge(LABELLED_POLICY, resources) == expected
 
@@ -525,7 +548,7 @@ def test_every_labelled_pod_is_checked_whatever_the_workloads_before_it() -> Non
 
 def test_a_pod_template_unknown_in_a_preview_is_undecided() -> None:
     resources = federated_stack()
-    template(resources[4])["metadata"]["labels"] = UNKNOWN_STRING_VALUE
+    template(the(resources, DEPLOYMENT))["metadata"]["labels"] = UNKNOWN_STRING_VALUE
     reason = UNDECIDED + "app-deployment: string value at .spec.template.metadata.labels can't be known during preview"
     assert judge(LABELLED_POLICY, resources) == ([], reason)
 
@@ -553,18 +576,18 @@ def test_a_labelled_pod_carries_the_label() -> None:
 @pytest.mark.parametrize("label", [None, "True", "yes"])
 def test_a_pod_of_an_annotated_account_without_the_label_true_is_reported_on_the_workload(label: str | None) -> None:
     resources = federated_stack()
-    resources[4] = deployment(label=label)
+    swap(resources, deployment(label=label))
     assert judge(USE_LABEL_POLICY, resources) == (
-        [(unlabelled_message("app-deployment", "apps", "app-sa"), resources[4]["urn"])],
+        [(unlabelled_message("app-deployment", "apps", "app-sa"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
 
 
 def test_a_pod_template_without_metadata_lacks_the_label() -> None:
     resources = federated_stack()
-    del template(resources[4])["metadata"]
+    del template(the(resources, DEPLOYMENT))["metadata"]
     assert judge(USE_LABEL_POLICY, resources) == (
-        [(unlabelled_message("app-deployment", "apps", "app-sa"), resources[4]["urn"])],
+        [(unlabelled_message("app-deployment", "apps", "app-sa"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
 
@@ -572,22 +595,27 @@ def test_a_pod_template_without_metadata_lacks_the_label() -> None:
 @pytest.mark.parametrize("value", ["true", "false", ""])
 def test_the_label_on_the_account_instead_of_the_pod_is_named(value: str) -> None:
     resources = federated_stack()
-    resources[3]["props"]["metadata"]["labels"] = {facts.WORKLOAD_IDENTITY_USE_LABEL: value}
-    resources[4] = deployment(label=None)
+    the(resources, wp.SERVICE_ACCOUNT)["props"]["metadata"]["labels"] = {facts.WORKLOAD_IDENTITY_USE_LABEL: value}
+    swap(resources, deployment(label=None))
     assert judge(USE_LABEL_POLICY, resources) == (
-        [(unlabelled_message("app-deployment", "apps", "app-sa") + ACCOUNT_LABEL_HINT, resources[4]["urn"])],
+        [
+            (
+                unlabelled_message("app-deployment", "apps", "app-sa") + ACCOUNT_LABEL_HINT,
+                the(resources, DEPLOYMENT)["urn"],
+            )
+        ],
         None,
     )
-    resources[3]["props"]["metadata"]["labels"] = {"app.kubernetes.io/name": "app"}
+    the(resources, wp.SERVICE_ACCOUNT)["props"]["metadata"]["labels"] = {"app.kubernetes.io/name": "app"}
     assert judge(USE_LABEL_POLICY, resources) == (
-        [(unlabelled_message("app-deployment", "apps", "app-sa"), resources[4]["urn"])],
+        [(unlabelled_message("app-deployment", "apps", "app-sa"), the(resources, DEPLOYMENT)["urn"])],
         None,
     )
 
 
 def test_a_pod_opted_out_with_the_label_false_passes() -> None:
     resources = federated_stack()
-    resources[4] = deployment(label="false")
+    swap(resources, deployment(label="false"))
     assert judge(USE_LABEL_POLICY, resources) == ([], None)
 
 
@@ -605,8 +633,8 @@ def test_an_unlabelled_pod_of_an_account_not_annotated_here_is_not_this_policys_
     metadata: dict[str, Any],
 ) -> None:
     resources = federated_stack()
-    resources[3]["props"]["metadata"] = metadata
-    resources[4] = deployment(label=None)
+    the(resources, wp.SERVICE_ACCOUNT)["props"]["metadata"] = metadata
+    swap(resources, deployment(label=None))
     assert judge(USE_LABEL_POLICY, resources) == ([], None)
 
 
@@ -629,7 +657,7 @@ def test_every_unlabelled_pod_is_checked_whatever_the_workloads_before_it() -> N
 
 def test_an_unknown_pod_label_is_undecided() -> None:
     resources = federated_stack()
-    template(resources[4])["metadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL] = UNKNOWN_STRING_VALUE
+    template(the(resources, DEPLOYMENT))["metadata"]["labels"][facts.WORKLOAD_IDENTITY_USE_LABEL] = UNKNOWN_STRING_VALUE
     reason = (
         UNDECIDED + "app-deployment: string value at .spec.template.metadata.labels.azure.workload.identity/use "
         "can't be known during preview"
@@ -689,10 +717,10 @@ def test_a_pod_reading_its_identitys_vault_and_secret_passes(variables: dict[str
 def test_a_vault_uri_is_compared_in_any_case_and_without_its_trailing_slash() -> None:
     """A private cloud's suffix may end in any letter; only the trailing slash and the case are ignored."""
     resources = reading_stack(**{facts.VAULT_URL_ENV: "HTTPS://APP-KV-3ANAB.VAULT.CONTOSO.MX/"})
-    resources[4]["props"]["properties"]["vaultUri"] = "https://app-kv-3anab.vault.contoso.mx"
+    the(resources, wp.VAULT)["props"]["properties"]["vaultUri"] = "https://app-kv-3anab.vault.contoso.mx"
     assert judge(READS_POLICY, resources) == ([], None)
-    resources[4]["props"]["properties"]["vaultUri"] = "HTTPS://APP-KV-3ANAB.VAULT.CONTOSO.MX/"
-    resources[-1] = deployment(variables=env(**{facts.VAULT_URL_ENV: "https://app-kv-3anab.vault.contoso.mx"}))
+    the(resources, wp.VAULT)["props"]["properties"]["vaultUri"] = "HTTPS://APP-KV-3ANAB.VAULT.CONTOSO.MX/"
+    swap(resources, deployment(variables=env(**{facts.VAULT_URL_ENV: "https://app-kv-3anab.vault.contoso.mx"})))
     assert judge(READS_POLICY, resources) == ([], None)
 
 
@@ -720,7 +748,7 @@ def test_a_vault_url_built_by_hand_for_another_cloud_is_reported_on_the_pod() ->
 
 def test_a_vault_name_is_not_held_to_the_vault_uri() -> None:
     resources = reading_stack(**{facts.VAULT_NAME_ENV: VAULT})
-    resources[4]["props"]["properties"]["vaultUri"] = f"https://{VAULT}.vault.azure.cn/"
+    the(resources, wp.VAULT)["props"]["properties"]["vaultUri"] = f"https://{VAULT}.vault.azure.cn/"
     assert judge(READS_POLICY, resources) == ([], None)
 
 
@@ -752,7 +780,7 @@ def test_a_vault_named_by_name_is_compared_in_lowercase_and_quoted_as_set() -> N
 
 def test_an_identity_holding_no_read_role_may_read_nothing() -> None:
     resources = reading_stack()
-    resources.remove(resources[6])
+    resources.remove(the(resources, wp.ROLE_ASSIGNMENT))
     assert judge(READS_POLICY, resources) == (
         [
             (ungranted_vault_message("KEY_VAULT_URL", VAULT_URI, VAULT, "none"), pod_urn(resources)),
@@ -764,7 +792,7 @@ def test_an_identity_holding_no_read_role_may_read_nothing() -> None:
 
 def test_read_roles_names_the_roles_that_read_secrets() -> None:
     resources = reading_stack()
-    resources[6] = grant(resources[4]["props"]["id"], role=facts.KEY_VAULT_SECRETS_OFFICER)
+    swap(resources, grant(the(resources, wp.VAULT)["props"]["id"], role=facts.KEY_VAULT_SECRETS_OFFICER))
     found, reason = judge(READS_POLICY, resources)
     assert reason is None
     assert found[0] == (ungranted_vault_message("KEY_VAULT_URL", VAULT_URI, VAULT, "none"), pod_urn(resources))
@@ -789,7 +817,7 @@ def test_a_secret_the_identity_may_not_read_in_the_pods_vault_is_reported(
     extra: tuple[str, ...], may_read: str
 ) -> None:
     resources = reading_stack(**{facts.VAULT_URL_ENV: VAULT_URI, facts.SECRET_NAME_ENV: "Ledger-Password"})
-    resources += [secret(resources[4], name) for name in extra]
+    resources += [secret(the(resources, wp.VAULT), name) for name in extra]
     assert judge(READS_POLICY, resources) == (
         [(unreadable_secret_message("Ledger-Password", f"vault '{VAULT}'", may_read), pod_urn(resources))],
         None,
@@ -817,37 +845,36 @@ def test_a_secret_of_another_vault_than_the_pods_is_reported() -> None:
 
 def test_any_secret_of_a_granted_vault_declaring_none_may_be_read() -> None:
     resources = reading_stack(**{facts.VAULT_URL_ENV: VAULT_URI, facts.SECRET_NAME_ENV: "made-elsewhere"})
-    resources.remove(resources[5])
+    resources.remove(the(resources, wp.SECRET))
     assert judge(READS_POLICY, resources) == ([], None)
 
 
 def test_variables_from_a_secret_or_config_map_are_not_literals() -> None:
     resources = reading_stack()
-    resources[-1] = deployment(
-        variables=[
-            {"name": facts.VAULT_URL_ENV, "valueFrom": {"configMapKeyRef": {"name": "app", "key": "vault"}}},
-            {"name": facts.SECRET_NAME_ENV, "valueFrom": {"secretKeyRef": {"name": "app", "key": "secret"}}},
-        ]
-    )
+    from_refs = [
+        {"name": facts.VAULT_URL_ENV, "valueFrom": {"configMapKeyRef": {"name": "app", "key": "vault"}}},
+        {"name": facts.SECRET_NAME_ENV, "valueFrom": {"secretKeyRef": {"name": "app", "key": "secret"}}},
+    ]
+    swap(resources, deployment(variables=from_refs))
     assert judge(READS_POLICY, resources) == ([], None)
 
 
 def test_a_vault_url_unknown_in_a_preview_is_decided_by_the_vault_it_came_from() -> None:
     resources = reading_stack(**{facts.VAULT_URL_ENV: UNKNOWN_STRING_VALUE, facts.SECRET_NAME_ENV: "db-password"})
-    depends(resources[-1], "spec", resources[4])
+    depends(the(resources, DEPLOYMENT), "spec", the(resources, wp.VAULT))
     assert judge(READS_POLICY, resources) == ([], None)
     other = vault("other-kv")
     resources.append(other)
-    depends(resources[-2], "spec", other)
+    depends(the(resources, DEPLOYMENT), "spec", other)
     reason = UNDECIDED + "app-deployment: KEY_VAULT_URL of container 'app' is not known yet"
     assert judge(READS_POLICY, resources) == ([], reason)
-    resources[-2]["property_dependencies"] = {}
+    the(resources, DEPLOYMENT)["property_dependencies"] = {}
     assert judge(READS_POLICY, resources) == ([], reason)
 
 
 def test_an_unknown_vault_url_does_not_stop_the_next_vault_variable_from_being_checked() -> None:
     resources = reading_stack(**{facts.VAULT_URL_ENV: UNKNOWN_STRING_VALUE, facts.VAULT_NAME_ENV: "someone-elses"})
-    depends(resources[-1], "spec", resources[4])
+    depends(the(resources, DEPLOYMENT), "spec", the(resources, wp.VAULT))
     assert judge(READS_POLICY, resources) == (
         [(ungranted_vault_message("KEY_VAULT_NAME", "someone-elses", "someone-elses", VAULT), pod_urn(resources))],
         None,
@@ -862,7 +889,7 @@ def test_a_secret_name_unknown_in_a_preview_is_undecided() -> None:
 
 def test_an_unknown_secret_name_does_not_stop_the_next_container_from_being_checked() -> None:
     resources = reading_stack(**{facts.SECRET_NAME_ENV: "ledger-token"})
-    template(resources[-1])["spec"]["initContainers"] = [
+    template(the(resources, DEPLOYMENT))["spec"]["initContainers"] = [
         {
             "name": "init",
             "image": "app.azurecr.io/init:1.0",
@@ -877,7 +904,7 @@ def test_an_unknown_secret_name_does_not_stop_the_next_container_from_being_chec
 
 def test_an_unknown_service_account_leaves_the_pod_undecided() -> None:
     resources = reading_stack()
-    template(resources[-1])["spec"]["serviceAccountName"] = UNKNOWN_STRING_VALUE
+    template(the(resources, DEPLOYMENT))["spec"]["serviceAccountName"] = UNKNOWN_STRING_VALUE
     reason = (
         UNDECIDED
         + "app-deployment: string value at .spec.template.spec.serviceAccountName can't be known during preview"
