@@ -200,13 +200,18 @@ def not_applicable(args: ResourceValidationArgs | StackValidationArgs, reason: s
     raise AssertionError("pulumi-policy's not_applicable returned instead of raising")
 
 
-def skip_unknown(validate: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Callable:
-    """A resource check whose value is unknown during a preview is not applicable, with the reason."""
+#: How a resource check reports a violation: by its message alone, since it is always on the resource checked.
+Report = Callable[[str], None]
+
+
+def skip_unknown(validate: Callable[[ResourceValidationArgs, Report], None]) -> Callable:
+    """A resource check, as the engine calls it: its violations on the resource checked, and when it meets a value
+    unknown during a preview, not applicable with the reason."""
 
     @functools.wraps(validate)
     def checked(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         try:
-            validate(args, report_violation)
+            validate(args, lambda message: report_violation(message, None))
         except UnknownValueError as unknown:
             args.not_applicable(f"{unknown.message}; checked again with the real value during `pulumi up`")
 

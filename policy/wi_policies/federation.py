@@ -9,6 +9,7 @@ from .common import (
     CLUSTER,
     FEDERATED_CREDENTIAL,
     Checks,
+    Report,
     Stack,
     config_of,
     external_subjects,
@@ -19,7 +20,7 @@ from .common import (
 )
 
 
-def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs, report: Report) -> None:
     """The projected token's audience (facts: Workload identity, token audience)."""
     if args.resource_type != FEDERATED_CREDENTIAL:
         return
@@ -29,11 +30,10 @@ def federated_credential_audience_is_token_exchange(args: ResourceValidationArgs
             f"Federated credential '{args.name}' has audiences {audiences}: set audiences to exactly "
             f"['{facts.TOKEN_AUDIENCE}'], the audience of the token the workload identity webhook projects "
             "(Entra ID answers AADSTS70021 otherwise).",
-            None,
         )
 
 
-def federated_credential_subject_is_a_service_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def federated_credential_subject_is_a_service_account(args: ResourceValidationArgs, report: Report) -> None:
     """The token's subject is `system:serviceaccount:<namespace>:<name>` (facts: Workload identity, subject)."""
     if args.resource_type != FEDERATED_CREDENTIAL:
         return
@@ -46,7 +46,6 @@ def federated_credential_subject_is_a_service_account(args: ResourceValidationAr
             f"Federated credential '{args.name}' has subject '{subject}': write it as "
             f"'{facts.service_account_subject('<namespace>', '<service account>')}' with the namespace and name of "
             "the pods' service account (lowercase DNS names, exactly as in the token the cluster issues).",
-            None,
         )
 
 

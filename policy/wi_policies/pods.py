@@ -16,6 +16,7 @@ from .common import (
     SERVICE_ACCOUNT,
     VAULT,
     Checks,
+    Report,
     Stack,
     config_of,
     containers,
@@ -283,7 +284,7 @@ def _sensitive_name(name: str) -> bool:
     return any(w in joined for w in _SENSITIVE_WORDS) or any(w in _SENSITIVE_TOKENS for w in words)
 
 
-def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: Report) -> None:
     """A literal in the pod spec is readable by anyone who can read the Deployment, and sits in the stack's state."""
     if args.resource_type not in POD_TEMPLATE_PATHS:
         return
@@ -305,5 +306,4 @@ def pod_env_has_no_secret_literals(args: ResourceValidationArgs, report: ReportV
                 "out of the pod spec; put it in Key Vault and read it with the workload identity, or reference a "
                 "Kubernetes Secret with valueFrom.secretKeyRef (or list the name in this policy's allowedNames if it "
                 "is no secret).",
-                None,
             )

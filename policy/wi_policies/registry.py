@@ -15,6 +15,7 @@ from .common import (
     ROLE_ASSIGNMENT,
     STRINGS,
     Checks,
+    Report,
     Stack,
     acr_registry_of,
     config_of,
@@ -39,23 +40,21 @@ EXTERNAL_REGISTRIES = {
 }
 
 
-def registry_admin_user_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def registry_admin_user_disabled(args: ResourceValidationArgs, report: Report) -> None:
     """Keep adminUserEnabled false (facts: Container registry and image build)."""
     if args.resource_type == REGISTRY and get(args.props, "adminUserEnabled") is True:
         report(
             f"Registry '{args.name}' has its admin user enabled: set adminUserEnabled to false; the kubelet pulls with "
             "AcrPull through its identity, and an admin password is a shared static credential.",
-            None,
         )
 
 
-def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def registry_anonymous_pull_disabled(args: ResourceValidationArgs, report: Report) -> None:
     """Only identities with AcrPull pull (docs/production.md)."""
     if args.resource_type == REGISTRY and get(args.props, "anonymousPullEnabled") is True:
         report(
             f"Registry '{args.name}' allows anonymous pull: set anonymousPullEnabled to false so only identities "
             "with AcrPull pull its images.",
-            None,
         )
 
 
@@ -204,7 +203,7 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r":([^/]*)$")
 
 
-def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def images_are_pinned(args: ResourceValidationArgs, report: Report) -> None:
     """Image pinned by tag or digest, never latest (facts: Pod security; Container registry and image build)."""
     if args.resource_type not in POD_TEMPLATE_PATHS:
         return
@@ -220,5 +219,4 @@ def images_are_pinned(args: ResourceValidationArgs, report: ReportViolation) -> 
                 f"Container '{container.get('name')}' of '{args.name}' runs image '{image}' "
                 f"{'tagged latest' if tag else 'without a tag or digest'}: pin it by digest (image@sha256:...) or by a "
                 "tag other than latest, so what runs is what was reviewed.",
-                None,
             )

@@ -19,6 +19,7 @@ from .common import (
     USER_ACCESS_ADMINISTRATOR,
     VAULT,
     Checks,
+    Report,
     Stack,
     config_of,
     facts,
@@ -48,13 +49,12 @@ FORBIDDEN_WORKLOAD_ROLES = frozenset(
 )
 
 
-def key_vault_uses_rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def key_vault_uses_rbac(args: ResourceValidationArgs, report: Report) -> None:
     """RBAC permission model, no access policies (facts: Key Vault; Checked against sources, permission model)."""
     if args.resource_type == ACCESS_POLICY:
         report(
             f"Key Vault access policy '{args.name}': vaults use the RBAC permission model; delete it and grant "
             "Key Vault Secrets User with a role assignment instead.",
-            None,
         )
         return
     if args.resource_type != VAULT:
@@ -63,14 +63,12 @@ def key_vault_uses_rbac(args: ResourceValidationArgs, report: ReportViolation) -
         report(
             f"Key Vault '{args.name}' is not on the RBAC permission model: set properties.enableRbacAuthorization to "
             "true explicitly (azure-native 3.x still defaults new vaults to access policies), and grant roles.",
-            None,
         )
     policies = get(args.props, "properties", "accessPolicies")
     if policies:
         report(
             f"Key Vault '{args.name}' declares {len(policies)} access policies: remove them (an RBAC vault ignores "
             "them; they grant everything the moment the vault leaves RBAC) and use role assignments.",
-            None,
         )
 
 
