@@ -41,27 +41,35 @@ MISSPELT = {
 }
 
 
-def check(tmp_path: Path, source: str) -> list[dict]:
-    program = tmp_path / "program.py"
-    program.write_text(source)
+def check(tmp_path: Path, sources: dict[str, str]) -> dict[str, list[dict]]:
+    """Each program's errors, by file name: one checker run for all of them, which loads the providers' types once."""
+    programs = []
+    for name, source in sources.items():
+        programs.append(tmp_path / name)
+        programs[-1].write_text(source)
     run = subprocess.run(
-        [CHECKER, "--project", ROOT / "pyproject.toml", "--pythonpath", sys.executable, "--outputjson", program],
+        [CHECKER, "--project", ROOT / "pyproject.toml", "--pythonpath", sys.executable, "--outputjson", *programs],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     report = json.loads(run.stdout)
-    assert report["summary"]["filesAnalyzed"] == 1, run.stdout
-    return [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
+    assert report["summary"]["filesAnalyzed"] == len(sources), run.stdout
+    errors: dict[str, list[dict]] = {name: [] for name in sources}
+    for diagnostic in report["generalDiagnostics"]:
+        if diagnostic["severity"] == "error":
+            errors[Path(diagnostic["file"]).name].append(diagnostic)
+    return errors
 
 
 def test_the_checker_refuses_a_misspelt_key_in_a_dict_passed_to_either_provider(tmp_path: Path) -> None:
-    assert check(tmp_path, PROGRAM) == [], "the correctly spelt program must pass"
     misspelt = PROGRAM
     for right, wrong in MISSPELT.items():
         assert misspelt.count(right) == 1, right
         misspelt = misspelt.replace(right, wrong)
+    errors = check(tmp_path, {"program.py": PROGRAM, "misspelt.py": misspelt})
+    assert errors["program.py"] == [], "the correctly spelt program must pass"
     lines = misspelt.splitlines()
-    flagged = {lines[e["range"]["start"]["line"]] for e in check(tmp_path, misspelt)}
+    flagged = {lines[e["range"]["start"]["line"]] for e in errors["misspelt.py"]}
     assert flagged == {next(line for line in lines if wrong in line) for wrong in MISSPELT.values()}
