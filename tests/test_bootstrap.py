@@ -239,11 +239,11 @@ def test_deploy_identity_may_assign_only_the_roles_the_stacks_assign(declared):
     }
 
 
-def test_every_role_the_stacks_assign_is_one_the_deploy_identity_may_assign():
+def test_every_role_the_stacks_assign_is_one_the_deploy_identity_may_assign(dev, prod, byo):
     assigned = {
         grant.inputs["roleDefinitionId"].rsplit("/", 1)[1]
-        for stack in ("dev", "prod", "byo")
-        for grant in run_program(stack=stack).of_type(ROLE_ASSIGNMENT)
+        for program in (dev, prod, byo)
+        for grant in program.of_type(ROLE_ASSIGNMENT)
     }
     assert assigned <= set(ci.ASSIGNABLE_ROLES)
     assert {KEY_VAULT_SECRETS_USER, ACR_PULL, AKS_RBAC_CLUSTER_ADMIN} <= assigned
