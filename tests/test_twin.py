@@ -29,7 +29,7 @@ from twin.entra import HOST as ENTRA_HOST
 from twin.faults import Faults
 from twin.issuer import ROTATE_AT, Clock, Issuer, ProjectedToken, new_signing_key
 from twin.keyvault import Counts
-from twin.mocks import Program, Registration, run_program
+from twin.mocks import Program, Registration
 from twin.model import Declarations, Workload
 from twin.netpol import PolicyError
 from twin.run import GUARD_DIR, GUARD_MARK, App, Twin
@@ -43,8 +43,8 @@ RETRY = re.compile(r"Retrying in ([0-9.]+) s")
 
 
 @pytest.fixture(scope="session")
-def declared() -> Declarations:
-    return from_program(run_program())
+def declared(dev: Program) -> Declarations:
+    return from_program(dev)
 
 
 @pytest.fixture(scope="session")
@@ -366,8 +366,9 @@ def _private_endpoint_registration(vault_id: str, vault_host: str, outputs: dict
 
 
 @pytest.fixture(scope="session")
-def dev_program() -> Program:
-    return run_program()
+def dev_program(dev: Program) -> Program:
+    """The session's dev run (conftest), under the name these tests read it by."""
+    return dev
 
 
 def _with_network(program: Program, egress: list[dict], endpoint: Registration | None = None) -> Declarations:
