@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -35,13 +34,8 @@ STACKS = ("dev", "prod", "byo")
 # Each stack's program runs once per test session: the tests that share a run only read what it recorded.
 @pytest.fixture(scope="session", params=STACKS)
 def program(request: pytest.FixtureRequest) -> Program:
-    """Each stack as `pulumi up -s <stack>` would declare it: the very run its own fixture (dev, prod, byo) holds.
-
-    Under mutmut (tests/mutate.py) the stack runs here again instead: mutmut counts what a fixture runs only for the
-    tests that name that fixture, and a fixture looked up by name is not one of them."""
-    if os.environ.get("MUTANT_UNDER_TEST") is not None:
-        return run_program(stack=request.param)
-    return request.getfixturevalue(request.param)
+    """Each stack as `pulumi up -s <stack>` would declare it."""
+    return run_program(stack=request.param)
 
 
 @pytest.fixture(scope="session")

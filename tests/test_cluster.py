@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
-from collections.abc import Iterator
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -30,7 +28,7 @@ from aks_workload_identity.cluster import (
     channels_refused,
     unattended_kubeconfig,
 )
-from twin.mocks import DEPLOYER_OBJECT_ID, Program, run
+from twin.mocks import DEPLOYER_OBJECT_ID, run
 
 REGISTRIES = {
     "one": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/one",
@@ -39,34 +37,9 @@ REGISTRIES = {
 SUBNET = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes"
 
 
-def build(profile: ClusterProfile | None = None, **overrides) -> Program:
-    """The component built alone under the mocks; the same arguments build once per module, each caller getting a
-    copy of its own to read or change. For a test that patches the mocks or spies on the engine: `fresh_build`."""
-    args = {"resource_group_name": "rg", "location": "westeurope", "profile": profile or ClusterProfile(), **overrides}
-    if os.environ.get(MUTANT_UNDER_TEST) is not None:
-        return fresh_build(profile, **overrides)
-    key = repr(args)
-    if key not in _BUILDS:
-        _BUILDS[key] = fresh_build(profile, **overrides)
-    return copy.deepcopy(_BUILDS[key])
-
-
-def fresh_build(profile: ClusterProfile | None = None, **overrides) -> Program:
+def build(profile: ClusterProfile | None = None, **overrides):
     args = {"resource_group_name": "rg", "location": "westeurope", "profile": profile or ClusterProfile(), **overrides}
     return run(lambda: AksOidcCluster("c", AksOidcClusterArgs(**args)))
-
-
-#: Each build `build` has run in this module, by the repr of its arguments (plain data: a repr names all of it).
-_BUILDS: dict[str, Program] = {}
-#: Set by mutmut (tests/mutate.py): in its stats run each test must itself run the code it reads, to be counted for
-#: it, and a mutant's run, forked from that process, must not be handed a build of the unmutated code.
-MUTANT_UNDER_TEST = "MUTANT_UNDER_TEST"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _builds_end_with_the_module() -> Iterator[None]:
-    yield
-    _BUILDS.clear()
 
 
 def pool(program, role: str):
@@ -410,7 +383,7 @@ def test_node_image_upgrades_with_another_node_os_channel_are_refused_before_any
 
     monkeypatch.setattr(mocks.RecordingMonitor, "RegisterResource", spy)
     with pytest.raises(ValueError) as refused:
-        fresh_build(ClusterProfile(upgrade_channel="node-image", node_os_upgrade_channel=os_channel))
+        build(ClusterProfile(upgrade_channel="node-image", node_os_upgrade_channel=os_channel))
     assert (
         str(refused.value)
         .splitlines()[-1]
@@ -923,7 +896,7 @@ def test_a_created_cluster_that_reports_no_issuer_or_kubelet_identity_is_an_erro
 
     monkeypatch.setitem(mocks._ANSWERS, CLUSTER, without)
     with pytest.raises(ValueError) as failed:
-        fresh_build()
+        build()
     # Pulumi wraps the error with the output it was resolving; the last line is the component's own.
     assert str(failed.value).splitlines()[-1] == f"ValueError has risen: {error}"
 

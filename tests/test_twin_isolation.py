@@ -103,12 +103,10 @@ def test_a_grant_on_anothers_vault_and_a_federation_with_anothers_identity_are_e
 
 
 def test_byo_a_grant_on_anothers_secret_in_the_shared_vault_fails_python_m_twin(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, byo: Program
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The byo stack (an existing cluster, one shared vault, a grant per secret) through `python -m twin`: both
     workloads read, and one secret-scope grant too many is the one break, and exit code 1."""
-    # The session's byo run is the one `python -m twin --stack byo` makes (tests/test_twin_cli.py runs that step).
-    monkeypatch.setattr(cli, "run_program", lambda stack: {"byo": byo}[stack])
 
     def payments_reads_ledgers_secret(program: Program) -> Declarations:
         declared = from_program(program)

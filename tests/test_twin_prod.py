@@ -38,10 +38,8 @@ def twin() -> Iterator[Twin]:
 
 
 def test_prod_stack_every_workload_reads_its_own_vault_and_none_reaches_another(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, prod: Program
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # The session's prod run is the one `python -m twin --stack prod` makes (tests/test_twin_cli.py runs that step).
-    monkeypatch.setattr(cli, "run_program", lambda stack: {"prod": prod}[stack])
     assert cli.main(["--stack", "prod", "--reads", "1", "--poll-interval", "0.05", "--timeout", "20"]) == 0
     out = capsys.readouterr().out
     for name in WORKLOADS:
