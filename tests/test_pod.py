@@ -431,6 +431,23 @@ def test_pinned_versions_and_the_kubernetes_secret_copy_are_in_the_class_only_wh
     assert {"name": "secrets-store", "mountPath": "/mnt/secrets", "readOnly": True} in container["volumeMounts"]
 
 
+def test_what_a_workload_says_of_its_image_is_what_its_pods_run():
+    """Port and probe paths, command and args, replicas: given to the workload, they reach its Deployment."""
+    args = orders_args(
+        probes=Probes(port=9000, readiness_path="/ready", liveness_path="/health"),
+        command=["/app/serve"],
+        args=["--verbose"],
+        replicas=2,
+    )
+    program = run(lambda: Workload("orders", args))
+    (container,) = pod_template(program)["spec"]["containers"]
+    assert (container["command"], container["args"]) == (["/app/serve"], ["--verbose"])
+    assert container["ports"] == [{"name": "health", "containerPort": 9000}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "health"}
+    assert program.one(DEPLOYMENT).inputs["spec"]["replicas"] == 2
+
+
 def test_an_sdk_workload_has_no_class_and_no_csi_volume():
     program = run(lambda: Workload("orders", orders_args()))
     assert program.of_type(SPC) == []
