@@ -86,6 +86,12 @@ def test_dotted_service_account_names_give_valid_credential_names_of_their_own()
     names = [c.outputs["name"] for c in credentials]
     assert all(re.fullmatch(facts.FEDERATED_CREDENTIAL_NAME, name) for name in names), names
     assert len(set(names)) == 3
+    # Each dot becomes one underscore in the logical name: the credential's URN, which must not change on upgrade.
+    assert [c.name for c in credentials] == [
+        "id-wi_demo_sa-federation",
+        "id-wi-demo-sa-federation",
+        "id-wi_demo-sa-federation",
+    ]
 
 
 def test_a_grant_that_names_its_role_gets_that_role_and_no_other():
