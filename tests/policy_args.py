@@ -72,14 +72,26 @@ def resource_args(row: Row, config: dict[str, Any] | None = None) -> ResourceVal
     return ResourceValidationArgs(row["type"], props, row["urn"], row["name"], _options(), None, config)
 
 
-def run(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) -> tuple[list[str], str | None]:
-    """The violations a validator reports, and its not-applicable reason (None when it applied)."""
-    found: list[str] = []
+#: Violations as reported: each message with the URN it is on (None: the resource a resource policy checked).
+Found = list[tuple[str, str | None]]
+#: How a stack check's not-applicable reason begins while a preview leaves something undecided.
+UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
+
+
+def outcome(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) -> tuple[Found, str | None]:
+    """Each violation with the URN it is reported on, and the not-applicable reason (None when the check applied)."""
+    found: Found = []
     try:
-        validate(args, lambda message, urn=None: found.append(message))
+        validate(args, lambda message, urn=None: found.append((message, urn)))
     except _NotApplicableError as not_applicable:
         return found, not_applicable.reason or ""
     return found, None
+
+
+def run(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) -> tuple[list[str], str | None]:
+    """The violations' messages a validator reports, and its not-applicable reason (None when it applied)."""
+    found, reason = outcome(validate, args)
+    return [message for message, _ in found], reason
 
 
 def checked(name: str) -> Callable:
@@ -95,6 +107,11 @@ def violations(validate: Callable, args: ResourceValidationArgs | StackValidatio
 def reported(validate: Callable, resources: list[Row], message: str, config: dict[str, Any] | None = None) -> bool:
     """Whether `validate` reports a violation matching `message` for the stack `resources`."""
     return any(re.search(message, found) for found in violations(validate, stack_args(resources, config)))
+
+
+def named(resources: list[Row], name: str) -> Row:
+    (found,) = [r for r in resources if r["name"] == name]
+    return found
 
 
 def only(resources: list[Row], type_: str, name: str | None = None) -> Row:

@@ -32,13 +32,12 @@ from pulumi_policy.proxy import (
 from aks_workload_identity import facts as project_facts
 from policy.wi_policies import common
 from policy.wi_policies.common import Checks, Readable, Stack
-from tests.policy_args import Row, resource_args, run, stack_args
+from tests.policy_args import UNDECIDED, Row, resource_args, run, stack_args
 
 UNKNOWN = UNKNOWN_STRING_VALUE
 USER = project_facts.KEY_VAULT_SECRETS_USER
 READER = project_facts.KEY_VAULT_READER
 PREVIEW = "; checked again with the real value during `pulumi up`"
-UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
 VAULT_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/{}"
 IDENTITY_ID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}"
 

@@ -11,38 +11,19 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
 
 from aks_workload_identity import facts
-from tests.policy_args import (
-    DEPLOYMENT,
-    Row,
-    checked,
-    depends,
-    of_type,
-    only,
-    rows,
-    stack_args,
-    wp,
-)
+from tests.policy_args import DEPLOYMENT, UNDECIDED, Found, Row, checked, depends, of_type, only, rows, stack_args, wp
+from tests.policy_args import outcome as engine_outcome
 from twin.mocks import Program
 
 validate = checked("secret-provider-classes-use-the-pods-identity")
-#: How a preview's undecided classes begin the not-applicable reason.
-UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
 
 
-def outcome(
-    resources: list[Row], config: dict[str, Any] | None = None
-) -> tuple[list[tuple[str, str | None]], str | None]:
-    """Each violation with the URN it is reported on, and the not-applicable reason (None when the policy applied)."""
-    found: list[tuple[str, str | None]] = []
-    try:
-        validate(stack_args(resources, config), lambda message, urn=None: found.append((message, urn)))
-    except _NotApplicableError as not_applicable:
-        return found, not_applicable.reason
-    return found, None
+def outcome(resources: list[Row], config: dict[str, Any] | None = None) -> tuple[Found, str | None]:
+    """The policy's violations on `resources`, each with the URN it is on, and its not-applicable reason."""
+    return engine_outcome(validate, stack_args(resources, config))
 
 
 def objects(*names: str, type_: str = facts.SPC_OBJECT_TYPE_SECRET) -> str:

@@ -5,17 +5,23 @@ credential and the reason."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from pulumi_policy import ResourceValidationArgs, StackValidationArgs
-from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from tests.policy_args import Row, byo_issuer, checked, of_type, only, resource_args, rows, stack_args, wp
+from tests.policy_args import (
+    UNDECIDED,
+    Row,
+    byo_issuer,
+    checked,
+    of_type,
+    only,
+    outcome,
+    resource_args,
+    rows,
+    stack_args,
+    wp,
+)
 from twin.mocks import Program
-
-Found = list[tuple[str, str | None]]
 
 AUDIENCE = checked("fic-audience-is-token-exchange")
 SUBJECT_FORM = checked("fic-subject-is-a-service-account")
@@ -25,18 +31,6 @@ DECLARED = checked("fic-subject-is-a-declared-service-account")
 #: The dev stack's one credential and cluster.
 DEV_CREDENTIAL = "reader-wi-demo-sa-federation"
 GITHUB = "https://token.actions.githubusercontent.com"
-UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
-
-
-def outcome(validate: Callable, args: ResourceValidationArgs | StackValidationArgs) -> tuple[Found, str | None]:
-    """Each violation with the URN it is reported on, and the not-applicable reason (None when the policy applied,
-    "" when it gave no reason)."""
-    found: Found = []
-    try:
-        validate(args, lambda message, urn=None: found.append((message, urn)))
-    except _NotApplicableError as not_applicable:
-        return found, not_applicable.reason or ""
-    return found, None
 
 
 def credential(resources: list[Row], name: str) -> Row:

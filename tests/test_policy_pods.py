@@ -6,17 +6,25 @@ and what each config key changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from aks_workload_identity import facts
-from tests.policy_args import DEPLOYMENT, Row, checked, depends, resource_args, stack_args, wp
-
-Found = list[tuple[str, str | None]]
+from tests.policy_args import (
+    DEPLOYMENT,
+    UNDECIDED,
+    Found,
+    Row,
+    checked,
+    depends,
+    named,
+    outcome,
+    resource_args,
+    stack_args,
+    wp,
+)
 
 SUBSCRIPTION = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-apps"
 TENANT = "00000000-aaaa-4bbb-8ccc-7e4a47000000"
@@ -29,18 +37,7 @@ ISSUER = f"https://eastus.oic.prod-aks.azure.com/{TENANT}/892ce2ef-3d24-5f76-ace
 VAULT = "app-kv-3anab"
 VAULT_URI = f"https://{VAULT}.vault.azure.net/"
 #: How every not-applicable reason of a stack check begins while a preview leaves something undecided.
-UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl"
-
-
-def outcome(validate: Callable, args: Any) -> tuple[Found, str | None]:
-    """Each violation with the URN it is reported on, and the not-applicable reason (None when the check applied)."""
-    found: Found = []
-    try:
-        validate(args, lambda message, urn=None: found.append((message, urn)))
-    except _NotApplicableError as not_applicable:
-        return found, not_applicable.reason
-    return found, None
 
 
 def judge(policy: str, resources: list[Row], config: dict[str, Any] | None = None) -> tuple[Found, str | None]:
@@ -205,11 +202,6 @@ def swap(resources: list[Row], new: Row) -> Row:
     """Puts `new` in the place of the stack's one resource of its type."""
     resources[resources.index(the(resources, new["type"]))] = new
     return new
-
-
-def named(resources: list[Row], name: str) -> Row:
-    (found,) = [r for r in resources if r["name"] == name]
-    return found
 
 
 def urn(resources: list[Row], name: str) -> str:

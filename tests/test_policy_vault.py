@@ -7,17 +7,14 @@ identity that reads the vault, and the deployer who writes its secrets (a user, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
-from tests.policy_args import Row, checked, depends, resource_args, stack_args, wp
+from tests.policy_args import UNDECIDED, Found, Row, checked, depends, named, outcome, resource_args, stack_args, wp
 
 UNKNOWN = UNKNOWN_STRING_VALUE
-UNDECIDED = "not decided until the values are known (checked again during `pulumi up`): "
 SUBSCRIPTION = "/subscriptions/00000000-1111-2222-3333-444444444444"
 GROUP = f"{SUBSCRIPTION}/resourceGroups/rg-app"
 VAULT_ID = f"{GROUP}/providers/Microsoft.KeyVault/vaults/app-kv"
@@ -36,8 +33,6 @@ OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 #: A custom role: neither read nor forbidden until the pack's config says so.
 CUSTOM = "c0ffee00-0000-4000-8000-0000000000aa"
-
-Found = list[tuple[str, str | None]]
 
 
 def _row(type_: str, name: str, props: dict[str, Any]) -> Row:
@@ -111,23 +106,8 @@ def _stack() -> list[Row]:
     ]
 
 
-def _named(resources: list[Row], name: str) -> Row:
-    (found,) = [r for r in resources if r["name"] == name]
-    return found
-
-
-def _outcome(validate: Callable, args: Any) -> tuple[Found, str | None]:
-    """The violations (message and URN) a policy reports, and its not-applicable reason (None when it applied)."""
-    found: Found = []
-    try:
-        validate(args, lambda message, urn=None: found.append((message, urn)))
-    except _NotApplicableError as not_applicable:
-        return found, not_applicable.reason
-    return found, None
-
-
 def _stack_outcome(policy: str, resources: list[Row], config: dict[str, Any] | None = None) -> tuple[Found, str | None]:
-    return _outcome(checked(policy), stack_args(resources, config))
+    return outcome(checked(policy), stack_args(resources, config))
 
 
 # --- key-vault-uses-rbac ----------------------------------------------------------------------------------------------
@@ -136,7 +116,7 @@ RBAC = "key-vault-uses-rbac"
 
 
 def _vault_outcome(properties: dict[str, Any], type_: str = wp.VAULT) -> tuple[Found, str | None]:
-    return _outcome(checked(RBAC), resource_args(_row(type_, "app-vault", {"properties": properties})))
+    return outcome(checked(RBAC), resource_args(_row(type_, "app-vault", {"properties": properties})))
 
 
 def _not_rbac(name: str) -> str:
@@ -180,7 +160,7 @@ def test_a_vault_off_rbac_with_access_policies_gets_both_violations() -> None:
 def test_a_key_vault_access_policy_resource_is_refused_alone() -> None:
     """The AccessPolicy resource is refused outright, and not also read as a vault."""
     row = _row(wp.ACCESS_POLICY, "legacy", {"policy": {"objectId": PRINCIPAL}})
-    assert _outcome(checked(RBAC), resource_args(row)) == (
+    assert outcome(checked(RBAC), resource_args(row)) == (
         [
             (
                 "Key Vault access policy 'legacy': vaults use the RBAC permission model; delete it and grant Key Vault "
@@ -232,7 +212,7 @@ def _scope_hint(assignment: str, scope: str) -> str:
 
 
 def _reader(resources: list[Row]) -> Row:
-    return _named(resources, "app-reads-vault")
+    return named(resources, "app-reads-vault")
 
 
 def test_an_identity_reading_its_vault_passes() -> None:
@@ -252,7 +232,7 @@ def test_a_stack_without_a_vault_is_not_applicable() -> None:
 
 def test_an_identity_without_a_grant_is_reported_on_the_identity() -> None:
     resources = [r for r in _stack() if r["name"] != "app-reads-vault"]
-    identity = _named(resources, "app-identity")
+    identity = named(resources, "app-identity")
     assert _stack_outcome(READS, resources) == ([(_cannot_read("app-identity", "no role"), identity["urn"])], None)
 
 
@@ -265,7 +245,7 @@ def test_the_message_names_every_role_the_identity_holds_and_where() -> None:
     )
     resources.append(_grant("app-pulls-images", PRINCIPAL, ACR_PULL, REGISTRY_ID))
     held = f"Key Vault Reader on '{VAULT_ID}', AcrPull on '{REGISTRY_ID}'"
-    identity = _named(resources, "app-identity")
+    identity = named(resources, "app-identity")
     assert _stack_outcome(READS, resources) == ([(_cannot_read("app-identity", held), identity["urn"])], None)
 
 
@@ -273,7 +253,7 @@ def test_a_grant_on_a_vault_the_stack_does_not_declare_is_reported_without_a_hin
     resources = _stack()
     _reader(resources)["props"]["scope"] = OTHER_VAULT_ID
     held = f"Key Vault Secrets User on '{OTHER_VAULT_ID}'"
-    identity = _named(resources, "app-identity")
+    identity = named(resources, "app-identity")
     assert _stack_outcome(READS, resources) == ([(_cannot_read("app-identity", held), identity["urn"])], None)
 
 
@@ -282,7 +262,7 @@ def test_a_read_grant_scoped_to_the_vaults_uri_gets_the_scope_hint() -> None:
     uri = "https://app-kv.vault.azure.net/"
     _reader(resources)["props"]["scope"] = uri
     message = _cannot_read("app-identity", f"Key Vault Secrets User on '{uri}'", _scope_hint("app-reads-vault", uri))
-    assert _stack_outcome(READS, resources) == ([(message, _named(resources, "app-identity")["urn"])], None)
+    assert _stack_outcome(READS, resources) == ([(message, named(resources, "app-identity")["urn"])], None)
 
 
 def test_grants_naming_the_identitys_client_id_get_one_hint_each() -> None:
@@ -295,12 +275,12 @@ def test_grants_naming_the_identitys_client_id_get_one_hint_each() -> None:
         "no role",
         _client_id_hint("app-reads-vault") + _client_id_hint("app-reads-vault-metadata"),
     )
-    assert _stack_outcome(READS, resources) == ([(message, _named(resources, "app-identity")["urn"])], None)
+    assert _stack_outcome(READS, resources) == ([(message, named(resources, "app-identity")["urn"])], None)
 
 
 def test_each_identity_is_checked_after_one_that_reads_its_vault() -> None:
     resources = [*_stack(), *_identity("jobs", "5a5b5c5d-0000-4000-8000-000000000001", "6a6b6c6d-0000-4000-8000-0")]
-    jobs = _named(resources, "jobs-identity")
+    jobs = named(resources, "jobs-identity")
     assert _stack_outcome(READS, resources) == ([(_cannot_read("jobs-identity", "no role"), jobs["urn"])], None)
 
 
@@ -310,7 +290,7 @@ def test_read_roles_config_decides_which_roles_read_secrets() -> None:
         SECRETS_USER, CUSTOM
     )
     held = f"role {CUSTOM} on '{VAULT_ID}'"
-    identity = _named(resources, "app-identity")
+    identity = named(resources, "app-identity")
     assert _stack_outcome(READS, resources) == ([(_cannot_read("app-identity", held), identity["urn"])], None)
     assert _stack_outcome(READS, resources, {"readRoles": [CUSTOM.upper()]}) == ([], None)
     # The config replaces the default: Key Vault Secrets User then reads nothing.
@@ -326,7 +306,7 @@ def test_a_first_preview_reads_the_vault_a_grants_unknown_scope_came_from() -> N
     resources = _stack()
     reader = _reader(resources)
     reader["props"]["scope"] = UNKNOWN
-    depends(reader, "scope", _named(resources, "app-vault"))
+    depends(reader, "scope", named(resources, "app-vault"))
     assert _stack_outcome(READS, resources) == ([], None)
 
 
@@ -349,7 +329,7 @@ def test_a_grant_on_a_secret_of_an_undeclared_vault_names_its_unknown_scope() ->
     reader["props"]["scope"] = UNKNOWN
     depends(reader, "scope", elsewhere)
     message = _cannot_read("app-identity", "Key Vault Secrets User at a scope not known yet")
-    assert _stack_outcome(READS, resources) == ([(message, _named(resources, "app-identity")["urn"])], None)
+    assert _stack_outcome(READS, resources) == ([(message, named(resources, "app-identity")["urn"])], None)
 
 
 # --- workload-identity-roles-are-read-only and workload-role-assignments-name-service-principals ----------------------
@@ -382,7 +362,7 @@ def test_workload_principals_with_read_roles_named_as_service_principals_pass(po
 
 def test_a_write_role_for_the_workload_identity_is_reported_on_the_assignment() -> None:
     resources = [*_stack(), _grant("app-owns-vault", PRINCIPAL, OWNER, VAULT_ID)]
-    urn = _named(resources, "app-owns-vault")["urn"]
+    urn = named(resources, "app-owns-vault")["urn"]
     assert _stack_outcome(READ_ONLY, resources) == (
         [(_gives("app-owns-vault", "Owner", "workload identity", "app-identity"), urn)],
         None,
@@ -391,7 +371,7 @@ def test_a_write_role_for_the_workload_identity_is_reported_on_the_assignment() 
 
 def test_a_write_role_for_the_kubelet_is_reported_on_the_assignment() -> None:
     resources = [*_stack(), _grant("aks-contributes", KUBELET, CONTRIBUTOR, GROUP)]
-    urn = _named(resources, "aks-contributes")["urn"]
+    urn = named(resources, "aks-contributes")["urn"]
     assert _stack_outcome(READ_ONLY, resources) == (
         [(_gives("aks-contributes", "Contributor", "kubelet identity", "aks"), urn)],
         None,
@@ -401,8 +381,8 @@ def test_a_write_role_for_the_kubelet_is_reported_on_the_assignment() -> None:
 def test_the_kubelet_is_checked_by_value_while_other_cluster_outputs_are_unknown() -> None:
     """A preview of a cluster update leaves some outputs unknown; a known kubelet object id is still compared."""
     resources = [*_stack(), _grant("aks-contributes", KUBELET, CONTRIBUTOR, GROUP)]
-    _named(resources, "aks")["props"]["fqdn"] = UNKNOWN
-    urn = _named(resources, "aks-contributes")["urn"]
+    named(resources, "aks")["props"]["fqdn"] = UNKNOWN
+    urn = named(resources, "aks-contributes")["urn"]
     assert _stack_outcome(READ_ONLY, resources) == (
         [(_gives("aks-contributes", "Contributor", "kubelet identity", "aks"), urn)],
         None,
@@ -411,8 +391,8 @@ def test_the_kubelet_is_checked_by_value_while_other_cluster_outputs_are_unknown
 
 def test_an_assignment_to_a_principal_that_is_both_kubelet_and_workload_identity_is_reported_once() -> None:
     resources = [*_stack(), _grant("app-owns-vault", PRINCIPAL, OWNER, VAULT_ID)]
-    _named(resources, "aks")["props"]["identityProfile"]["kubeletidentity"]["objectId"] = PRINCIPAL
-    urn = _named(resources, "app-owns-vault")["urn"]
+    named(resources, "aks")["props"]["identityProfile"]["kubeletidentity"]["objectId"] = PRINCIPAL
+    urn = named(resources, "app-owns-vault")["urn"]
     assert _stack_outcome(READ_ONLY, resources) == (
         [(_gives("app-owns-vault", "Owner", "workload identity", "app-identity"), urn)],
         None,
@@ -422,7 +402,7 @@ def test_an_assignment_to_a_principal_that_is_both_kubelet_and_workload_identity
 def test_forbidden_roles_config_adds_roles_in_any_case() -> None:
     resources = [*_stack(), _grant("app-custom", PRINCIPAL, CUSTOM, VAULT_ID)]
     assert _stack_outcome(READ_ONLY, resources) == ([], None)
-    urn = _named(resources, "app-custom")["urn"]
+    urn = named(resources, "app-custom")["urn"]
     assert _stack_outcome(READ_ONLY, resources, {"forbiddenRoles": [CUSTOM.upper()]}) == (
         [(_gives("app-custom", f"role {CUSTOM}", "workload identity", "app-identity"), urn)],
         None,
@@ -440,12 +420,12 @@ def test_forbidden_roles_config_adds_roles_in_any_case() -> None:
 def test_a_first_preview_checks_the_grants_computed_from_the_identity() -> None:
     """The identity's principalId is unknown: its grants are the ones computed from it, and are checked."""
     resources = [*_stack(), _grant("app-owns-vault", UNKNOWN, OWNER, VAULT_ID, principal_type=None)]
-    identity = _named(resources, "app-identity")
+    identity = named(resources, "app-identity")
     identity["props"]["principalId"] = UNKNOWN
     for name in ("app-reads-vault", "app-owns-vault"):
-        _named(resources, name)["props"]["principalId"] = UNKNOWN
-        depends(_named(resources, name), "principalId", identity)
-    urn = _named(resources, "app-owns-vault")["urn"]
+        named(resources, name)["props"]["principalId"] = UNKNOWN
+        depends(named(resources, name), "principalId", identity)
+    urn = named(resources, "app-owns-vault")["urn"]
     assert _stack_outcome(READ_ONLY, resources) == (
         [(_gives("app-owns-vault", "Owner", "workload identity", "app-identity"), urn)],
         None,
@@ -460,11 +440,11 @@ def test_a_first_preview_checks_the_grants_computed_from_the_identity() -> None:
 def test_grants_computed_from_a_cluster_with_an_unknown_kubelet_are_undecided(policy: str) -> None:
     """They may be the control plane's: each is named in the reason."""
     resources = [*_stack(), _grant("aks-reads-vault", UNKNOWN, SECRETS_USER, VAULT_ID)]
-    cluster = _named(resources, "aks")
+    cluster = named(resources, "aks")
     cluster["props"]["identityProfile"]["kubeletidentity"]["objectId"] = UNKNOWN
     for name in ("aks-pulls-images", "aks-reads-vault"):
-        _named(resources, name)["props"]["principalId"] = UNKNOWN
-        depends(_named(resources, name), "principalId", cluster)
+        named(resources, name)["props"]["principalId"] = UNKNOWN
+        depends(named(resources, name), "principalId", cluster)
     unknown = "the kubelet identity's object id is not known yet"
     assert _stack_outcome(policy, resources) == (
         [],
@@ -500,13 +480,13 @@ def test_a_workload_grant_with_an_unknown_role_is_undecided() -> None:
 def test_workload_grants_without_principal_type_service_principal_are_reported_on_each_assignment() -> None:
     resources = _stack()
     _reader(resources)["props"].pop("principalType")
-    _named(resources, "aks-pulls-images")["props"]["principalType"] = "User"
+    named(resources, "aks-pulls-images")["props"]["principalType"] = "User"
     assert _stack_outcome(SERVICE_PRINCIPALS, resources) == (
         [
             (_no_principal_type("app-reads-vault", "workload identity", "app-identity"), _reader(resources)["urn"]),
             (
                 _no_principal_type("aks-pulls-images", "kubelet identity", "aks"),
-                _named(resources, "aks-pulls-images")["urn"],
+                named(resources, "aks-pulls-images")["urn"],
             ),
         ],
         None,
@@ -577,7 +557,7 @@ def test_a_vault_managed_with_a_retired_api_version_is_reported_with_where_the_v
     type_: str, output: str | None, version: str, source: str
 ) -> None:
     resources = _managed(type_, output)
-    urn = _named(resources, "app-vault")["urn"]
+    urn = named(resources, "app-vault")["urn"]
     assert _stack_outcome(API_VERSION, resources) == ([(_old_api("app-vault", version, source), urn)], None)
 
 
@@ -600,8 +580,8 @@ def test_every_vault_and_secret_on_a_retired_api_version_is_reported() -> None:
     default = "the default API version of azure-native's keyvault module"
     assert _stack_outcome(API_VERSION, resources) == (
         [
-            (_old_api("app-vault", "2024-11-01", default), _named(resources, "app-vault")["urn"]),
-            (_old_api("app-secret", "2024-11-01", default), _named(resources, "app-secret")["urn"]),
+            (_old_api("app-vault", "2024-11-01", default), named(resources, "app-vault")["urn"]),
+            (_old_api("app-secret", "2024-11-01", default), named(resources, "app-secret")["urn"]),
         ],
         None,
     )
