@@ -109,6 +109,18 @@ def reported(validate: Callable, resources: list[Row], message: str, config: dic
     return any(re.search(message, found) for found in violations(validate, stack_args(resources, config)))
 
 
+def row(type_: str, name: str, props: dict[str, Any]) -> Row:
+    """A resource of a small hand-written stack, with no dependencies until a test sets some (`depends`)."""
+    return {
+        "type": type_,
+        "name": name,
+        "urn": f"urn:pulumi:test::wi::{type_}::{name}",
+        "props": props,
+        "dependencies": [],
+        "property_dependencies": {},
+    }
+
+
 def named(resources: list[Row], name: str) -> Row:
     (found,) = [r for r in resources if r["name"] == name]
     return found

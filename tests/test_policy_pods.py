@@ -22,6 +22,7 @@ from tests.policy_args import (
     named,
     outcome,
     resource_args,
+    row,
     stack_args,
     wp,
 )
@@ -46,17 +47,6 @@ def judge(policy: str, resources: list[Row], config: dict[str, Any] | None = Non
 
 
 # --- Building small stacks -----------------------------------------------------------------------------------------
-
-
-def row(type_: str, name: str, props: dict[str, Any]) -> Row:
-    return {
-        "type": type_,
-        "name": name,
-        "urn": f"urn:pulumi:test::wi::{type_}::{name}",
-        "props": props,
-        "dependencies": [],
-        "property_dependencies": {},
-    }
 
 
 def cluster() -> Row:

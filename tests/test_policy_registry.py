@@ -23,6 +23,7 @@ from tests.policy_args import (
     only,
     outcome,
     resource_args,
+    row,
     stack_args,
     wp,
 )
@@ -40,30 +41,19 @@ _KUBELET = "8dded0c7-752a-558b-b1ba-3aa51fe63dfa"
 _WORKLOAD = "d818d7ff-5090-59e6-bd38-ea2cb7638ddf"
 
 
-def _row(type_: str, name: str, props: dict[str, Any]) -> Row:
-    return {
-        "type": type_,
-        "name": name,
-        "urn": f"urn:pulumi:test::wi::{type_}::{name}",
-        "props": props,
-        "dependencies": [],
-        "property_dependencies": {},
-    }
-
-
 def _registry_id(acr: str) -> str:
     return f"{_GROUP}/providers/Microsoft.ContainerRegistry/registries/{acr}"
 
 
 def _registry(name: str, acr: str) -> Row:
     props = {"name": acr, "registryName": acr, "loginServer": f"{acr}.azurecr.io", "id": _registry_id(acr)}
-    return _row(wp.REGISTRY, name, props)
+    return row(wp.REGISTRY, name, props)
 
 
 def _grant(name: str, role: str, principal: str, scope: str) -> Row:
     role_id = f"{_SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{role}"
     props = {"roleDefinitionId": role_id, "principalId": principal, "scope": scope, "principalType": "ServicePrincipal"}
-    return _row(wp.ROLE_ASSIGNMENT, name, props)
+    return row(wp.ROLE_ASSIGNMENT, name, props)
 
 
 def _pull(name: str, principal: str, acr: str) -> Row:
@@ -77,7 +67,7 @@ def _cluster() -> Row:
         "identity": {"type": "SystemAssigned", "principalId": _CONTROL_PLANE},
         "identityProfile": {facts.KUBELET_IDENTITY_KEY: kubelet},
     }
-    return _row(wp.CLUSTER, "wi-aks", props)
+    return row(wp.CLUSTER, "wi-aks", props)
 
 
 def _deployment(name: str, *containers: tuple[str, Any], init: tuple[tuple[str, Any], ...] = ()) -> Row:
@@ -88,7 +78,7 @@ def _deployment(name: str, *containers: tuple[str, Any], init: tuple[tuple[str, 
 
     pod = {"containers": spec(containers)} | ({"initContainers": spec(init)} if init else {})
     props = {"metadata": {"name": name, "namespace": "wi-demo"}, "spec": {"template": {"spec": pod}}}
-    return _row(DEPLOYMENT, name, props)
+    return row(DEPLOYMENT, name, props)
 
 
 def _reader_image(acr: str = "appregistry01") -> str:
@@ -150,7 +140,7 @@ def test_a_registry_setting_off_or_left_to_its_default_passes(policy: str, setti
 
 @pytest.mark.parametrize(("policy", "setting"), [(p, v[0]) for p, v in _REGISTRY_SETTINGS.items()])
 def test_a_registry_setting_is_checked_on_registries_only(policy: str, setting: str) -> None:
-    other = _row("azure-native:storage:StorageAccount", "app-storage", {setting: True})
+    other = row("azure-native:storage:StorageAccount", "app-storage", {setting: True})
     assert outcome(checked(policy), resource_args(other)) == ([], None)
 
 
@@ -431,7 +421,7 @@ def test_without_a_declared_cluster_any_acr_pull_is_taken_for_the_kubelets() -> 
 
 
 def test_a_principal_unknown_during_a_preview_counts_when_it_came_from_the_cluster() -> None:
-    resources = [*_stack(), _row(wp.IDENTITY, "reader-identity", {"principalId": _WORKLOAD})]
+    resources = [*_stack(), row(wp.IDENTITY, "reader-identity", {"principalId": _WORKLOAD})]
     grant = named(resources, "kubelet-pulls")
     grant["props"]["principalId"] = UNKNOWN_STRING_VALUE
     depends(grant, "principalId", named(resources, "reader-identity"))

@@ -12,7 +12,20 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE
 
-from tests.policy_args import UNDECIDED, Found, Row, checked, depends, named, outcome, resource_args, stack_args, wp
+from aks_workload_identity import facts
+from tests.policy_args import (
+    UNDECIDED,
+    Found,
+    Row,
+    checked,
+    depends,
+    named,
+    outcome,
+    resource_args,
+    row,
+    stack_args,
+    wp,
+)
 
 UNKNOWN = UNKNOWN_STRING_VALUE
 SUBSCRIPTION = "/subscriptions/00000000-1111-2222-3333-444444444444"
@@ -25,25 +38,14 @@ CLIENT = "e38b6938-80a2-5539-94ab-e2a208d0da80"
 KUBELET = "8dded0c7-752a-558b-b1ba-3aa51fe63dfa"
 DEPLOYER = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
 #: Built-in roles by GUID (Azure built-in roles).
-SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-READER = "21090545-7ca7-4776-b22c-e363652d74d2"
-ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+SECRETS_USER = facts.KEY_VAULT_SECRETS_USER
+SECRETS_OFFICER = facts.KEY_VAULT_SECRETS_OFFICER
+READER = facts.KEY_VAULT_READER
+ACR_PULL = facts.ACR_PULL
+OWNER = facts.OWNER
+CONTRIBUTOR = facts.CONTRIBUTOR
 #: A custom role: neither read nor forbidden until the pack's config says so.
 CUSTOM = "c0ffee00-0000-4000-8000-0000000000aa"
-
-
-def _row(type_: str, name: str, props: dict[str, Any]) -> Row:
-    return {
-        "type": type_,
-        "name": name,
-        "urn": f"urn:pulumi:test::wi::{type_}::{name}",
-        "props": props,
-        "dependencies": [],
-        "property_dependencies": {},
-    }
 
 
 def _grant(name: str, principal: str, role: str, scope: str, principal_type: str | None = "ServicePrincipal") -> Row:
@@ -54,18 +56,18 @@ def _grant(name: str, principal: str, role: str, scope: str, principal_type: str
     }
     if principal_type is not None:
         props["principalType"] = principal_type
-    return _row(wp.ROLE_ASSIGNMENT, name, props)
+    return row(wp.ROLE_ASSIGNMENT, name, props)
 
 
 def _identity(workload: str, principal: str, client: str) -> list[Row]:
     """A workload's identity and its federated credential."""
     return [
-        _row(
+        row(
             wp.IDENTITY,
             f"{workload}-identity",
             {"name": f"{workload}-id", "principalId": principal, "clientId": client},
         ),
-        _row(
+        row(
             wp.FEDERATED_CREDENTIAL,
             f"{workload}-federation",
             {"resourceName": f"{workload}-id", "subject": f"system:serviceaccount:{workload}:{workload}"},
@@ -75,7 +77,7 @@ def _identity(workload: str, principal: str, client: str) -> list[Row]:
 
 def _stack() -> list[Row]:
     return [
-        _row(
+        row(
             wp.CLUSTER,
             "aks",
             {
@@ -84,7 +86,7 @@ def _stack() -> list[Row]:
                 "identityProfile": {"kubeletidentity": {"objectId": KUBELET, "clientId": "9e0f1a2b-0000-4000-8000-0"}},
             },
         ),
-        _row(
+        row(
             wp.VAULT,
             "app-vault",
             {
@@ -94,7 +96,7 @@ def _stack() -> list[Row]:
                 "properties": {"enableRbacAuthorization": True, "vaultUri": "https://app-kv.vault.azure.net/"},
             },
         ),
-        _row(
+        row(
             wp.SECRET,
             "app-secret",
             {"vaultName": "app-kv", "secretName": "db-password", "id": f"{VAULT_ID}/secrets/db-password"},
@@ -116,7 +118,7 @@ RBAC = "key-vault-uses-rbac"
 
 
 def _vault_outcome(properties: dict[str, Any], type_: str = wp.VAULT) -> tuple[Found, str | None]:
-    return outcome(checked(RBAC), resource_args(_row(type_, "app-vault", {"properties": properties})))
+    return outcome(checked(RBAC), resource_args(row(type_, "app-vault", {"properties": properties})))
 
 
 def _not_rbac(name: str) -> str:
@@ -159,8 +161,8 @@ def test_a_vault_off_rbac_with_access_policies_gets_both_violations() -> None:
 
 def test_a_key_vault_access_policy_resource_is_refused_alone() -> None:
     """The AccessPolicy resource is refused outright, and not also read as a vault."""
-    row = _row(wp.ACCESS_POLICY, "legacy", {"policy": {"objectId": PRINCIPAL}})
-    assert outcome(checked(RBAC), resource_args(row)) == (
+    access_policy = row(wp.ACCESS_POLICY, "legacy", {"policy": {"objectId": PRINCIPAL}})
+    assert outcome(checked(RBAC), resource_args(access_policy)) == (
         [
             (
                 "Key Vault access policy 'legacy': vaults use the RBAC permission model; delete it and grant Key Vault "
@@ -323,7 +325,7 @@ def test_a_grant_on_a_secret_of_an_undeclared_vault_names_its_unknown_scope() ->
     """The grant's scope is computed from a secret in a vault the stack only reads: it is no vault of the stack, and
     the message says the scope is not known yet (rather than naming it 'None' or calling it no ARM id)."""
     resources = _stack()
-    elsewhere = _row(wp.SECRET, "shared-secret", {"vaultName": "shared-kv", "secretName": "db-password"})
+    elsewhere = row(wp.SECRET, "shared-secret", {"vaultName": "shared-kv", "secretName": "db-password"})
     resources.append(elsewhere)
     reader = _reader(resources)
     reader["props"]["scope"] = UNKNOWN
@@ -519,7 +521,7 @@ def _old_api(name: str, version: str, source: str) -> str:
 def _managed(type_: str, output: str | None) -> list[Row]:
     """A stack whose first resource is no Key Vault one, then a vault of type `type_` (azureApiVersion `output`)."""
     props = {} if output is None else {"azureApiVersion": output}
-    return [_row("kubernetes:core/v1:Namespace", "app", {}), _row(type_, "app-vault", props)]
+    return [row("kubernetes:core/v1:Namespace", "app", {}), row(type_, "app-vault", props)]
 
 
 @pytest.mark.parametrize(
@@ -590,8 +592,8 @@ def test_every_vault_and_secret_on_a_retired_api_version_is_reported() -> None:
 def test_a_stack_managing_no_key_vault_vault_or_secret_is_not_applicable() -> None:
     """A Recovery Services vault, a Key Vault key and a Kubernetes secret are none of the two."""
     resources = [
-        _row("azure-native:recoveryservices:Vault", "backup-vault", {}),
-        _row("azure-native:keyvault:Key", "app-key", {}),
-        _row("kubernetes:core/v1:Secret", "app-secret", {}),
+        row("azure-native:recoveryservices:Vault", "backup-vault", {}),
+        row("azure-native:keyvault:Key", "app-key", {}),
+        row("kubernetes:core/v1:Secret", "app-secret", {}),
     ]
     assert _stack_outcome(API_VERSION, resources) == ([], "the stack manages no Key Vault vault or secret")
